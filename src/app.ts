@@ -1,0 +1,142 @@
+// Composition root: database, event bus, services, HTTP (GraphQL + kp1) and the MQTT broker.
+// `createApp(config)` owns every socket, pool and timer; `stop()` releases all of them, so
+// tests start apps on port 0 and stop them, and main.ts maps signals to stop().
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { PGlite } from '@electric-sql/pglite';
+import type { Config } from './config.ts';
+import { AuthService } from './domain/auth.ts';
+import { CommandService } from './domain/commands.ts';
+import { ExpirySweeper } from './domain/expiry.ts';
+import { RegistryService } from './domain/registry.ts';
+import { TelemetryService } from './domain/telemetry.ts';
+import { EventBus } from './events/bus.ts';
+import { attachGraphQLWebSockets, createGraphQLServer } from './graphql/server.ts';
+import { createRequestHandler } from './http.ts';
+import { createLogger, type Logger } from './logger.ts';
+import type { Services } from './services.ts';
+import { openDatabase, type Database } from './storage/db.ts';
+
+export interface AppOptions {
+  /** Share an open PGlite instance instead of opening `config.database.dataDir`. */
+  pglite?: PGlite;
+  logger?: Logger;
+  /** Called once with the secret of a freshly created bootstrap admin key. */
+  onBootstrapKey?: (secret: string) => void;
+}
+
+export interface App {
+  readonly config: Config;
+  readonly log: Logger;
+  /** Available after start(). */
+  readonly services: Services;
+  readonly httpPort: number;
+  readonly url: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createApp(config: Config, options: AppOptions = {}): App {
+  const log = options.logger ?? createLogger(config.logLevel);
+  let database: Database | undefined;
+  let services: Services | undefined;
+  let sweeper: ExpirySweeper | undefined;
+  let http: Server | undefined;
+  let ws: { close(): Promise<void> } | undefined;
+  let httpPort = 0;
+  let stopping: Promise<void> | undefined;
+
+  async function start(): Promise<void> {
+    database = await openDatabase(config.database, { pglite: options.pglite, log });
+    const db = database.db;
+    const registry = new RegistryService(db, log);
+    let commands!: CommandService;
+    let telemetry!: TelemetryService;
+    const bus = new EventBus(
+      database,
+      { command: (id) => commands.byId(id), telemetry: (ids) => telemetry.byIds(ids) },
+      log,
+    );
+    commands = new CommandService(db, bus, registry, config, log);
+    telemetry = new TelemetryService(db, bus);
+    const auth = new AuthService(db, config.adminApiKey, log);
+    services = { auth, registry, commands, telemetry, bus };
+    await bus.start();
+
+    const secret = await auth.bootstrap();
+    if (secret) {
+      if (options.onBootstrapKey) options.onBootstrapKey(secret);
+      else printBootstrapKey(secret);
+    }
+
+    sweeper = new ExpirySweeper(commands, config.expirySweepMs, log);
+    sweeper.start();
+
+    const yoga = createGraphQLServer(services, log);
+    http = createServer(createRequestHandler({ yoga, db, log }));
+    ws = attachGraphQLWebSockets(http, yoga, services);
+    await listen(http, config.port, config.host);
+    httpPort = (http.address() as AddressInfo).port;
+    log.info({ port: httpPort, host: config.host }, `HTTP listening: GraphQL at http://localhost:${httpPort}/graphql`);
+  }
+
+  async function stop(): Promise<void> {
+    stopping ??= (async () => {
+      if (http) {
+        const server = http;
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await ws?.close();
+        server.closeAllConnections();
+        await closed;
+      }
+      await sweeper?.stop();
+      await services?.bus.stop();
+      await database?.close();
+      log.info('stopped');
+    })();
+    return stopping;
+  }
+
+  return {
+    config,
+    log,
+    get services() {
+      if (!services) throw new Error('The app is not started.');
+      return services;
+    },
+    get httpPort() {
+      return httpPort;
+    },
+    get url() {
+      return `http://127.0.0.1:${httpPort}`;
+    },
+    start,
+    stop,
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function printBootstrapKey(secret: string): void {
+  // Printed once, to the terminal, never to the structured log.
+  process.stderr.write(
+    [
+      '',
+      '  No API key existed, so an ADMIN key was created. It is shown this once; keep it safe:',
+      '',
+      `    ${secret}`,
+      '',
+      '  Use it as "Authorization: Bearer <key>". Set ADMIN_API_KEY to choose your own instead.',
+      '',
+    ].join('\n') + '\n',
+  );
+}

@@ -1,0 +1,109 @@
+// The only reader of process.env. Every variable is parsed once, all problems are reported
+// together with the variable's name, and the rest of the code gets a typed, frozen object.
+
+export type DatabaseConfig =
+  | { kind: 'pglite'; dataDir: string }
+  | { kind: 'postgres'; url: string; poolSize: number };
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  host: string;
+  port: number;
+  mqttPort: number;
+  database: DatabaseConfig;
+  adminApiKey: string | undefined;
+  logLevel: LogLevel;
+  /** Upper bound for `retentionSeconds` ("maximum command retention for delivery"). */
+  maxRetentionSeconds: number;
+  /** Retention used when an operator gives none. */
+  defaultRetentionSeconds: number;
+  /** Largest command payload (JSON text, bytes) an operator may send. */
+  maxCommandPayloadBytes: number;
+  /** How often the expiry sweeper looks for commands whose retention has passed. */
+  expirySweepMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Defaults of the process contract (../shared/docs/api.md, "Process"). */
+export const defaults = {
+  host: '0.0.0.0',
+  port: 8080,
+  mqttPort: 1883,
+  dataDir: './data',
+  logLevel: 'info' as LogLevel,
+  maxRetentionSeconds: 7 * 24 * 3600,
+  defaultRetentionSeconds: 3600,
+  maxCommandPayloadBytes: 64 * 1024,
+  expirySweepMs: 250,
+  poolSize: 10,
+};
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+  const str = (name: string): string | undefined => {
+    const raw = env[name]?.trim();
+    return raw ? raw : undefined;
+  };
+
+  const port = int('PORT', defaults.port, 0, 65535);
+  const mqttPort = int('MQTT_PORT', defaults.mqttPort, 0, 65535);
+  const maxRetentionSeconds = int('MAX_RETENTION_SECONDS', defaults.maxRetentionSeconds, 1, 365 * 24 * 3600);
+  const defaultRetentionSeconds = int('DEFAULT_RETENTION_SECONDS', defaults.defaultRetentionSeconds, 1, 365 * 24 * 3600);
+  if (defaultRetentionSeconds > maxRetentionSeconds) {
+    problems.push(
+      `DEFAULT_RETENTION_SECONDS (${defaultRetentionSeconds}) must not exceed MAX_RETENTION_SECONDS (${maxRetentionSeconds})`,
+    );
+  }
+  const maxCommandPayloadBytes = int('MAX_COMMAND_PAYLOAD_BYTES', defaults.maxCommandPayloadBytes, 2, 16 * 1024 * 1024);
+  const expirySweepMs = int('EXPIRY_SWEEP_MS', defaults.expirySweepMs, 10, 60_000);
+  const poolSize = int('DATABASE_POOL_SIZE', defaults.poolSize, 1, 1000);
+
+  const logLevel = (str('LOG_LEVEL') ?? defaults.logLevel) as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+
+  const url = str('DATABASE_URL');
+  let database: DatabaseConfig = { kind: 'pglite', dataDir: str('DATA_DIR') ?? defaults.dataDir };
+  if (url) {
+    if (!/^postgres(ql)?:\/\//.test(url)) problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
+    database = { kind: 'postgres', url, poolSize };
+  }
+
+  const adminApiKey = str('ADMIN_API_KEY');
+  if (adminApiKey !== undefined && adminApiKey.length < 16) {
+    problems.push('ADMIN_API_KEY must be at least 16 characters long');
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    host: str('HOST') ?? defaults.host,
+    port,
+    mqttPort,
+    database,
+    adminApiKey,
+    logLevel,
+    maxRetentionSeconds,
+    defaultRetentionSeconds,
+    maxCommandPayloadBytes,
+    expirySweepMs,
+  });
+}

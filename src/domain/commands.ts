@@ -1,0 +1,274 @@
+// The command lifecycle: PENDING on invoke; EXECUTED when the device reports a result;
+// EXPIRED when its retention for delivery passes first. A result after expiry still lands
+// (kp1.md §2), a duplicate result keeps the first. One service for every door: GraphQL invokes,
+// devices (HTTP and MQTT) poll and report through the same functions.
+import type { Config } from '../config.ts';
+import type { EventBus } from '../events/bus.ts';
+import type { Logger } from '../logger.ts';
+import type { Db } from '../storage/db.ts';
+import * as store from '../storage/command-store.ts';
+import { authorize } from './auth.ts';
+import { DomainError, badInput, notFound } from './errors.ts';
+import type { RegistryService } from './registry.ts';
+import type { Command, CommandStatus, Endpoint, Principal } from './types.ts';
+
+// Kaa's examples use close-door, turn_off, LINUX_COMMAND (kp1.md §1).
+export const COMMAND_TYPE = /^[A-Za-z0-9_-]{1,128}$/;
+export const MAX_PAGE_SIZE = 100;
+
+/** Fills in and checks a payload against the command schema of its type, if there is one. */
+export interface PayloadComposer {
+  compose(
+    applicationVersionId: string,
+    commandType: string,
+    payload: unknown,
+  ): Promise<{ payload: unknown; schemaVersion: number | null }>;
+}
+
+/** Any JSON goes when a type has no schema, as in Kaa. */
+export const acceptAnyPayload: PayloadComposer = {
+  compose: async (_versionId, _type, payload) => ({ payload, schemaVersion: null }),
+};
+
+export interface InvokeInput {
+  endpointId: string;
+  commandType: string;
+  payload?: unknown;
+  retentionSeconds?: number | null;
+}
+
+export interface HistoryInput {
+  endpointId: string;
+  commandTypes?: string[] | null;
+  statuses?: CommandStatus[] | null;
+  first?: number | null;
+  after?: string | null;
+}
+
+export interface HistoryPage {
+  commands: Command[];
+  hasNextPage: boolean;
+}
+
+export interface DeviceResult {
+  id: number;
+  statusCode: number;
+  reasonPhrase?: string | null;
+  payload?: unknown;
+}
+
+export class CommandService {
+  constructor(
+    private readonly db: Db,
+    private readonly bus: EventBus,
+    private readonly registry: RegistryService,
+    private readonly config: Pick<Config, 'maxRetentionSeconds' | 'defaultRetentionSeconds' | 'maxCommandPayloadBytes'>,
+    private readonly log: Logger,
+    private composer: PayloadComposer = acceptAnyPayload,
+  ) {}
+
+  useComposer(composer: PayloadComposer): void {
+    this.composer = composer;
+  }
+
+  async invoke(actor: Principal | null, input: InvokeInput): Promise<Command> {
+    authorize(actor, 'OPERATOR');
+    const endpoint = await this.activeEndpoint(input.endpointId);
+    checkCommandType(input.commandType);
+    const retentionSeconds = this.checkRetention(input.retentionSeconds ?? this.config.defaultRetentionSeconds);
+    const command = await this.create(endpoint, input.commandType, input.payload ?? null, retentionSeconds, null);
+    this.log.info(
+      { commandId: command.id, endpointId: endpoint.id, commandType: command.commandType, by: actor?.keyId },
+      'command invoked',
+    );
+    return command;
+  }
+
+  /** A new command with the same endpoint, type and payload, linked to the original by rerunOf. */
+  async rerun(actor: Principal | null, id: string, retentionSeconds?: number | null): Promise<Command> {
+    authorize(actor, 'OPERATOR');
+    const original = await this.find(id);
+    if (!original) throw notFound(`No command with id "${id}".`);
+    const endpoint = await this.activeEndpoint(original.endpointId);
+    // Without an explicit retention the re-run gets the original's.
+    const originalRetention = Math.round((original.expiresAt.getTime() - original.createdAt.getTime()) / 1000);
+    const retention = this.checkRetention(
+      retentionSeconds ?? Math.min(Math.max(originalRetention, 1), this.config.maxRetentionSeconds),
+    );
+    const command = await this.create(endpoint, original.commandType, original.payload, retention, original.id);
+    this.log.info({ commandId: command.id, rerunOf: original.id, by: actor?.keyId }, 'command re-run');
+    return command;
+  }
+
+  async command(actor: Principal | null, id: string): Promise<Command | null> {
+    authorize(actor, 'VIEWER');
+    return this.find(id);
+  }
+
+  async history(actor: Principal | null, input: HistoryInput): Promise<HistoryPage> {
+    authorize(actor, 'VIEWER');
+    const first = input.first ?? 20;
+    if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
+      throw badInput(`"first" must be from 0 to ${MAX_PAGE_SIZE}.`, { field: 'first' });
+    }
+    const endpoint = await this.registry.endpointById(input.endpointId);
+    if (!endpoint) throw notFound(`No endpoint with id "${input.endpointId}".`);
+    for (const type of input.commandTypes ?? []) checkCommandType(type);
+    const rows = await store.listHistory(this.db, {
+      endpointId: endpoint.id,
+      commandTypes: input.commandTypes ?? undefined,
+      statuses: input.statuses ?? undefined,
+      beforeId: input.after ? decodeCursor(input.after) : undefined,
+      limit: first + 1,
+    });
+    return { commands: rows.slice(0, first), hasNextPage: rows.length > first };
+  }
+
+  /** A command by id, for resolvers that already checked access (e.g. Command.rerunOf). */
+  async byId(id: number): Promise<Command | null> {
+    return store.findCommand(this.db, id);
+  }
+
+  // ---- what devices do (kp1 CEX) -------------------------------------------------------------
+
+  /** Pending, unexpired commands of a type (or of every type) for an endpoint, oldest first. */
+  async outstanding(endpointId: string, commandType?: string): Promise<Command[]> {
+    return store.listOutstanding(this.db, endpointId, commandType);
+  }
+
+  /**
+   * Records a batch of results atomically: either every item is acceptable and the whole batch
+   * is stored, or nothing changes (an unknown id, or one of another endpoint or type, is a 404
+   * for the whole request: kp1.md §2). Returns the commands that changed.
+   */
+  async recordResults(endpointId: string, commandType: string, results: DeviceResult[]): Promise<Command[]> {
+    if (results.length === 0) return [];
+    // One lock order for every writer (ascending id), so concurrent batches cannot deadlock.
+    const ordered = [...results].sort((a, b) => a.id - b.id);
+    const changed = await this.db.transaction(async (tx) => {
+      const done: Command[] = [];
+      for (const r of ordered) {
+        const target = { id: r.id, endpointId, commandType };
+        const command = await store.recordResult(tx, target, {
+          statusCode: r.statusCode,
+          reasonPhrase: r.reasonPhrase ?? null,
+          resultPayload: r.payload,
+        });
+        if (command) {
+          done.push(command);
+          await this.bus.publish(tx, 'commandChanged', command);
+        } else if (!(await store.commandBelongsTo(tx, target))) {
+          throw notFound(`No command ${r.id} of type "${commandType}" for this endpoint.`);
+        }
+      }
+      return done;
+    });
+    for (const c of changed) {
+      this.log.info({ commandId: c.id, endpointId, statusCode: c.statusCode }, 'command executed');
+    }
+    return changed;
+  }
+
+  /** Expires due commands in batches; returns how many. Run by the sweeper in every process. */
+  async expireDue(batchSize = 500): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const expired = await this.db.transaction(async (tx) => {
+        const rows = await store.expireDue(tx, batchSize);
+        for (const c of rows) await this.bus.publish(tx, 'commandChanged', c);
+        return rows;
+      });
+      total += expired.length;
+      if (expired.length < batchSize) return total;
+    }
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private async create(
+    endpoint: Endpoint,
+    commandType: string,
+    rawPayload: unknown,
+    retentionSeconds: number,
+    rerunOf: number | null,
+  ): Promise<Command> {
+    const { payload, schemaVersion } = await this.composer.compose(
+      endpoint.applicationVersionId,
+      commandType,
+      rawPayload,
+    );
+    this.checkPayloadSize(payload);
+    return this.db.transaction(async (tx) => {
+      const command = await store.insertCommand(tx, {
+        endpointId: endpoint.id,
+        commandType,
+        payload,
+        retentionSeconds,
+        rerunOf,
+        schemaVersion,
+      });
+      await this.bus.publish(tx, 'commandChanged', command);
+      return command;
+    });
+  }
+
+  private async find(id: string): Promise<Command | null> {
+    const n = parseCommandId(id);
+    return n === null ? null : store.findCommand(this.db, n);
+  }
+
+  private async activeEndpoint(id: string): Promise<Endpoint> {
+    const endpoint = await this.registry.endpointById(id);
+    if (!endpoint) throw notFound(`No endpoint with id "${id}".`);
+    if (endpoint.revokedAt) throw badInput(`Endpoint "${id}" is revoked; it cannot receive commands.`);
+    return endpoint;
+  }
+
+  private checkRetention(seconds: number): number {
+    const max = this.config.maxRetentionSeconds;
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > max) {
+      throw badInput(`retentionSeconds must be an integer from 1 to ${max}, got ${seconds}.`, {
+        field: 'retentionSeconds',
+      });
+    }
+    return seconds;
+  }
+
+  private checkPayloadSize(payload: unknown): void {
+    const bytes = payload === undefined || payload === null ? 0 : Buffer.byteLength(JSON.stringify(payload));
+    if (bytes > this.config.maxCommandPayloadBytes) {
+      throw new DomainError(
+        'BAD_USER_INPUT',
+        `The payload is ${bytes} bytes of JSON; the limit is ${this.config.maxCommandPayloadBytes}.`,
+        { field: 'payload' },
+      );
+    }
+  }
+}
+
+export function checkCommandType(type: string): string {
+  if (!COMMAND_TYPE.test(type)) {
+    throw badInput(`Command type "${type}" is invalid: use 1 to 128 characters from A-Z, a-z, 0-9, "_" and "-".`, {
+      field: 'commandType',
+    });
+  }
+  return type;
+}
+
+/** GraphQL shows command ids as strings of the integer devices see ("42"). */
+export function parseCommandId(id: string): number | null {
+  if (!/^[1-9][0-9]{0,15}$/.test(id)) return null;
+  const n = Number(id);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+// Cursors are opaque to clients; inside they name the last command of the page.
+export function encodeCursor(command: Command): string {
+  return Buffer.from(`command:${command.id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): number {
+  const match = /^command:([1-9][0-9]{0,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match) throw badInput(`"after" is not a cursor this API gave out: "${cursor}".`, { field: 'after' });
+  return Number(match[1]);
+}

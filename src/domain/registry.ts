@@ -1,0 +1,121 @@
+// Applications, application versions and endpoints.
+import type { Db } from '../storage/db.ts';
+import * as store from '../storage/registry-store.ts';
+import type { Logger } from '../logger.ts';
+import { authorize, isUuid } from './auth.ts';
+import { badInput, conflict, notFound } from './errors.ts';
+import { hashSecret, randomSecret } from './secrets.ts';
+import type { Application, ApplicationVersion, Endpoint, Principal } from './types.ts';
+
+// Application version names appear in kp1 topics; application names follow the same rule.
+const NAME = /^[a-z0-9_-]{1,64}$/;
+// kp1.md §1: tokens never contain + # / . (MQTT wildcards, topic separator) or whitespace.
+const TOKEN = /^[^+#/.\s\u0000-\u001f\u007f]{1,128}$/u;
+const MAX_ENDPOINT_NAME = 200;
+
+export function checkName(kind: string, name: string): string {
+  if (!NAME.test(name)) {
+    throw badInput(`${kind} name "${name}" is invalid: use 1 to 64 characters from a-z, 0-9, "_" and "-".`);
+  }
+  return name;
+}
+
+export class RegistryService {
+  constructor(
+    private readonly db: Db,
+    private readonly log: Logger,
+  ) {}
+
+  async listApplications(actor: Principal | null): Promise<Application[]> {
+    authorize(actor, 'VIEWER');
+    return store.listApplications(this.db);
+  }
+
+  /** Versions of several applications at once, for GraphQL lists. */
+  async versionsOf(applicationIds: string[]): Promise<ApplicationVersion[]> {
+    return store.listVersionsOfApplications(this.db, applicationIds);
+  }
+
+  async applicationById(id: string): Promise<Application | null> {
+    return store.findApplicationById(this.db, id);
+  }
+
+  async versionById(id: string): Promise<ApplicationVersion | null> {
+    return store.findVersionById(this.db, id);
+  }
+
+  async createApplication(actor: Principal | null, name: string): Promise<Application> {
+    authorize(actor, 'OPERATOR');
+    const app = await store.insertApplication(this.db, checkName('Application', name));
+    if (!app) throw conflict(`An application named "${name}" already exists.`);
+    this.log.info({ applicationId: app.id, name, by: actor?.keyId }, 'application created');
+    return app;
+  }
+
+  async createApplicationVersion(
+    actor: Principal | null,
+    applicationName: string,
+    name: string,
+  ): Promise<ApplicationVersion> {
+    authorize(actor, 'OPERATOR');
+    checkName('Application version', name);
+    const app = await store.findApplicationByName(this.db, applicationName);
+    if (!app) throw notFound(`No application named "${applicationName}".`);
+    const version = await store.insertApplicationVersion(this.db, app.id, name);
+    if (!version) {
+      throw conflict(`An application version named "${name}" already exists (names are unique server-wide).`);
+    }
+    this.log.info({ applicationVersionId: version.id, name, by: actor?.keyId }, 'application version created');
+    return version;
+  }
+
+  async versionByName(actor: Principal | null, name: string): Promise<ApplicationVersion> {
+    authorize(actor, 'VIEWER');
+    const version = await store.findVersionByName(this.db, name);
+    if (!version) throw notFound(`No application version named "${name}".`);
+    return version;
+  }
+
+  /** Creates an endpoint; the token (given or generated) is returned once and stored hashed. */
+  async createEndpoint(
+    actor: Principal | null,
+    input: { applicationVersion: string; name?: string | null; token?: string | null },
+  ): Promise<{ endpoint: Endpoint; token: string }> {
+    authorize(actor, 'OPERATOR');
+    const name = input.name?.trim() || null;
+    if (name && name.length > MAX_ENDPOINT_NAME) {
+      throw badInput(`An endpoint name must be at most ${MAX_ENDPOINT_NAME} characters.`, { field: 'name' });
+    }
+    const token = input.token ?? randomSecret(24);
+    if (!TOKEN.test(token)) {
+      throw badInput(
+        'An endpoint token must be 1 to 128 characters without "+", "#", "/", ".", whitespace or control characters.',
+        { field: 'token' },
+      );
+    }
+    const version = await store.findVersionByName(this.db, input.applicationVersion);
+    if (!version) throw notFound(`No application version named "${input.applicationVersion}".`);
+    const endpoint = await store.insertEndpoint(this.db, {
+      applicationVersionId: version.id,
+      name,
+      tokenHash: hashSecret(token),
+    });
+    if (!endpoint) throw conflict('That endpoint token is already in use; choose another or let the server generate one.');
+    this.log.info({ endpointId: endpoint.id, applicationVersionId: version.id, by: actor?.keyId }, 'endpoint created');
+    return { endpoint, token };
+  }
+
+  async endpoint(actor: Principal | null, id: string): Promise<Endpoint | null> {
+    authorize(actor, 'VIEWER');
+    return this.endpointById(id);
+  }
+
+  async endpointById(id: string): Promise<Endpoint | null> {
+    return isUuid(id) ? store.findEndpointById(this.db, id) : null;
+  }
+
+  /** The active endpoint behind a device token, with its application version; null when unknown. */
+  async endpointByToken(token: string): Promise<{ endpoint: Endpoint; version: ApplicationVersion } | null> {
+    return store.findActiveEndpointByTokenHash(this.db, hashSecret(token));
+  }
+}

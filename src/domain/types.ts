@@ -1,0 +1,69 @@
+// Domain objects: what services return and GraphQL types are backed by (never table rows).
+
+export const COMMAND_STATUSES = ['PENDING', 'EXECUTED', 'EXPIRED'] as const;
+export type CommandStatus = (typeof COMMAND_STATUSES)[number];
+
+export const API_KEY_ROLES = ['ADMIN', 'OPERATOR', 'VIEWER'] as const;
+export type ApiKeyRole = (typeof API_KEY_ROLES)[number];
+
+export interface Application {
+  id: string;
+  name: string;
+  createdAt: Date;
+}
+
+export interface ApplicationVersion {
+  id: string;
+  applicationId: string;
+  name: string;
+  createdAt: Date;
+}
+
+export interface Endpoint {
+  id: string;
+  applicationVersionId: string;
+  name: string | null;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+export interface Command {
+  /** The integer id devices see in kp1. */
+  id: number;
+  endpointId: string;
+  commandType: string;
+  payload: unknown;
+  status: CommandStatus;
+  statusCode: number | null;
+  reasonPhrase: string | null;
+  resultPayload: unknown;
+  createdAt: Date;
+  updatedAt: Date;
+  expiresAt: Date;
+  executedAt: Date | null;
+  rerunOf: number | null;
+  schemaVersion: number | null;
+}
+
+export interface TelemetrySample {
+  id: number;
+  endpointId: string;
+  timestamp: Date;
+  receivedAt: Date;
+  data: unknown;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  role: ApiKeyRole;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+/** Who is calling an operator operation. */
+export interface Principal {
+  keyId: string;
+  name: string;
+  role: ApiKeyRole;
+}

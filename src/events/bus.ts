@@ -1,0 +1,148 @@
+// Domain events travel through Postgres NOTIFY on one channel, so every server process on the
+// database (this one included) sees every change, and only after the transaction that made it
+// commits (NOTIFY is transactional). Nothing is emitted in-process directly: one path for all.
+//
+// A NOTIFY payload is capped at 8000 bytes by Postgres. Events carry a full snapshot when it
+// fits and a reference otherwise; references are resolved with one read per process, not one
+// per subscriber. Events are handled in arrival order, one at a time, so a slow resolution
+// never reorders what subscribers see.
+import { sql } from 'drizzle-orm';
+import type { Command, TelemetrySample } from '../domain/types.ts';
+import type { Database, Db } from '../storage/db.ts';
+import type { Logger } from '../logger.ts';
+
+export const EVENTS_CHANNEL = 'cex_events';
+const MAX_NOTIFY_BYTES = 7900;
+
+export interface EventMap {
+  /** A command was created (PENDING), executed or expired. */
+  commandChanged: Command;
+  /** Telemetry samples were stored for one endpoint. */
+  telemetryReceived: { endpointId: string; samples: TelemetrySample[] };
+  /** An endpoint's token was revoked: its device sessions must end. */
+  endpointRevoked: { endpointId: string };
+}
+export type EventName = keyof EventMap;
+
+type Wire =
+  | { t: 'command'; c: Command }
+  | { t: 'command-ref'; id: number }
+  | { t: 'telemetry'; e: string; s: TelemetrySample[] }
+  | { t: 'telemetry-ref'; e: string; ids: number[] }
+  | { t: 'endpoint-revoked'; e: string };
+
+export interface EventResolvers {
+  command(id: number): Promise<Command | null>;
+  telemetry(ids: number[]): Promise<TelemetrySample[]>;
+}
+
+type Handler<K extends EventName> = (event: EventMap[K]) => void;
+
+export class EventBus {
+  private readonly handlers: { [K in EventName]: Set<Handler<K>> } = {
+    commandChanged: new Set(),
+    telemetryReceived: new Set(),
+    endpointRevoked: new Set(),
+  };
+  private queue: Promise<void> = Promise.resolve();
+  private unlisten: (() => Promise<void>) | undefined;
+
+  constructor(
+    private readonly database: Database,
+    private readonly resolvers: EventResolvers,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.unlisten = await this.database.listen(EVENTS_CHANNEL, (payload) => {
+      this.queue = this.queue.then(() => this.deliver(payload));
+    });
+  }
+
+  async stop(): Promise<void> {
+    const unlisten = this.unlisten;
+    this.unlisten = undefined;
+    if (unlisten) await unlisten().catch(() => {});
+    await this.queue;
+  }
+
+  /** Queues the event on `tx`: it is sent when, and only if, the transaction commits. */
+  async publish<K extends EventName>(tx: Db, name: K, event: EventMap[K]): Promise<void> {
+    await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${encode(name, event)})`);
+  }
+
+  on<K extends EventName>(name: K, handler: Handler<K>): () => void {
+    const set = this.handlers[name] as Set<Handler<K>>;
+    set.add(handler);
+    return () => set.delete(handler);
+  }
+
+  private async deliver(payload: string): Promise<void> {
+    try {
+      const wire = JSON.parse(payload) as Wire;
+      switch (wire.t) {
+        case 'command':
+          return this.emit('commandChanged', reviveCommand(wire.c));
+        case 'command-ref': {
+          const command = await this.resolvers.command(wire.id);
+          if (command) this.emit('commandChanged', command);
+          return;
+        }
+        case 'telemetry':
+          return this.emit('telemetryReceived', { endpointId: wire.e, samples: wire.s.map(reviveSample) });
+        case 'telemetry-ref':
+          return this.emit('telemetryReceived', {
+            endpointId: wire.e,
+            samples: await this.resolvers.telemetry(wire.ids),
+          });
+        case 'endpoint-revoked':
+          return this.emit('endpointRevoked', { endpointId: wire.e });
+      }
+    } catch (error) {
+      this.log.error({ err: error }, 'could not deliver a database event');
+    }
+  }
+
+  private emit<K extends EventName>(name: K, event: EventMap[K]): void {
+    for (const handler of this.handlers[name] as Set<Handler<K>>) {
+      try {
+        handler(event);
+      } catch (error) {
+        this.log.error({ err: error, event: name }, 'event handler failed');
+      }
+    }
+  }
+}
+
+function encode<K extends EventName>(name: K, event: EventMap[K]): string {
+  let full: Wire;
+  let ref: Wire;
+  if (name === 'commandChanged') {
+    const command = event as Command;
+    full = { t: 'command', c: command };
+    ref = { t: 'command-ref', id: command.id };
+  } else if (name === 'telemetryReceived') {
+    const { endpointId, samples } = event as EventMap['telemetryReceived'];
+    full = { t: 'telemetry', e: endpointId, s: samples };
+    ref = { t: 'telemetry-ref', e: endpointId, ids: samples.map((s) => s.id) };
+  } else {
+    full = ref = { t: 'endpoint-revoked', e: (event as EventMap['endpointRevoked']).endpointId };
+  }
+  const text = JSON.stringify(full);
+  return Buffer.byteLength(text) <= MAX_NOTIFY_BYTES ? text : JSON.stringify(ref);
+}
+
+/** Dates travel as ISO strings; only our own objects' date fields are revived, never user data. */
+function reviveCommand(c: Command): Command {
+  return {
+    ...c,
+    createdAt: new Date(c.createdAt),
+    updatedAt: new Date(c.updatedAt),
+    expiresAt: new Date(c.expiresAt),
+    executedAt: c.executedAt === null ? null : new Date(c.executedAt),
+  };
+}
+
+function reviveSample(s: TelemetrySample): TelemetrySample {
+  return { ...s, timestamp: new Date(s.timestamp), receivedAt: new Date(s.receivedAt) };
+}

@@ -1,0 +1,66 @@
+// Turns bus events into an async iterator for one subscriber. The buffer is bounded: a
+// subscriber that falls this far behind is ended with an error instead of growing memory
+// without limit; clients reconnect and re-read (the subscription contract in the README).
+import type { EventBus, EventMap, EventName } from './bus.ts';
+
+export const MAX_BUFFERED_EVENTS = 1000;
+
+export class SubscriberTooSlowError extends Error {
+  constructor() {
+    super(`The subscriber fell more than ${MAX_BUFFERED_EVENTS} events behind and was ended; re-subscribe and re-query.`);
+  }
+}
+
+export function eventStream<K extends EventName>(
+  bus: EventBus,
+  name: K,
+  accept: (event: EventMap[K]) => boolean,
+  signal?: AbortSignal,
+): AsyncIterableIterator<EventMap[K]> {
+  const buffer: EventMap[K][] = [];
+  let wake: (() => void) | undefined;
+  let failure: Error | undefined;
+  let done = false;
+
+  const off = bus.on(name, (event) => {
+    if (done || !accept(event)) return;
+    if (buffer.length >= MAX_BUFFERED_EVENTS) {
+      failure = new SubscriberTooSlowError();
+      finish();
+      return;
+    }
+    buffer.push(event);
+    wake?.();
+  });
+  const finish = () => {
+    done = true;
+    off();
+    wake?.();
+  };
+  signal?.addEventListener('abort', finish, { once: true });
+
+  const iterator: AsyncIterableIterator<EventMap[K]> = {
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+    async next() {
+      for (;;) {
+        if (buffer.length > 0) return { value: buffer.shift()!, done: false };
+        if (failure) {
+          const error = failure;
+          failure = undefined;
+          throw error;
+        }
+        if (done) return { value: undefined, done: true };
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    },
+    async return() {
+      buffer.length = 0;
+      finish();
+      return { value: undefined, done: true };
+    },
+  };
+  return iterator;
+}

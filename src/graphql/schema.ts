@@ -1,0 +1,16 @@
+// Imports every type file (each registers its types and root fields) and builds the schema.
+import { lexicographicSortSchema, printSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './types/scalars.ts';
+import './types/application.ts';
+import './types/endpoint.ts';
+import './types/command.ts';
+import './types/telemetry.ts';
+import './types/api-key.ts';
+
+export const schema = builder.toSchema({ sortSchema: true });
+
+/** The text of schema.graphql: sorted, so it diffs cleanly. */
+export function printSchemaFile(): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

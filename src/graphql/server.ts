@@ -1,0 +1,133 @@
+// graphql-yoga over the composed schema: HTTP (POST, GET, SSE) and graphql-ws websockets on the
+// same /graphql path. Expected failures (DomainError) become GraphQL errors with
+// `extensions.code`; anything else is logged and masked.
+import type { Server as HttpServer } from 'node:http';
+import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { DomainError } from '../domain/errors.ts';
+import type { Principal } from '../domain/types.ts';
+import type { Logger } from '../logger.ts';
+import type { Services } from '../services.ts';
+import { createContext, type GraphQLContext } from './context.ts';
+import { schema } from './schema.ts';
+
+export const GRAPHQL_PATH = '/graphql';
+/** Largest graphql-ws message accepted, in bytes. */
+export const MAX_WS_MESSAGE_BYTES = 1024 * 1024;
+
+interface ServerContext {
+  /** Set on the graphql-ws path, where there is no HTTP request to read a header from. */
+  principal?: Principal | null;
+}
+
+export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
+
+export function createGraphQLServer(services: Services, log: Logger): Yoga {
+  return createYoga<ServerContext, GraphQLContext>({
+    schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    landingPage: false,
+    graphiql: { title: 'cex: command execution service', subscriptionsProtocol: 'WS' },
+    logging: {
+      debug: (...args) => log.debug({ args }, 'graphql-yoga'),
+      info: (...args) => log.info({ args }, 'graphql-yoga'),
+      warn: (...args) => log.warn({ args }, 'graphql-yoga'),
+      error: (...args) => log.error({ args }, 'graphql-yoga'),
+    },
+    context: async (initial) => {
+      const principal =
+        initial.principal !== undefined
+          ? initial.principal
+          : await services.auth.authenticate(initial.request?.headers.get('authorization'));
+      return createContext(services, principal);
+    },
+    maskedErrors: { maskError: (error) => toClientError(error, log) },
+  });
+}
+
+/** The error a client sees: ours with a code, GraphQL's own as they are, the rest masked. */
+export function toClientError(error: unknown, log: Logger): Error {
+  const graphqlError = error instanceof GraphQLError ? error : undefined;
+  const original = graphqlError ? graphqlError.originalError : error;
+  if (original instanceof DomainError) {
+    const extensions: Record<string, unknown> = { code: original.code };
+    if (original.details.validationErrors) extensions['validationErrors'] = original.details.validationErrors;
+    if (original.details.field) extensions['field'] = original.details.field;
+    return new GraphQLError(original.message, {
+      nodes: graphqlError?.nodes,
+      source: graphqlError?.source,
+      positions: graphqlError?.positions,
+      path: graphqlError?.path,
+      extensions,
+    });
+  }
+  if (original instanceof GraphQLError) return original;
+  if (graphqlError && !original) return graphqlError;
+  log.error({ err: original, path: graphqlError?.path }, 'unexpected error in a GraphQL operation');
+  return new GraphQLError('Unexpected error.', {
+    nodes: graphqlError?.nodes,
+    path: graphqlError?.path,
+    extensions: { code: 'INTERNAL_SERVER_ERROR' },
+  });
+}
+
+/**
+ * graphql-ws on /graphql. The API key comes in the connection params
+ * (`{"authorization": "Bearer <key>"}`); without a valid one the socket closes with 4403.
+ */
+export function attachGraphQLWebSockets(
+  httpServer: HttpServer,
+  yoga: Yoga,
+  services: Services,
+): { close(): Promise<void> } {
+  const wss = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: MAX_WS_MESSAGE_BYTES });
+  type Extra = { principal?: Principal | null };
+  const disposable = useServer<Record<string, unknown>, Extra>(
+    {
+      connectionInitWaitTimeout: 10_000,
+      onConnect: async (ctx) => {
+        const principal = await services.auth.authenticate(ctx.connectionParams?.['authorization']);
+        if (!principal) return false;
+        ctx.extra.principal = principal;
+        return true;
+      },
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+          principal: ctx.extra.principal ?? null,
+        });
+        const args = {
+          schema,
+          operationName: params.operationName,
+          document: parse(params.query),
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        return errors.length > 0 ? errors : args;
+      },
+    },
+    wss,
+  );
+  return {
+    async close() {
+      for (const client of wss.clients) client.terminate();
+      await disposable.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+type EnvelopedRoot = {
+  execute: (args: ExecutionArgs) => OperationResult;
+  subscribe: (args: ExecutionArgs) => OperationResult;
+};
+type OperationResult = Promise<ExecutionResult | AsyncGenerator<ExecutionResult>> | ExecutionResult;

@@ -1,0 +1,58 @@
+import type { Endpoint } from '../../domain/types.ts';
+import { builder } from '../builder.ts';
+import { ApplicationVersionRef } from './application.ts';
+
+export const EndpointRef = builder.objectRef<Endpoint>('Endpoint');
+
+EndpointRef.implement({
+  description: 'One device (or a virtual one), identified in kp1 by its token.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'Server-assigned id; used by invokeCommand and commandHistory.' }),
+    name: t.exposeString('name', { nullable: true, description: 'An optional human-readable name.' }),
+    applicationVersion: t.field({
+      type: ApplicationVersionRef,
+      description: 'The application version the device runs.',
+      resolve: async (endpoint, _args, ctx) =>
+        (await ctx.services.registry.versionById(endpoint.applicationVersionId))!,
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the endpoint was created.' }),
+  }),
+});
+
+const CreateEndpointPayload = builder
+  .objectRef<{ endpoint: Endpoint; token: string }>('CreateEndpointPayload')
+  .implement({
+    description: 'The new endpoint and its token.',
+    fields: (t) => ({
+      endpoint: t.field({ type: EndpointRef, description: 'The endpoint.', resolve: (p) => p.endpoint }),
+      token: t.exposeString('token', {
+        description: 'The device token. Shown only here, once: the server keeps only a hash of it.',
+      }),
+    }),
+  });
+
+builder.queryField('endpoint', (t) =>
+  t.field({
+    type: EndpointRef,
+    nullable: true,
+    description: 'An endpoint by id, or null.',
+    args: { id: t.arg.id({ required: true, description: 'The endpoint id.' }) },
+    resolve: (_root, args, ctx) => ctx.services.registry.endpoint(ctx.principal, String(args.id)),
+  }),
+);
+
+builder.mutationField('createEndpoint', (t) =>
+  t.field({
+    type: CreateEndpointPayload,
+    description: 'Registers an endpoint under an application version. Needs OPERATOR.',
+    args: {
+      applicationVersion: t.arg.string({ required: true, description: 'The application version name.' }),
+      name: t.arg.string({ description: 'An optional human-readable name.' }),
+      token: t.arg.string({
+        description:
+          'The device token to use (1-128 characters, no "+", "#", "/", "." or whitespace); generated when omitted.',
+      }),
+    },
+    resolve: (_root, args, ctx) => ctx.services.registry.createEndpoint(ctx.principal, args),
+  }),
+);

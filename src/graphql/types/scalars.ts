@@ -1,0 +1,37 @@
+import { GraphQLError, Kind, valueFromASTUntyped } from 'graphql';
+import { builder } from '../builder.ts';
+
+builder.scalarType('JSON', {
+  description: 'Any JSON value: object, array, string, number, boolean or null.',
+  serialize: (value) => value,
+  parseValue: (value) => value,
+  // Inline literals come back as null-prototype objects; the rest of the code expects plain JSON.
+  parseLiteral: (ast, variables) => plainJson(valueFromASTUntyped(ast, variables)),
+});
+
+function plainJson(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(plainJson);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainJson(v)]));
+  }
+  return value;
+}
+
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+function parseDate(value: unknown): Date {
+  const date = typeof value === 'string' && ISO_8601.test(value) ? new Date(value) : undefined;
+  if (!date || Number.isNaN(date.getTime())) {
+    throw new GraphQLError(`DateTime must be an ISO-8601 string with a time zone, got ${JSON.stringify(value)}.`, {
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  }
+  return date;
+}
+
+builder.scalarType('DateTime', {
+  description: 'An instant as an ISO-8601 string in UTC, e.g. "2026-01-31T12:00:00.000Z".',
+  serialize: (value) => (value instanceof Date ? value : new Date(value as string)).toISOString(),
+  parseValue: parseDate,
+  parseLiteral: (ast) => parseDate(ast.kind === Kind.STRING ? ast.value : undefined),
+});

@@ -1,0 +1,125 @@
+// Opens the database the config names, applies the migrations in drizzle/, and exposes one
+// drizzle handle for the stores plus a LISTEN primitive for the event transport.
+//
+// Two drivers, one SQL dialect: PGlite (embedded, no setup, one connection) and postgres.js
+// (a real server, a pool). Drizzle alters the postgres.js client it is given, so LISTEN and
+// the migration lock each get a client of their own.
+import { fileURLToPath } from 'node:url';
+import { mkdir } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import postgres from 'postgres';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import type { DatabaseConfig } from '../config.ts';
+import type { Logger } from '../logger.ts';
+
+export type Db = PgDatabase<PgQueryResultHKT>;
+
+export interface Database {
+  readonly kind: DatabaseConfig['kind'];
+  readonly db: Db;
+  /** Calls `onPayload` for every NOTIFY on `channel` until the returned function is called. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Reuse an open PGlite instance (tests share one per worker); it is not closed by close(). */
+  pglite?: PGlite;
+  log: Logger;
+}
+
+const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
+// Any constant works; it only has to be the same in every process that migrates this database.
+const MIGRATION_LOCK_KEY = 0x636578; // "cex"
+
+// A PGlite instance shared by several apps in one process is migrated once.
+const pgliteMigrations = new WeakMap<PGlite, Promise<void>>();
+
+export async function openDatabase(config: DatabaseConfig, options: OpenOptions): Promise<Database> {
+  return config.kind === 'pglite'
+    ? openPglite(config.dataDir, options)
+    : openPostgres(config.url, config.poolSize, options);
+}
+
+async function openPglite(dataDir: string, { pglite, log }: OpenOptions): Promise<Database> {
+  let client = pglite;
+  if (!client) {
+    if (!dataDir.startsWith('memory://')) await mkdir(dataDir, { recursive: true });
+    client = await PGlite.create(dataDir);
+  }
+  const owned = !pglite;
+  const db = drizzlePglite(client) as unknown as Db;
+  let migration = pgliteMigrations.get(client);
+  if (!migration) {
+    migration = migratePglite(drizzlePglite(client), { migrationsFolder });
+    pgliteMigrations.set(client, migration);
+  }
+  await migration;
+  log.info({ database: 'pglite', dataDir: owned ? dataDir : '(shared instance)' }, 'database ready');
+  const pg = client;
+  return {
+    kind: 'pglite',
+    db,
+    async listen(channel, onPayload) {
+      const unlisten = await pg.listen(channel, onPayload);
+      return async () => {
+        if (!pg.closed) await unlisten();
+      };
+    },
+    async close() {
+      if (owned && !pg.closed) await pg.close();
+    },
+  };
+}
+
+async function openPostgres(url: string, poolSize: number, { log }: OpenOptions): Promise<Database> {
+  const quiet = { onnotice: () => {} };
+  await migrateWithLock(url, log);
+  const client = postgres(url, { ...quiet, max: poolSize, connect_timeout: 10, idle_timeout: 60 });
+  const listener = postgres(url, { ...quiet, max: 1, connect_timeout: 10 });
+  const db = drizzlePostgres(client) as unknown as Db;
+  log.info({ database: 'postgres', host: safeHost(url) }, 'database ready');
+  return {
+    kind: 'postgres',
+    db,
+    async listen(channel, onPayload) {
+      const { unlisten } = await listener.listen(channel, onPayload);
+      return unlisten;
+    },
+    async close() {
+      await Promise.all([client.end({ timeout: 5 }), listener.end({ timeout: 5 })]);
+    },
+  };
+}
+
+/** Several processes may start at once on one database: one migrates, the others wait. */
+async function migrateWithLock(url: string, log: Logger): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  try {
+    await sql`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
+    try {
+      await migratePostgres(drizzlePostgres(sql), { migrationsFolder });
+    } finally {
+      await sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
+    }
+  } catch (error) {
+    log.error({ err: error, host: safeHost(url) }, 'database migration failed');
+    throw error;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/** The host and database of a URL, for logs: never the password. */
+function safeHost(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+  } catch {
+    return '(unparseable url)';
+  }
+}

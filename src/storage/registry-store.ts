@@ -1,0 +1,90 @@
+// Applications, application versions and endpoints.
+import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
+import type { Application, ApplicationVersion, Endpoint } from '../domain/types.ts';
+import type { Db } from './db.ts';
+import { applications, applicationVersions, endpoints } from './schema.ts';
+
+const endpointColumns = {
+  id: endpoints.id,
+  applicationVersionId: endpoints.applicationVersionId,
+  name: endpoints.name,
+  createdAt: endpoints.createdAt,
+  revokedAt: endpoints.revokedAt,
+};
+
+export async function insertApplication(db: Db, name: string): Promise<Application | null> {
+  const [row] = await db.insert(applications).values({ name }).onConflictDoNothing().returning();
+  return row ?? null;
+}
+
+export async function findApplicationByName(db: Db, name: string): Promise<Application | null> {
+  const [row] = await db.select().from(applications).where(eq(applications.name, name));
+  return row ?? null;
+}
+
+export async function findApplicationById(db: Db, id: string): Promise<Application | null> {
+  const [row] = await db.select().from(applications).where(eq(applications.id, id));
+  return row ?? null;
+}
+
+export async function listApplications(db: Db): Promise<Application[]> {
+  return db.select().from(applications).orderBy(asc(applications.name));
+}
+
+export async function insertApplicationVersion(
+  db: Db,
+  applicationId: string,
+  name: string,
+): Promise<ApplicationVersion | null> {
+  const [row] = await db
+    .insert(applicationVersions)
+    .values({ applicationId, name })
+    .onConflictDoNothing()
+    .returning();
+  return row ?? null;
+}
+
+export async function listVersionsOfApplications(db: Db, applicationIds: string[]): Promise<ApplicationVersion[]> {
+  if (applicationIds.length === 0) return [];
+  return db
+    .select()
+    .from(applicationVersions)
+    .where(inArray(applicationVersions.applicationId, applicationIds))
+    .orderBy(asc(applicationVersions.name));
+}
+
+export async function findVersionByName(db: Db, name: string): Promise<ApplicationVersion | null> {
+  const [row] = await db.select().from(applicationVersions).where(eq(applicationVersions.name, name));
+  return row ?? null;
+}
+
+export async function findVersionById(db: Db, id: string): Promise<ApplicationVersion | null> {
+  const [row] = await db.select().from(applicationVersions).where(eq(applicationVersions.id, id));
+  return row ?? null;
+}
+
+export async function insertEndpoint(
+  db: Db,
+  values: { applicationVersionId: string; name: string | null; tokenHash: string },
+): Promise<Endpoint | null> {
+  const [row] = await db.insert(endpoints).values(values).onConflictDoNothing().returning(endpointColumns);
+  return row ?? null;
+}
+
+export async function findEndpointById(db: Db, id: string): Promise<Endpoint | null> {
+  const [row] = await db.select(endpointColumns).from(endpoints).where(eq(endpoints.id, id));
+  return row ?? null;
+}
+
+/** The active endpoint a device token identifies, with its application version. */
+export async function findActiveEndpointByTokenHash(
+  db: Db,
+  tokenHash: string,
+): Promise<{ endpoint: Endpoint; version: ApplicationVersion } | null> {
+  const [row] = await db
+    .select({ endpoint: endpointColumns, version: applicationVersions })
+    .from(endpoints)
+    .innerJoin(applicationVersions, eq(applicationVersions.id, endpoints.applicationVersionId))
+    .where(and(eq(endpoints.tokenHash, tokenHash), isNull(endpoints.revokedAt)));
+  return row ?? null;
+}

@@ -1,0 +1,145 @@
+// Drizzle table definitions. Migrations in drizzle/ are generated from this file
+// (`npm run db:generate`) and applied at start; never edit a migration after it landed.
+import { sql } from 'drizzle-orm';
+import {
+  type AnyPgColumn,
+  bigint,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const commandStatus = pgEnum('command_status', ['PENDING', 'EXECUTED', 'EXPIRED']);
+export const apiKeyRole = pgEnum('api_key_role', ['ADMIN', 'OPERATOR', 'VIEWER']);
+
+export const applications = pgTable('applications', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull().unique(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+});
+
+export const applicationVersions = pgTable(
+  'application_versions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    applicationId: uuid('application_id')
+      .notNull()
+      .references(() => applications.id),
+    // Unique server-wide: the name is what devices put in kp1 topics.
+    name: text('name').notNull().unique(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('application_versions_application_idx').on(t.applicationId)],
+);
+
+export const endpoints = pgTable(
+  'endpoints',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    applicationVersionId: uuid('application_version_id')
+      .notNull()
+      .references(() => applicationVersions.id),
+    name: text('name'),
+    // SHA-256 of the token, hex. The token itself is shown once and never stored.
+    tokenHash: text('token_hash').notNull().unique(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [index('endpoints_application_version_idx').on(t.applicationVersionId)],
+);
+
+export const apiKeys = pgTable('api_keys', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull(),
+  role: apiKeyRole('role').notNull(),
+  secretHash: text('secret_hash').notNull().unique(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  revokedAt: ts('revoked_at'),
+});
+
+export const commands = pgTable(
+  'commands',
+  {
+    // The integer id devices see in kp1 and echo back in results.
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    endpointId: uuid('endpoint_id')
+      .notNull()
+      .references(() => endpoints.id),
+    commandType: text('command_type').notNull(),
+    payload: jsonb('payload'),
+    status: commandStatus('status').notNull().default('PENDING'),
+    statusCode: integer('status_code'),
+    reasonPhrase: text('reason_phrase'),
+    resultPayload: jsonb('result_payload'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+    expiresAt: ts('expires_at').notNull(),
+    executedAt: ts('executed_at'),
+    rerunOf: bigint('rerun_of', { mode: 'number' }).references((): AnyPgColumn => commands.id),
+    // The command schema version the payload was checked against, when the type had one.
+    schemaVersion: integer('schema_version'),
+  },
+  (t) => [
+    // commandHistory: newest first per endpoint.
+    index('commands_endpoint_id_idx').on(t.endpointId, t.id.desc()),
+    // Device polls and pushes: outstanding commands of one type for one endpoint.
+    index('commands_outstanding_idx')
+      .on(t.endpointId, t.commandType, t.id)
+      .where(sql`${t.status} = 'PENDING'`),
+    // The expiry sweeper.
+    index('commands_pending_expiry_idx').on(t.expiresAt).where(sql`${t.status} = 'PENDING'`),
+    check(
+      'commands_executed_has_code',
+      sql`${t.status} <> 'EXECUTED' OR (${t.statusCode} IS NOT NULL AND ${t.executedAt} IS NOT NULL)`,
+    ),
+  ],
+);
+
+export const telemetrySamples = pgTable(
+  'telemetry_samples',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    endpointId: uuid('endpoint_id')
+      .notNull()
+      .references(() => endpoints.id),
+    timestamp: ts('timestamp').notNull(),
+    receivedAt: ts('received_at').notNull().defaultNow(),
+    data: jsonb('data').notNull(),
+  },
+  (t) => [index('telemetry_endpoint_time_idx').on(t.endpointId, t.timestamp.desc(), t.id.desc())],
+);
+
+export const commandSchemas = pgTable(
+  'command_schemas',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    applicationVersionId: uuid('application_version_id')
+      .notNull()
+      .references(() => applicationVersions.id),
+    commandType: text('command_type').notNull(),
+    version: integer('version').notNull(),
+    // null marks a removal: the type accepts any JSON again from this version on.
+    schema: jsonb('schema'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('command_schemas_version_idx').on(t.applicationVersionId, t.commandType, t.version)],
+);
+
+export const tables = {
+  applications,
+  applicationVersions,
+  endpoints,
+  apiKeys,
+  commands,
+  telemetrySamples,
+  commandSchemas,
+};
