@@ -13,6 +13,9 @@ import { TelemetryService } from './domain/telemetry.ts';
 import { EventBus } from './events/bus.ts';
 import { attachGraphQLWebSockets, createGraphQLServer } from './graphql/server.ts';
 import { createRequestHandler } from './http.ts';
+import { createKp1HttpHandler } from './devices/http.ts';
+import { Kp1Dispatcher } from './devices/kp1/dispatch.ts';
+import { startMqtt, type MqttServer } from './devices/mqtt.ts';
 import { createLogger, type Logger } from './logger.ts';
 import type { Services } from './services.ts';
 import { openDatabase, type Database } from './storage/db.ts';
@@ -31,7 +34,12 @@ export interface App {
   /** Available after start(). */
   readonly services: Services;
   readonly httpPort: number;
+  readonly mqttPort: number;
   readonly url: string;
+  /** mqtt://host:port of the device listener. */
+  readonly mqttUrl: string;
+  /** Available after start(). */
+  readonly mqtt: MqttServer;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -43,6 +51,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   let sweeper: ExpirySweeper | undefined;
   let http: Server | undefined;
   let ws: { close(): Promise<void> } | undefined;
+  let mqtt: MqttServer | undefined;
   let httpPort = 0;
   let stopping: Promise<void> | undefined;
 
@@ -72,12 +81,21 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     sweeper = new ExpirySweeper(commands, config.expirySweepMs, log);
     sweeper.start();
 
+    const dispatcher = new Kp1Dispatcher(
+      registry,
+      commands,
+      telemetry,
+      { maxBodyBytes: config.maxDeviceMessageBytes },
+      log,
+    );
+    const kp1 = createKp1HttpHandler({ dispatcher, bus, maxBodyBytes: config.maxDeviceMessageBytes, log });
     const yoga = createGraphQLServer(services, log);
-    http = createServer(createRequestHandler({ yoga, db, log }));
+    http = createServer(createRequestHandler({ yoga, db, log, kp1 }));
     ws = attachGraphQLWebSockets(http, yoga, services);
     await listen(http, config.port, config.host);
     httpPort = (http.address() as AddressInfo).port;
     log.info({ port: httpPort, host: config.host }, `HTTP listening: GraphQL at http://localhost:${httpPort}/graphql`);
+    mqtt = await startMqtt({ host: config.host, port: config.mqttPort, dispatcher, commands, bus, log });
   }
 
   async function stop(): Promise<void> {
@@ -90,6 +108,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         server.closeAllConnections();
         await closed;
       }
+      await mqtt?.close();
       await sweeper?.stop();
       await services?.bus.stop();
       await database?.close();
@@ -108,8 +127,18 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     get httpPort() {
       return httpPort;
     },
+    get mqttPort() {
+      return mqtt?.port ?? 0;
+    },
     get url() {
       return `http://127.0.0.1:${httpPort}`;
+    },
+    get mqttUrl() {
+      return `mqtt://127.0.0.1:${mqtt?.port ?? 0}`;
+    },
+    get mqtt() {
+      if (!mqtt) throw new Error('The app is not started.');
+      return mqtt;
     },
     start,
     stop,

@@ -20,6 +20,8 @@ export interface Config {
   defaultRetentionSeconds: number;
   /** Largest command payload (JSON text, bytes) an operator may send. */
   maxCommandPayloadBytes: number;
+  /** Largest kp1 request body (HTTP body or MQTT payload) a device may send, in bytes. */
+  maxDeviceMessageBytes: number;
   /** How often the expiry sweeper looks for commands whose retention has passed. */
   expirySweepMs: number;
 }
@@ -43,6 +45,7 @@ export const defaults = {
   maxRetentionSeconds: 7 * 24 * 3600,
   defaultRetentionSeconds: 3600,
   maxCommandPayloadBytes: 64 * 1024,
+  maxDeviceMessageBytes: 256 * 1024,
   expirySweepMs: 250,
   poolSize: 10,
 };
@@ -75,6 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const maxCommandPayloadBytes = int('MAX_COMMAND_PAYLOAD_BYTES', defaults.maxCommandPayloadBytes, 2, 16 * 1024 * 1024);
+  const maxDeviceMessageBytes = int('MAX_DEVICE_MESSAGE_BYTES', defaults.maxDeviceMessageBytes, 2, 16 * 1024 * 1024);
   const expirySweepMs = int('EXPIRY_SWEEP_MS', defaults.expirySweepMs, 10, 60_000);
   const poolSize = int('DATABASE_POOL_SIZE', defaults.poolSize, 1, 1000);
 
@@ -104,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxRetentionSeconds,
     defaultRetentionSeconds,
     maxCommandPayloadBytes,
+    maxDeviceMessageBytes,
     expirySweepMs,
   });
 }

@@ -114,6 +114,11 @@ export class RegistryService {
     return isUuid(id) ? store.findEndpointById(this.db, id) : null;
   }
 
+  /** A version by name, for device requests (the token, not a role, authorizes them). */
+  async versionByNameUnchecked(name: string): Promise<ApplicationVersion | null> {
+    return store.findVersionByName(this.db, name);
+  }
+
   /** The active endpoint behind a device token, with its application version; null when unknown. */
   async endpointByToken(token: string): Promise<{ endpoint: Endpoint; version: ApplicationVersion } | null> {
     return store.findActiveEndpointByTokenHash(this.db, hashSecret(token));

@@ -1,0 +1,136 @@
+// kp1 over HTTP (kp1.md §1, "HTTP binding"): POST /kp1/{appVersion}/{extension}/{token}/{resource}.
+// The body is JSON whatever the Content-Type says (the Kaa tutorial's curl sends form
+// encoding). Success is 200 with the reply body; failures use the HTTP status equal to the kp1
+// statusCode and the kp1 error object as the body.
+//
+// Long polling (ours): a command request with `?wait=<seconds>` is held until a command of that
+// type arrives for the endpoint or the wait ends, whichever is first.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EventBus } from '../events/bus.ts';
+import type { Logger } from '../logger.ts';
+import type { Kp1Dispatcher } from './kp1/dispatch.ts';
+import { Kp1Failure, formatError, parseHttpPath, type Kp1Error } from './kp1/grammar.ts';
+
+export const MAX_LONG_POLL_SECONDS = 60;
+
+export interface HttpDeviceOptions {
+  dispatcher: Kp1Dispatcher;
+  bus: EventBus;
+  maxBodyBytes: number;
+  log: Logger;
+}
+
+export function createKp1HttpHandler(opts: HttpDeviceOptions) {
+  const { dispatcher, bus, maxBodyBytes } = opts;
+
+  return async function handleKp1(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const [path = '', query = ''] = (req.url ?? '').split('?', 2);
+    try {
+      if (req.method !== 'POST') {
+        res.setHeader('allow', 'POST');
+        throw new Kp1Failure(405, 'kp1 requests use POST');
+      }
+      const request = parseHttpPath(path);
+      const wait = parseWait(new URLSearchParams(query));
+      const body = await readBody(req, maxBodyBytes);
+      const isCommand = request.resource.kind === 'command';
+
+      // Listen before the first read, so a command invoked in between is not missed.
+      let arrived: (() => void) | undefined;
+      const arrival = new Promise<void>((resolve) => (arrived = resolve));
+      let off: (() => void) | undefined;
+      let endpointId: string | undefined;
+      if (isCommand && wait > 0) {
+        const type = request.resource.kind === 'command' ? request.resource.commandType : '';
+        off = bus.on('commandChanged', (c) => {
+          if (c.status === 'PENDING' && c.commandType === type && c.endpointId === endpointId) arrived?.();
+        });
+      }
+      try {
+        let outcome = await dispatcher.dispatch(request, body);
+        if (outcome.ok && outcome.command && outcome.command.outstanding === 0 && off) {
+          endpointId = outcome.identity.endpoint.id;
+          const gone = new Promise<void>((resolve) => res.once('close', resolve));
+          let timer: NodeJS.Timeout | undefined;
+          const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, wait * 1000)));
+          await Promise.race([arrival, timeout, gone]);
+          clearTimeout(timer);
+          if (res.destroyed) return;
+          outcome = await dispatcher.dispatch(request, body);
+        }
+        if (!outcome.ok) return sendError(res, outcome.error);
+        const reply = outcome.body;
+        res.writeHead(200, {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': Buffer.byteLength(reply),
+        });
+        res.end(reply);
+      } finally {
+        off?.();
+      }
+    } catch (error) {
+      if (error instanceof Kp1Failure) return sendError(res, error.error);
+      throw error;
+    }
+  };
+}
+
+function parseWait(params: URLSearchParams): number {
+  const raw = params.get('wait');
+  if (raw === null) return 0;
+  const wait = Number(raw);
+  if (!/^\d+$/.test(raw) || wait > MAX_LONG_POLL_SECONDS) {
+    throw new Kp1Failure(400, `"wait" must be a whole number of seconds from 0 to ${MAX_LONG_POLL_SECONDS}`);
+  }
+  return wait;
+}
+
+/** Reads at most `limit` bytes; beyond that it stops reading and fails with 413. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    return Promise.reject(new Kp1Failure(413, `The payload is ${declared} bytes; the limit is ${limit}`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        req.pause();
+        reject(new Kp1Failure(413, `The payload is larger than the limit of ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}
+
+function sendError(res: ServerResponse, error: Kp1Error): void {
+  if (res.headersSent) return void res.destroy();
+  const text = formatError(error);
+  res.writeHead(error.statusCode, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    // The unread rest of an oversized body would otherwise be parsed as the next request.
+    ...(error.statusCode === 413 ? { connection: 'close' } : {}),
+  });
+  res.end(text);
+}

@@ -1,0 +1,224 @@
+// kp1 over MQTT 3.1.1: an embedded aedes broker whose hooks hand every kp1 PUBLISH to the same
+// dispatch HTTP uses. The broker is not a relay: nothing a device publishes is forwarded to
+// other connections. Replies (`/status`, `/error`) and command pushes are written straight to
+// the connection they are for (kp1.md §2, "Push": Kaa pushes to the token's connection whether
+// or not it subscribed).
+import { createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { Aedes, type Client } from 'aedes';
+import type { CommandService } from '../domain/commands.ts';
+import type { Command } from '../domain/types.ts';
+import type { EventBus } from '../events/bus.ts';
+import type { Logger } from '../logger.ts';
+import type { Kp1Dispatcher } from './kp1/dispatch.ts';
+import {
+  Kp1Failure,
+  errorTopic,
+  formatCommands,
+  formatError,
+  isResponseTopic,
+  parseTopic,
+  pushTopic,
+  statusTopic,
+  subscriptionPin,
+  type Kp1Error,
+} from './kp1/grammar.ts';
+import { DeviceSessions, type Binding } from './sessions.ts';
+
+export interface MqttOptions {
+  host: string;
+  port: number;
+  dispatcher: Kp1Dispatcher;
+  commands: CommandService;
+  bus: EventBus;
+  log: Logger;
+}
+
+export interface MqttServer {
+  readonly port: number;
+  readonly sessions: DeviceSessions;
+  close(): Promise<void>;
+}
+
+const noop = () => {};
+type PublishPacket = Parameters<Aedes['authorizePublish']>[1];
+
+export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
+  const { dispatcher, commands, bus, log } = opts;
+  const sessions = new DeviceSessions();
+  const broker = await Aedes.createBroker({
+    connectTimeout: 10_000,
+    // A connection that does not read what it is sent for this long is dropped (frozen devices
+    // must not pin memory).
+    drainTimeout: 30_000,
+  });
+
+  // Each connection's requests are handled one at a time, in arrival order, so replies and
+  // PUBACKs keep the order of the requests [MQTT-4.6.0-2].
+  const chains = new WeakMap<Client, Promise<void>>();
+  const inOrder = (client: Client, work: () => Promise<void>) => {
+    const next = (chains.get(client) ?? Promise.resolve()).then(work, work);
+    chains.set(client, next);
+  };
+
+  const send = (client: Client, topic: string, payload: string) => {
+    if (client.closed) return;
+    // aedes requires the callback (it calls it when the packet is written).
+    client.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, dup: false, retain: false }, noop);
+  };
+  const sendError = (client: Client, topic: string, error: Kp1Error) => send(client, topic, formatError(error));
+
+  const push = (binding: Binding, commandType: string, list: Command[]) => {
+    if (!binding.client.connected || binding.optedOut.has(commandType)) return;
+    send(binding.client, pushTopic(binding.appVersion, binding.token, commandType), formatCommands(list));
+  };
+
+  /** The backlog on binding (kp1.md §2, ours): every outstanding type but the one just asked for. */
+  const pushBacklog = async (binding: Binding, except?: string) => {
+    const byType = new Map<string, Command[]>();
+    for (const c of await commands.outstanding(binding.endpointId)) {
+      if (c.commandType === except) continue;
+      byType.set(c.commandType, [...(byType.get(c.commandType) ?? []), c]);
+    }
+    for (const [type, list] of byType) push(binding, type, list);
+  };
+
+  const bindConnection = (client: Client, identity: Parameters<DeviceSessions['bind']>[1], except?: string) => {
+    const { binding, created } = sessions.bind(client, identity);
+    if (created) {
+      client.conn.once('close', () => sessions.unbindClient(client));
+      pushBacklog(binding, except).catch((error: unknown) =>
+        log.warn({ err: error, endpointId: binding.endpointId }, 'could not push the backlog'),
+      );
+    }
+    return binding;
+  };
+
+  broker.preConnect = (_client, packet, callback) => {
+    // Wills on kp1 topics would let a connection publish in a device's name after it is gone.
+    if (packet.will && packet.will.topic.startsWith('kp1/')) {
+      callback(new Error('A Will on a kp1 topic is not allowed'), false);
+      return;
+    }
+    callback(null, true);
+  };
+
+  broker.authorizePublish = (client, packet, callback) => {
+    if (!client) return callback(null);
+    const topic = packet.topic;
+    // $-topics belong to the broker [MQTT-4.7.2-1]; a device publishing there is misbehaving.
+    if (topic.startsWith('$')) return callback(new Error('Publishing to $ topics is not allowed'));
+    // Not kp1, or a device echoing a response topic: acknowledged and dropped (never routed).
+    if (!topic.startsWith('kp1/') || isResponseTopic(topic)) return callback(null);
+    inOrder(client, () => handleRequest(client, packet, callback));
+  };
+
+  async function handleRequest(client: Client, packet: PublishPacket, ack: (error?: Error | null) => void) {
+    const topic = packet.topic;
+    let request;
+    try {
+      request = parseTopic(topic, { allowRequestId: true });
+      // A retained kp1 message would be replayed to later subscribers as if just sent.
+      if (packet.retain) throw new Kp1Failure(400, 'Retained messages are not allowed on kp1 topics');
+    } catch (error) {
+      ack(null);
+      if (error instanceof Kp1Failure) sendError(client, errorTopic(topic), error.error);
+      return;
+    }
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const outcome = await dispatcher.dispatch(request, payload);
+    if (!outcome.ok && outcome.error.statusCode === 503 && packet.qos > 0) {
+      // Not stored, so not acknowledged: the connection drops without PUBACK and the client
+      // sends the message again when it reconnects.
+      ack(new Error('storage unavailable'));
+      return;
+    }
+    // PUBACK goes out only now, after the dispatch stored what it had to store.
+    ack(null);
+    if (!outcome.ok) {
+      sendError(client, errorTopic(topic), outcome.error);
+      return;
+    }
+    const binding = bindConnection(client, outcome.identity, outcome.command?.commandType);
+    if (outcome.command) {
+      const { commandType, observe } = outcome.command;
+      if (observe === false) binding.optedOut.add(commandType);
+      if (observe === true) binding.optedOut.delete(commandType);
+    }
+    const replyTopic = statusTopic(request);
+    if (replyTopic) send(client, replyTopic, outcome.body);
+  }
+
+  // Drop every device-originated message after the hooks ran: the PUBACK is already written
+  // when aedes calls publish, and kp1 traffic is never relayed between connections.
+  const relay = broker.publish.bind(broker) as (packet: unknown, client: unknown, done?: unknown) => void;
+  (broker as unknown as { publish: (...args: unknown[]) => void }).publish = (packet, client, done) => {
+    if (client && typeof client === 'object') {
+      if (typeof done === 'function') (done as () => void)();
+      return;
+    }
+    relay(packet, client, done);
+  };
+
+  broker.authorizeSubscribe = (client, subscription, callback) => {
+    const pin = subscriptionPin(subscription.topic);
+    // Only filters pinned to one literal token (kp1.md §2): `#`, `kp1/#`, `kp1/+/cex/+/…`,
+    // `$SYS/#` and the like are refused with SUBACK 0x80.
+    if (!pin) return callback(null, null);
+    dispatcher
+      .identify(pin.token, pin.appVersion)
+      .then((identity) => {
+        callback(null, subscription);
+        bindConnection(client, identity);
+      })
+      .catch((error: unknown) => {
+        if (!(error instanceof Kp1Failure)) log.warn({ err: error }, 'subscription check failed');
+        callback(null, null);
+      });
+  };
+
+  // Backstop: whatever path a message takes, a kp1 topic only ever reaches a connection that
+  // presented that topic's token.
+  broker.authorizeForward = (client, packet) => {
+    if (!packet.topic.startsWith('kp1/')) return packet;
+    const token = packet.topic.split('/')[3];
+    return token !== undefined && sessions.isBoundToToken(client, token) ? packet : null;
+  };
+
+  const offCommands = bus.on('commandChanged', (command) => {
+    if (command.status !== 'PENDING') return;
+    for (const binding of sessions.bindingsOf(command.endpointId)) push(binding, command.commandType, [command]);
+  });
+
+  broker.on('clientError', (client, error) => log.debug({ clientId: client?.id, err: error.message }, 'mqtt client error'));
+  broker.on('connectionError', (_client, error) => log.debug({ err: error.message }, 'mqtt connection error'));
+
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    broker.handle(socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port, host: opts.host }, 'MQTT listening');
+
+  return {
+    port,
+    sessions,
+    async close() {
+      offCommands();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,75 @@
+// Which MQTT connections speak for which endpoints (kp1.md §2, "Push"). A connection is bound
+// to an endpoint once it presents that endpoint's token (a request or a subscription pinned to
+// it); a connection may be bound to several endpoints (gateways). Bindings are per process: a
+// command invoked anywhere reaches this process as an event and is pushed to its own bindings.
+import type { Client } from 'aedes';
+import type { DeviceIdentity } from './kp1/dispatch.ts';
+
+export interface Binding {
+  readonly client: Client;
+  readonly endpointId: string;
+  readonly token: string;
+  /** The app version the device last used in a topic; pushes are published under it. */
+  appVersion: string;
+  /** Command types the device opted out of with {"observe": false} (Kaa ≥ 1.1 behaviour). */
+  readonly optedOut: Set<string>;
+}
+
+export class DeviceSessions {
+  private readonly byEndpoint = new Map<string, Set<Binding>>();
+  private readonly byClient = new Map<Client, Map<string, Binding>>();
+
+  /** Binds (or refreshes) a connection to an endpoint; `created` tells a new binding. */
+  bind(client: Client, identity: DeviceIdentity): { binding: Binding; created: boolean } {
+    let mine = this.byClient.get(client);
+    if (!mine) {
+      mine = new Map();
+      this.byClient.set(client, mine);
+    }
+    const existing = mine.get(identity.endpoint.id);
+    if (existing) {
+      existing.appVersion = identity.appVersion;
+      return { binding: existing, created: false };
+    }
+    const binding: Binding = {
+      client,
+      endpointId: identity.endpoint.id,
+      token: identity.token,
+      appVersion: identity.appVersion,
+      optedOut: new Set(),
+    };
+    mine.set(binding.endpointId, binding);
+    let set = this.byEndpoint.get(binding.endpointId);
+    if (!set) {
+      set = new Set();
+      this.byEndpoint.set(binding.endpointId, set);
+    }
+    set.add(binding);
+    return { binding, created: true };
+  }
+
+  unbindClient(client: Client): void {
+    const mine = this.byClient.get(client);
+    if (!mine) return;
+    this.byClient.delete(client);
+    for (const binding of mine.values()) {
+      const set = this.byEndpoint.get(binding.endpointId);
+      set?.delete(binding);
+      if (set?.size === 0) this.byEndpoint.delete(binding.endpointId);
+    }
+  }
+
+  bindingsOf(endpointId: string): Iterable<Binding> {
+    return this.byEndpoint.get(endpointId) ?? [];
+  }
+
+  /** Whether the connection presented this token (the forwarding backstop asks). */
+  isBoundToToken(client: Client, token: string): boolean {
+    for (const binding of this.byClient.get(client)?.values() ?? []) if (binding.token === token) return true;
+    return false;
+  }
+
+  get connectionCount(): number {
+    return this.byClient.size;
+  }
+}
