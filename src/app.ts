@@ -7,6 +7,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import type { Config } from './config.ts';
 import { AuthService } from './domain/auth.ts';
 import { CommandService } from './domain/commands.ts';
+import { CommandSchemaService } from './domain/command-schemas.ts';
 import { ExpirySweeper } from './domain/expiry.ts';
 import { RegistryService } from './domain/registry.ts';
 import { TelemetryService } from './domain/telemetry.ts';
@@ -52,6 +53,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   let http: Server | undefined;
   let ws: { close(): Promise<void> } | undefined;
   let mqtt: MqttServer | undefined;
+  let offSchemas: (() => void) | undefined;
   let httpPort = 0;
   let stopping: Promise<void> | undefined;
 
@@ -66,11 +68,13 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       { command: (id) => commands.byId(id), telemetry: (ids) => telemetry.byIds(ids) },
       log,
     );
-    commands = new CommandService(db, bus, registry, config, log);
+    const schemas = new CommandSchemaService(db, bus, registry, log);
+    commands = new CommandService(db, bus, registry, config, log, schemas);
     telemetry = new TelemetryService(db, bus);
     const auth = new AuthService(db, config.adminApiKey, log);
-    services = { auth, registry, commands, telemetry, bus };
+    services = { auth, registry, commands, telemetry, schemas, bus };
     await bus.start();
+    offSchemas = await schemas.start();
 
     const secret = await auth.bootstrap();
     if (secret) {
@@ -110,6 +114,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       }
       await mqtt?.close();
       await sweeper?.stop();
+      offSchemas?.();
       await services?.bus.stop();
       await database?.close();
       log.info('stopped');

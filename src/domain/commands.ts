@@ -64,12 +64,8 @@ export class CommandService {
     private readonly registry: RegistryService,
     private readonly config: Pick<Config, 'maxRetentionSeconds' | 'defaultRetentionSeconds' | 'maxCommandPayloadBytes'>,
     private readonly log: Logger,
-    private composer: PayloadComposer = acceptAnyPayload,
+    private readonly composer: PayloadComposer = acceptAnyPayload,
   ) {}
-
-  useComposer(composer: PayloadComposer): void {
-    this.composer = composer;
-  }
 
   async invoke(actor: Principal | null, input: InvokeInput): Promise<Command> {
     authorize(actor, 'OPERATOR');

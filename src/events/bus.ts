@@ -21,6 +21,8 @@ export interface EventMap {
   telemetryReceived: { endpointId: string; samples: TelemetrySample[] };
   /** An endpoint's token was revoked: its device sessions must end. */
   endpointRevoked: { endpointId: string };
+  /** A command schema version was stored (processes precompile it). */
+  commandSchemaChanged: { schemaId: number };
 }
 export type EventName = keyof EventMap;
 
@@ -29,7 +31,8 @@ type Wire =
   | { t: 'command-ref'; id: number }
   | { t: 'telemetry'; e: string; s: TelemetrySample[] }
   | { t: 'telemetry-ref'; e: string; ids: number[] }
-  | { t: 'endpoint-revoked'; e: string };
+  | { t: 'endpoint-revoked'; e: string }
+  | { t: 'schema'; id: number };
 
 export interface EventResolvers {
   command(id: number): Promise<Command | null>;
@@ -43,6 +46,7 @@ export class EventBus {
     commandChanged: new Set(),
     telemetryReceived: new Set(),
     endpointRevoked: new Set(),
+    commandSchemaChanged: new Set(),
   };
   private queue: Promise<void> = Promise.resolve();
   private unlisten: (() => Promise<void>) | undefined;
@@ -97,6 +101,8 @@ export class EventBus {
           });
         case 'endpoint-revoked':
           return this.emit('endpointRevoked', { endpointId: wire.e });
+        case 'schema':
+          return this.emit('commandSchemaChanged', { schemaId: wire.id });
       }
     } catch (error) {
       this.log.error({ err: error }, 'could not deliver a database event');
@@ -125,6 +131,8 @@ function encode<K extends EventName>(name: K, event: EventMap[K]): string {
     const { endpointId, samples } = event as EventMap['telemetryReceived'];
     full = { t: 'telemetry', e: endpointId, s: samples };
     ref = { t: 'telemetry-ref', e: endpointId, ids: samples.map((s) => s.id) };
+  } else if (name === 'commandSchemaChanged') {
+    full = ref = { t: 'schema', id: (event as EventMap['commandSchemaChanged']).schemaId };
   } else {
     full = ref = { t: 'endpoint-revoked', e: (event as EventMap['endpointRevoked']).endpointId };
   }

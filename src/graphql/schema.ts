@@ -7,6 +7,7 @@ import './types/endpoint.ts';
 import './types/command.ts';
 import './types/telemetry.ts';
 import './types/api-key.ts';
+import './types/command-schema.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });
 

@@ -7,6 +7,7 @@ import {
   check,
   index,
   integer,
+  json,
   jsonb,
   pgEnum,
   pgTable,
@@ -75,11 +76,12 @@ export const commands = pgTable(
       .notNull()
       .references(() => endpoints.id),
     commandType: text('command_type').notNull(),
-    payload: jsonb('payload'),
+    // json, not jsonb: the payload is delivered exactly as composed, key order included.
+    payload: json('payload'),
     status: commandStatus('status').notNull().default('PENDING'),
     statusCode: integer('status_code'),
     reasonPhrase: text('reason_phrase'),
-    resultPayload: jsonb('result_payload'),
+    resultPayload: json('result_payload'),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
     expiresAt: ts('expires_at').notNull(),
