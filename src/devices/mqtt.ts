@@ -68,6 +68,18 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
   };
   const sendError = (client: Client, topic: string, error: Kp1Error) => send(client, topic, formatError(error));
 
+  /**
+   * A reply goes to the connection that asked, whether or not it subscribed (Kaa's clients
+   * often do not), and, as on any MQTT broker, to the endpoint's other connections subscribed
+   * to the reply topic (e.g. a mosquitto_sub beside a mosquitto_pub). Each gets one copy.
+   */
+  const reply = (requester: Client, endpointId: string, topic: string, payload: string) => {
+    send(requester, topic, payload);
+    for (const binding of sessions.bindingsOf(endpointId)) {
+      if (binding.client !== requester && sessions.isSubscribedTo(binding.client, topic)) send(binding.client, topic, payload);
+    }
+  };
+
   const push = (binding: Binding, commandType: string, list: Command[]) => {
     if (!binding.client.connected || binding.optedOut.has(commandType)) return;
     send(binding.client, pushTopic(binding.appVersion, binding.token, commandType), formatCommands(list));
@@ -136,7 +148,9 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     // PUBACK goes out only now, after the dispatch stored what it had to store.
     ack(null);
     if (!outcome.ok) {
-      sendError(client, errorTopic(topic), outcome.error);
+      const text = formatError(outcome.error);
+      if (outcome.identity) reply(client, outcome.identity.endpoint.id, errorTopic(topic), text);
+      else send(client, errorTopic(topic), text);
       return;
     }
     const binding = bindConnection(client, outcome.identity, outcome.command?.commandType);
@@ -146,7 +160,7 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
       if (observe === true) binding.optedOut.delete(commandType);
     }
     const replyTopic = statusTopic(request);
-    if (replyTopic) send(client, replyTopic, outcome.body);
+    if (replyTopic) reply(client, binding.endpointId, replyTopic, outcome.body);
   }
 
   // Drop every device-originated message after the hooks ran: the PUBACK is already written
@@ -168,8 +182,9 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     dispatcher
       .identify(pin.token, pin.appVersion)
       .then((identity) => {
-        callback(null, subscription);
         bindConnection(client, identity);
+        sessions.subscribed(client, subscription.topic);
+        callback(null, subscription);
       })
       .catch((error: unknown) => {
         if (!(error instanceof Kp1Failure)) log.warn({ err: error }, 'subscription check failed');
@@ -190,6 +205,9 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     for (const binding of sessions.bindingsOf(command.endpointId)) push(binding, command.commandType, [command]);
   });
 
+  broker.on('unsubscribe', (filters, client) => {
+    for (const filter of filters) sessions.unsubscribed(client, filter);
+  });
   broker.on('clientError', (client, error) => log.debug({ clientId: client?.id, err: error.message }, 'mqtt client error'));
   broker.on('connectionError', (_client, error) => log.debug({ err: error.message }, 'mqtt connection error'));
 

@@ -4,6 +4,7 @@
 // command invoked anywhere reaches this process as an event and is pushed to its own bindings.
 import type { Client } from 'aedes';
 import type { DeviceIdentity } from './kp1/dispatch.ts';
+import { topicMatches } from './kp1/grammar.ts';
 
 export interface Binding {
   readonly client: Client;
@@ -18,6 +19,8 @@ export interface Binding {
 export class DeviceSessions {
   private readonly byEndpoint = new Map<string, Set<Binding>>();
   private readonly byClient = new Map<Client, Map<string, Binding>>();
+  /** Granted subscription filters per connection (all pinned to a token the connection is bound to). */
+  private readonly filters = new Map<Client, Set<string>>();
 
   /** Binds (or refreshes) a connection to an endpoint; `created` tells a new binding. */
   bind(client: Client, identity: DeviceIdentity): { binding: Binding; created: boolean } {
@@ -48,7 +51,27 @@ export class DeviceSessions {
     return { binding, created: true };
   }
 
+  subscribed(client: Client, filter: string): void {
+    let set = this.filters.get(client);
+    if (!set) {
+      set = new Set();
+      this.filters.set(client, set);
+    }
+    set.add(filter);
+  }
+
+  unsubscribed(client: Client, filter: string): void {
+    this.filters.get(client)?.delete(filter);
+  }
+
+  /** Whether one of the connection's subscriptions matches the topic. */
+  isSubscribedTo(client: Client, topic: string): boolean {
+    for (const filter of this.filters.get(client) ?? []) if (topicMatches(filter, topic)) return true;
+    return false;
+  }
+
   unbindClient(client: Client): void {
+    this.filters.delete(client);
     const mine = this.byClient.get(client);
     if (!mine) return;
     this.byClient.delete(client);

@@ -7,6 +7,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { DomainError } from '../domain/errors.ts';
+import { isDatabaseUnavailable } from '../storage/availability.ts';
 import type { Principal } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
 import type { Services } from '../services.ts';
@@ -61,6 +62,14 @@ export function toClientError(error: unknown, log: Logger): Error {
       positions: graphqlError?.positions,
       path: graphqlError?.path,
       extensions,
+    });
+  }
+  if (isDatabaseUnavailable(original)) {
+    log.warn({ err: original, path: graphqlError?.path }, 'database unavailable during a GraphQL operation');
+    return new GraphQLError('The database is unavailable right now; retry in a few seconds.', {
+      nodes: graphqlError?.nodes,
+      path: graphqlError?.path,
+      extensions: { code: 'SERVICE_UNAVAILABLE' },
     });
   }
   if (original instanceof GraphQLError) return original;

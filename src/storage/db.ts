@@ -79,7 +79,9 @@ async function openPglite(dataDir: string, { pglite, log }: OpenOptions): Promis
 async function openPostgres(url: string, poolSize: number, { log }: OpenOptions): Promise<Database> {
   const quiet = { onnotice: () => {} };
   await migrateWithLock(url, log);
-  const client = postgres(url, { ...quiet, max: poolSize, connect_timeout: 10, idle_timeout: 60 });
+  // A short connect timeout: while the database is away, requests fail fast with 503 /
+  // SERVICE_UNAVAILABLE instead of hanging.
+  const client = postgres(url, { ...quiet, max: poolSize, connect_timeout: 5, idle_timeout: 60 });
   const listener = postgres(url, { ...quiet, max: 1, connect_timeout: 10 });
   const db = drizzlePostgres(client) as unknown as Db;
   log.info({ database: 'postgres', host: safeHost(url) }, 'database ready');
