@@ -60,7 +60,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   async function start(): Promise<void> {
     database = await openDatabase(config.database, { pglite: options.pglite, log });
     const db = database.db;
-    const registry = new RegistryService(db, log);
     let commands!: CommandService;
     let telemetry!: TelemetryService;
     const bus = new EventBus(
@@ -68,6 +67,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       { command: (id) => commands.byId(id), telemetry: (ids) => telemetry.byIds(ids) },
       log,
     );
+    const registry = new RegistryService(db, bus, log);
     const schemas = new CommandSchemaService(db, bus, registry, log);
     commands = new CommandService(db, bus, registry, config, log, schemas);
     telemetry = new TelemetryService(db, bus);
@@ -99,7 +99,21 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     await listen(http, config.port, config.host);
     httpPort = (http.address() as AddressInfo).port;
     log.info({ port: httpPort, host: config.host }, `HTTP listening: GraphQL at http://localhost:${httpPort}/graphql`);
-    mqtt = await startMqtt({ host: config.host, port: config.mqttPort, dispatcher, commands, bus, log });
+    mqtt = await startMqtt({
+      host: config.host,
+      port: config.mqttPort,
+      dispatcher,
+      commands,
+      registry,
+      bus,
+      log,
+      limits: {
+        ...config.mqtt,
+        // A kp1 body plus its topic (app version, token and command type are each ≤ 128 characters).
+        maxPacketBytes: config.maxDeviceMessageBytes + 1024,
+        maxConnectPacketBytes: 8 * 1024,
+      },
+    });
   }
 
   async function stop(): Promise<void> {

@@ -22,6 +22,11 @@ export interface Config {
   maxCommandPayloadBytes: number;
   /** Largest kp1 request body (HTTP body or MQTT payload) a device may send, in bytes. */
   maxDeviceMessageBytes: number;
+  mqtt: {
+    maxConnectionsPerAddress: number;
+    maxPublishesPerSecond: number;
+    maxKeepaliveSeconds: number;
+  };
   /** How often the expiry sweeper looks for commands whose retention has passed. */
   expirySweepMs: number;
 }
@@ -79,6 +84,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const maxCommandPayloadBytes = int('MAX_COMMAND_PAYLOAD_BYTES', defaults.maxCommandPayloadBytes, 2, 16 * 1024 * 1024);
   const maxDeviceMessageBytes = int('MAX_DEVICE_MESSAGE_BYTES', defaults.maxDeviceMessageBytes, 2, 16 * 1024 * 1024);
+  const mqtt = {
+    maxConnectionsPerAddress: int('MQTT_MAX_CONNECTIONS_PER_ADDRESS', 1000, 1, 1_000_000),
+    maxPublishesPerSecond: int('MQTT_MAX_PUBLISHES_PER_SECOND', 200, 1, 1_000_000),
+    maxKeepaliveSeconds: int('MQTT_MAX_KEEPALIVE_SECONDS', 3600, 1, 65535),
+  };
   const expirySweepMs = int('EXPIRY_SWEEP_MS', defaults.expirySweepMs, 10, 60_000);
   const poolSize = int('DATABASE_POOL_SIZE', defaults.poolSize, 1, 1000);
 
@@ -109,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     defaultRetentionSeconds,
     maxCommandPayloadBytes,
     maxDeviceMessageBytes,
+    mqtt,
     expirySweepMs,
   });
 }

@@ -1,7 +1,7 @@
 // Reads the config, starts the app, and stops it cleanly on SIGINT/SIGTERM.
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { installPostgresWriteGuard } from './storage/availability.ts';
+import { installPostgresWriteGuard } from './storage/db-errors.ts';
 
 let config;
 try {

@@ -33,6 +33,7 @@ export function createKp1HttpHandler(opts: HttpDeviceOptions) {
       const request = parseHttpPath(path);
       const wait = parseWait(new URLSearchParams(query));
       const body = await readBody(req, maxBodyBytes);
+      const credentials = { basic: parseBasicAuth(req.headers.authorization) };
       const isCommand = request.resource.kind === 'command';
 
       // Listen before the first read, so a command invoked in between is not missed.
@@ -47,7 +48,7 @@ export function createKp1HttpHandler(opts: HttpDeviceOptions) {
         });
       }
       try {
-        let outcome = await dispatcher.dispatch(request, body);
+        let outcome = await dispatcher.dispatch(request, body, credentials);
         if (outcome.ok && outcome.command && outcome.command.outstanding === 0 && off) {
           endpointId = outcome.identity.endpoint.id;
           const gone = new Promise<void>((resolve) => res.once('close', resolve));
@@ -56,7 +57,7 @@ export function createKp1HttpHandler(opts: HttpDeviceOptions) {
           await Promise.race([arrival, timeout, gone]);
           clearTimeout(timer);
           if (res.destroyed) return;
-          outcome = await dispatcher.dispatch(request, body);
+          outcome = await dispatcher.dispatch(request, body, credentials);
         }
         if (!outcome.ok) return sendError(res, outcome.error);
         const reply = outcome.body;
@@ -73,6 +74,15 @@ export function createKp1HttpHandler(opts: HttpDeviceOptions) {
       throw error;
     }
   };
+}
+
+/** HTTP Basic credentials, for endpoints that require them besides the token. */
+function parseBasicAuth(header: string | undefined): { username: string; password: string } | undefined {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? undefined : { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
 function parseWait(params: URLSearchParams): number {

@@ -10,7 +10,9 @@ import type { CommandService } from '../domain/commands.ts';
 import type { Command } from '../domain/types.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Logger } from '../logger.ts';
+import type { RegistryService } from '../domain/registry.ts';
 import type { Kp1Dispatcher } from './kp1/dispatch.ts';
+import { AddressConnections, PublishRate, capPacketSize, type MqttLimits } from './mqtt-limits.ts';
 import {
   Kp1Failure,
   errorTopic,
@@ -30,7 +32,9 @@ export interface MqttOptions {
   port: number;
   dispatcher: Kp1Dispatcher;
   commands: CommandService;
+  registry: RegistryService;
   bus: EventBus;
+  limits: MqttLimits;
   log: Logger;
 }
 
@@ -44,8 +48,13 @@ const noop = () => {};
 type PublishPacket = Parameters<Aedes['authorizePublish']>[1];
 
 export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
-  const { dispatcher, commands, bus, log } = opts;
+  const { dispatcher, commands, registry, bus, limits, log } = opts;
   const sessions = new DeviceSessions();
+  const addresses = new AddressConnections(limits.maxConnectionsPerAddress);
+  const publishRate = new PublishRate(limits.maxPublishesPerSecond);
+  /** Endpoints each connection authenticated as with MQTT credentials. */
+  const credentialed = new WeakMap<Client, Set<string>>();
+  const credentialsOf = (client: Client) => ({ endpointIds: credentialed.get(client) });
   const broker = await Aedes.createBroker({
     connectTimeout: 10_000,
     // A connection that does not read what it is sent for this long is dropped (frozen devices
@@ -112,7 +121,39 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
       callback(new Error('A Will on a kp1 topic is not allowed'), false);
       return;
     }
+    // A huge keepalive would keep dead connections around for hours [MQTT-3.1.2-24].
+    if ((packet.keepalive ?? 0) > limits.maxKeepaliveSeconds) {
+      callback(new Error(`keepalive above ${limits.maxKeepaliveSeconds} s`), false);
+      return;
+    }
     callback(null, true);
+  };
+
+  broker.authenticate = (client, username, password, callback) => {
+    const refuse = (returnCode: 2 | 4, message: string) =>
+      callback(Object.assign(new Error(message), { returnCode }) as Parameters<typeof callback>[0], false);
+    const decide = async () => {
+      let endpointId: string | undefined;
+      if (username !== undefined && username !== '') {
+        const endpoint = await registry.endpointByCredentials(username, password?.toString('utf8') ?? '');
+        if (!endpoint) return refuse(4, 'bad username or password');
+        endpointId = endpoint.id;
+      }
+      // Client-id takeover [MQTT-3.1.4-2] would let anyone who knows a device's client id kick
+      // it off. A client id in use by a connection that speaks for endpoints is only taken over
+      // by a connection that authenticated as one of them; the device's own reconnect after a
+      // dead link waits until the broker notices (1.5 × keepalive).
+      const holder = sessions.boundClient(client.id);
+      if (holder && holder.client !== client && !(endpointId && holder.endpointIds.includes(endpointId))) {
+        return refuse(2, 'client id in use');
+      }
+      if (endpointId) credentialed.set(client, new Set([endpointId]));
+      callback(null, true);
+    };
+    decide().catch((error: unknown) => {
+      log.warn({ err: error }, 'MQTT authentication failed on the server side');
+      callback(Object.assign(new Error('server unavailable'), { returnCode: 3 }) as Parameters<typeof callback>[0], false);
+    });
   };
 
   broker.authorizePublish = (client, packet, callback) => {
@@ -120,6 +161,8 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     const topic = packet.topic;
     // $-topics belong to the broker [MQTT-4.7.2-1]; a device publishing there is misbehaving.
     if (topic.startsWith('$')) return callback(new Error('Publishing to $ topics is not allowed'));
+    // A connection over its publish rate is dropped: it is flooding, not polling.
+    if (!publishRate.take(client)) return callback(new Error('publish rate exceeded'));
     // Not kp1, or a device echoing a response topic: acknowledged and dropped (never routed).
     if (!topic.startsWith('kp1/') || isResponseTopic(topic)) return callback(null);
     inOrder(client, () => handleRequest(client, packet, callback));
@@ -138,7 +181,7 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
       return;
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const outcome = await dispatcher.dispatch(request, payload);
+    const outcome = await dispatcher.dispatch(request, payload, credentialsOf(client));
     if (!outcome.ok && outcome.error.statusCode === 503 && packet.qos > 0) {
       // Not stored, so not acknowledged: the connection drops without PUBACK and the client
       // sends the message again when it reconnects.
@@ -180,7 +223,7 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     // `$SYS/#` and the like are refused with SUBACK 0x80.
     if (!pin) return callback(null, null);
     dispatcher
-      .identify(pin.token, pin.appVersion)
+      .identify(pin.token, pin.appVersion, credentialsOf(client))
       .then((identity) => {
         bindConnection(client, identity);
         sessions.subscribed(client, subscription.topic);
@@ -205,6 +248,11 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     for (const binding of sessions.bindingsOf(command.endpointId)) push(binding, command.commandType, [command]);
   });
 
+  // A revoked token or changed credentials end the endpoint's sessions at once.
+  const offAccess = bus.on('endpointAccessChanged', ({ endpointId }) => {
+    for (const binding of [...sessions.bindingsOf(endpointId)]) binding.client.close();
+  });
+
   broker.on('unsubscribe', (filters, client) => {
     for (const filter of filters) sessions.unsubscribed(client, filter);
   });
@@ -213,10 +261,15 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
 
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
+    socket.on('error', () => {});
+    if (!addresses.admit(socket)) {
+      log.warn({ address: socket.remoteAddress }, 'MQTT connection refused: too many from this address');
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    broker.handle(socket);
+    capPacketSize(broker.handle(socket), limits);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -233,6 +286,7 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     sessions,
     async close() {
       offCommands();
+      offAccess();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       for (const socket of sockets) socket.destroy();

@@ -21,6 +21,8 @@ export class DeviceSessions {
   private readonly byClient = new Map<Client, Map<string, Binding>>();
   /** Granted subscription filters per connection (all pinned to a token the connection is bound to). */
   private readonly filters = new Map<Client, Set<string>>();
+  /** Bound connections by MQTT client id (for refusing client-id takeover). */
+  private readonly byClientId = new Map<string, Client>();
 
   /** Binds (or refreshes) a connection to an endpoint; `created` tells a new binding. */
   bind(client: Client, identity: DeviceIdentity): { binding: Binding; created: boolean } {
@@ -28,6 +30,7 @@ export class DeviceSessions {
     if (!mine) {
       mine = new Map();
       this.byClient.set(client, mine);
+      this.byClientId.set(client.id, client);
     }
     const existing = mine.get(identity.endpoint.id);
     if (existing) {
@@ -72,6 +75,7 @@ export class DeviceSessions {
 
   unbindClient(client: Client): void {
     this.filters.delete(client);
+    if (this.byClientId.get(client.id) === client) this.byClientId.delete(client.id);
     const mine = this.byClient.get(client);
     if (!mine) return;
     this.byClient.delete(client);
@@ -80,6 +84,13 @@ export class DeviceSessions {
       set?.delete(binding);
       if (set?.size === 0) this.byEndpoint.delete(binding.endpointId);
     }
+  }
+
+  /** The live connection bound under this client id, if any, with the endpoints it speaks for. */
+  boundClient(clientId: string): { client: Client; endpointIds: string[] } | undefined {
+    const client = this.byClientId.get(clientId);
+    if (!client || client.closed) return undefined;
+    return { client, endpointIds: [...(this.byClient.get(client)?.keys() ?? [])] };
   }
 
   bindingsOf(endpointId: string): Iterable<Binding> {

@@ -4,7 +4,9 @@ import * as store from '../storage/registry-store.ts';
 import type { Logger } from '../logger.ts';
 import { authorize, isUuid } from './auth.ts';
 import { badInput, conflict, notFound } from './errors.ts';
-import { hashSecret, randomSecret } from './secrets.ts';
+import { hashPassword, hashSecret, randomSecret, verifyPassword } from './secrets.ts';
+import type { EventBus } from '../events/bus.ts';
+import { isUniqueViolation } from '../storage/db-errors.ts';
 import type { Application, ApplicationVersion, Endpoint, Principal } from './types.ts';
 
 // Application version names appear in kp1 topics; application names follow the same rule.
@@ -20,9 +22,15 @@ export function checkName(kind: string, name: string): string {
   return name;
 }
 
+// MQTT usernames: printable, no spaces; passwords: long enough to be worth hashing.
+const USERNAME = /^[\x21-\x7e]{1,128}$/;
+const MIN_PASSWORD = 8;
+const MAX_PASSWORD = 256;
+
 export class RegistryService {
   constructor(
     private readonly db: Db,
+    private readonly bus: EventBus,
     private readonly log: Logger,
   ) {}
 
@@ -117,6 +125,78 @@ export class RegistryService {
   /** A version by name, for device requests (the token, not a role, authorizes them). */
   async versionByNameUnchecked(name: string): Promise<ApplicationVersion | null> {
     return store.findVersionByName(this.db, name);
+  }
+
+  /**
+   * Requires MQTT (and HTTP Basic) credentials with the endpoint's token from now on. Sessions
+   * of the endpoint are disconnected, so they must come back with the credentials.
+   */
+  async setCredentials(actor: Principal | null, endpointId: string, username: string, password: string): Promise<Endpoint> {
+    authorize(actor, 'OPERATOR');
+    if (!USERNAME.test(username)) {
+      throw badInput('A username must be 1 to 128 printable characters without spaces.', { field: 'username' });
+    }
+    if (password.length < MIN_PASSWORD || password.length > MAX_PASSWORD) {
+      throw badInput(`A password must be ${MIN_PASSWORD} to ${MAX_PASSWORD} characters.`, { field: 'password' });
+    }
+    await this.activeEndpoint(endpointId);
+    const passwordHash = await hashPassword(password);
+    const endpoint = await this.changeAccess(endpointId, async (tx) => {
+      try {
+        return await store.updateEndpointCredentials(tx, endpointId, { username, passwordHash });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw conflict(`The username "${username}" is already used by another endpoint.`);
+        throw error;
+      }
+    });
+    this.log.info({ endpointId, by: actor?.keyId }, 'endpoint credentials set');
+    return endpoint;
+  }
+
+  /** Stops requiring credentials (the token alone works again); disconnects the endpoint's sessions. */
+  async clearCredentials(actor: Principal | null, endpointId: string): Promise<Endpoint> {
+    authorize(actor, 'OPERATOR');
+    await this.activeEndpoint(endpointId);
+    const endpoint = await this.changeAccess(endpointId, (tx) => store.updateEndpointCredentials(tx, endpointId, null));
+    this.log.info({ endpointId, by: actor?.keyId }, 'endpoint credentials cleared');
+    return endpoint;
+  }
+
+  /** The token stops working at once, and the endpoint's device sessions are disconnected. */
+  async revokeEndpoint(actor: Principal | null, endpointId: string): Promise<Endpoint> {
+    authorize(actor, 'OPERATOR');
+    await this.activeEndpoint(endpointId);
+    const endpoint = await this.changeAccess(endpointId, (tx) => store.revokeEndpoint(tx, endpointId));
+    this.log.info({ endpointId, by: actor?.keyId }, 'endpoint revoked');
+    return endpoint;
+  }
+
+  /** Whether the credentials are those of the endpoint (false when it has none). */
+  async checkCredentials(endpointId: string, password: string): Promise<boolean> {
+    const hash = await store.findEndpointPasswordHash(this.db, endpointId);
+    return hash !== null && verifyPassword(password, hash);
+  }
+
+  /** The active endpoint whose MQTT credentials these are, or null. */
+  async endpointByCredentials(username: string, password: string): Promise<Endpoint | null> {
+    const found = await store.findActiveEndpointByUsername(this.db, username);
+    return found && (await verifyPassword(password, found.passwordHash)) ? found.endpoint : null;
+  }
+
+  private async activeEndpoint(id: string): Promise<Endpoint> {
+    const endpoint = await this.endpointById(id);
+    if (!endpoint) throw notFound(`No endpoint with id "${id}".`);
+    if (endpoint.revokedAt) throw badInput(`Endpoint "${id}" is revoked.`);
+    return endpoint;
+  }
+
+  private async changeAccess(endpointId: string, change: (tx: Db) => Promise<Endpoint | null>): Promise<Endpoint> {
+    return this.db.transaction(async (tx) => {
+      const endpoint = await change(tx);
+      if (!endpoint) throw notFound(`No endpoint with id "${endpointId}".`);
+      await this.bus.publish(tx, 'endpointAccessChanged', { endpointId });
+      return endpoint;
+    });
   }
 
   /** The active endpoint behind a device token, with its application version; null when unknown. */

@@ -23,6 +23,8 @@ export interface Endpoint {
   id: string;
   applicationVersionId: string;
   name: string | null;
+  /** Set when the endpoint requires MQTT (or HTTP Basic) credentials with its token. */
+  mqttUsername: string | null;
   createdAt: Date;
   revokedAt: Date | null;
 }

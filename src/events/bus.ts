@@ -19,8 +19,8 @@ export interface EventMap {
   commandChanged: Command;
   /** Telemetry samples were stored for one endpoint. */
   telemetryReceived: { endpointId: string; samples: TelemetrySample[] };
-  /** An endpoint's token was revoked: its device sessions must end. */
-  endpointRevoked: { endpointId: string };
+  /** An endpoint's token was revoked or its credentials changed: its device sessions must end. */
+  endpointAccessChanged: { endpointId: string };
   /** A command schema version was stored (processes precompile it). */
   commandSchemaChanged: { schemaId: number };
 }
@@ -31,7 +31,7 @@ type Wire =
   | { t: 'command-ref'; id: number }
   | { t: 'telemetry'; e: string; s: TelemetrySample[] }
   | { t: 'telemetry-ref'; e: string; ids: number[] }
-  | { t: 'endpoint-revoked'; e: string }
+  | { t: 'endpoint-access'; e: string }
   | { t: 'schema'; id: number };
 
 export interface EventResolvers {
@@ -45,7 +45,7 @@ export class EventBus {
   private readonly handlers: { [K in EventName]: Set<Handler<K>> } = {
     commandChanged: new Set(),
     telemetryReceived: new Set(),
-    endpointRevoked: new Set(),
+    endpointAccessChanged: new Set(),
     commandSchemaChanged: new Set(),
   };
   private queue: Promise<void> = Promise.resolve();
@@ -99,8 +99,8 @@ export class EventBus {
             endpointId: wire.e,
             samples: await this.resolvers.telemetry(wire.ids),
           });
-        case 'endpoint-revoked':
-          return this.emit('endpointRevoked', { endpointId: wire.e });
+        case 'endpoint-access':
+          return this.emit('endpointAccessChanged', { endpointId: wire.e });
         case 'schema':
           return this.emit('commandSchemaChanged', { schemaId: wire.id });
       }
@@ -134,7 +134,7 @@ function encode<K extends EventName>(name: K, event: EventMap[K]): string {
   } else if (name === 'commandSchemaChanged') {
     full = ref = { t: 'schema', id: (event as EventMap['commandSchemaChanged']).schemaId };
   } else {
-    full = ref = { t: 'endpoint-revoked', e: (event as EventMap['endpointRevoked']).endpointId };
+    full = ref = { t: 'endpoint-access', e: (event as EventMap['endpointAccessChanged']).endpointId };
   }
   const text = JSON.stringify(full);
   return Buffer.byteLength(text) <= MAX_NOTIFY_BYTES ? text : JSON.stringify(ref);

@@ -7,7 +7,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { DomainError } from '../domain/errors.ts';
-import { isDatabaseUnavailable } from '../storage/availability.ts';
+import { isDatabaseUnavailable } from '../storage/db-errors.ts';
 import type { Principal } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
 import type { Services } from '../services.ts';

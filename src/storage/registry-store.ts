@@ -1,5 +1,5 @@
 // Applications, application versions and endpoints.
-import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Application, ApplicationVersion, Endpoint } from '../domain/types.ts';
 import type { Db } from './db.ts';
 import { applications, applicationVersions, endpoints } from './schema.ts';
@@ -8,6 +8,7 @@ const endpointColumns = {
   id: endpoints.id,
   applicationVersionId: endpoints.applicationVersionId,
   name: endpoints.name,
+  mqttUsername: endpoints.mqttUsername,
   createdAt: endpoints.createdAt,
   revokedAt: endpoints.revokedAt,
 };
@@ -86,5 +87,44 @@ export async function findActiveEndpointByTokenHash(
     .from(endpoints)
     .innerJoin(applicationVersions, eq(applicationVersions.id, endpoints.applicationVersionId))
     .where(and(eq(endpoints.tokenHash, tokenHash), isNull(endpoints.revokedAt)));
+  return row ?? null;
+}
+
+/** Sets or clears (null) an endpoint's device credentials; null when the username is taken. */
+export async function updateEndpointCredentials(
+  db: Db,
+  id: string,
+  credentials: { username: string; passwordHash: string } | null,
+): Promise<Endpoint | null> {
+  const [row] = await db
+    .update(endpoints)
+    .set({ mqttUsername: credentials?.username ?? null, mqttPasswordHash: credentials?.passwordHash ?? null })
+    .where(eq(endpoints.id, id))
+    .returning(endpointColumns);
+  return row ?? null;
+}
+
+export async function findEndpointPasswordHash(db: Db, id: string): Promise<string | null> {
+  const [row] = await db.select({ hash: endpoints.mqttPasswordHash }).from(endpoints).where(eq(endpoints.id, id));
+  return row?.hash ?? null;
+}
+
+export async function findActiveEndpointByUsername(
+  db: Db,
+  username: string,
+): Promise<{ endpoint: Endpoint; passwordHash: string } | null> {
+  const [row] = await db
+    .select({ endpoint: endpointColumns, passwordHash: endpoints.mqttPasswordHash })
+    .from(endpoints)
+    .where(and(eq(endpoints.mqttUsername, username), isNull(endpoints.revokedAt)));
+  return row?.passwordHash ? { endpoint: row.endpoint, passwordHash: row.passwordHash } : null;
+}
+
+export async function revokeEndpoint(db: Db, id: string): Promise<Endpoint | null> {
+  const [row] = await db
+    .update(endpoints)
+    .set({ revokedAt: sql`now()` })
+    .where(and(eq(endpoints.id, id), isNull(endpoints.revokedAt)))
+    .returning(endpointColumns);
   return row ?? null;
 }

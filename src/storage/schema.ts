@@ -52,6 +52,10 @@ export const endpoints = pgTable(
     name: text('name'),
     // SHA-256 of the token, hex. The token itself is shown once and never stored.
     tokenHash: text('token_hash').notNull().unique(),
+    // Optional MQTT credentials: when set, the token is only accepted from a connection that
+    // authenticated with them. The password is stored as a scrypt hash.
+    mqttUsername: text('mqtt_username').unique(),
+    mqttPasswordHash: text('mqtt_password_hash'),
     createdAt: ts('created_at').notNull().defaultNow(),
     revokedAt: ts('revoked_at'),
   },

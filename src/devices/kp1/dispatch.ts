@@ -36,6 +36,14 @@ export type DispatchOutcome =
     }
   | { ok: false; error: Kp1Error; identity?: DeviceIdentity };
 
+/** What a connection or request proved besides the token (kp1 itself has no other credentials). */
+export interface DeviceCredentials {
+  /** Endpoints the connection authenticated as (MQTT CONNECT username/password). */
+  endpointIds?: ReadonlySet<string>;
+  /** HTTP Basic credentials, checked against the endpoint's own. */
+  basic?: { username: string; password: string };
+}
+
 export interface DispatchLimits {
   /** Largest request body accepted, in bytes (kp1.md §4: 413 above it). */
   maxBodyBytes: number;
@@ -51,9 +59,19 @@ export class Kp1Dispatcher {
   ) {}
 
   /** Who a token belongs to, checked against the app version of the request (kp1.md §1, §4). */
-  async identify(token: string, appVersion: string): Promise<DeviceIdentity> {
+  async identify(token: string, appVersion: string, credentials: DeviceCredentials = {}): Promise<DeviceIdentity> {
     const found = await this.registry.endpointByToken(token);
     if (!found) throw new Kp1Failure(401, 'Unknown or revoked endpoint token');
+    // An endpoint with credentials accepts its token only together with them.
+    const username = found.endpoint.mqttUsername;
+    if (username !== null && !credentials.endpointIds?.has(found.endpoint.id)) {
+      const basic = credentials.basic;
+      const ok =
+        basic !== undefined &&
+        basic.username === username &&
+        (await this.registry.checkCredentials(found.endpoint.id, basic.password));
+      if (!ok) throw new Kp1Failure(401, 'This endpoint requires its credentials with the token');
+    }
     if (found.version.name !== appVersion) {
       const named = await this.registry.versionByNameUnchecked(appVersion);
       if (!named) throw new Kp1Failure(404, `Unknown application version "${appVersion}"`);
@@ -66,10 +84,15 @@ export class Kp1Dispatcher {
     return { endpoint: found.endpoint, token, appVersion };
   }
 
-  async dispatch(request: Kp1Request, body: Uint8Array, receivedAt = new Date()): Promise<DispatchOutcome> {
+  async dispatch(
+    request: Kp1Request,
+    body: Uint8Array,
+    credentials: DeviceCredentials = {},
+    receivedAt = new Date(),
+  ): Promise<DispatchOutcome> {
     let identity: DeviceIdentity | undefined;
     try {
-      identity = await this.identify(request.token, request.appVersion);
+      identity = await this.identify(request.token, request.appVersion, credentials);
       if (body.byteLength > this.limits.maxBodyBytes) {
         throw new Kp1Failure(413, `The payload is ${body.byteLength} bytes; the limit is ${this.limits.maxBodyBytes}`);
       }

@@ -16,6 +16,15 @@ EndpointRef.implement({
         (await ctx.services.registry.versionById(endpoint.applicationVersionId))!,
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the endpoint was created.' }),
+    revokedAt: t.expose('revokedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When its token was revoked; a revoked endpoint accepts no device requests and no new commands.',
+    }),
+    mqttUsername: t.exposeString('mqttUsername', {
+      nullable: true,
+      description: 'Set when the device must also present these credentials (MQTT CONNECT, or HTTP Basic auth).',
+    }),
   }),
 });
 
@@ -54,5 +63,39 @@ builder.mutationField('createEndpoint', (t) =>
       }),
     },
     resolve: (_root, args, ctx) => ctx.services.registry.createEndpoint(ctx.principal, args),
+  }),
+);
+
+builder.mutationField('setEndpointCredentials', (t) =>
+  t.field({
+    type: EndpointRef,
+    description:
+      'Requires device credentials with the token from now on: MQTT username/password in CONNECT, or HTTP Basic auth. ' +
+      "The endpoint's connected sessions are disconnected. Needs OPERATOR.",
+    args: {
+      endpointId: t.arg.id({ required: true, description: 'The endpoint id.' }),
+      username: t.arg.string({ required: true, description: 'Unique username, 1-128 printable characters without spaces.' }),
+      password: t.arg.string({ required: true, description: '8-256 characters; stored as a salted hash.' }),
+    },
+    resolve: (_root, args, ctx) =>
+      ctx.services.registry.setCredentials(ctx.principal, String(args.endpointId), args.username, args.password),
+  }),
+);
+
+builder.mutationField('clearEndpointCredentials', (t) =>
+  t.field({
+    type: EndpointRef,
+    description: "Stops requiring credentials; the endpoint's sessions are disconnected. Needs OPERATOR.",
+    args: { endpointId: t.arg.id({ required: true, description: 'The endpoint id.' }) },
+    resolve: (_root, args, ctx) => ctx.services.registry.clearCredentials(ctx.principal, String(args.endpointId)),
+  }),
+);
+
+builder.mutationField('revokeEndpoint', (t) =>
+  t.field({
+    type: EndpointRef,
+    description: "Revokes the endpoint's token at once and disconnects its device sessions. Needs OPERATOR.",
+    args: { endpointId: t.arg.id({ required: true, description: 'The endpoint id.' }) },
+    resolve: (_root, args, ctx) => ctx.services.registry.revokeEndpoint(ctx.principal, String(args.endpointId)),
   }),
 );
