@@ -93,9 +93,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       log,
     );
     const kp1 = createKp1HttpHandler({ dispatcher, bus, maxBodyBytes: config.maxDeviceMessageBytes, log });
-    const yoga = createGraphQLServer(services, log);
-    http = createServer(createRequestHandler({ yoga, db, log, kp1 }));
-    ws = attachGraphQLWebSockets(http, yoga, services);
+    const yoga = createGraphQLServer(services, log, config.graphql);
+    http = createServer(createRequestHandler({ yoga, db, log, kp1, maxGraphQLRequestBytes: config.graphql.maxRequestBytes }));
+    ws = attachGraphQLWebSockets(http, yoga, services, config.graphql);
     await listen(http, config.port, config.host);
     httpPort = (http.address() as AddressInfo).port;
     log.info({ port: httpPort, host: config.host }, `HTTP listening: GraphQL at http://localhost:${httpPort}/graphql`);

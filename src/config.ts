@@ -29,6 +29,20 @@ export interface Config {
   };
   /** How often the expiry sweeper looks for commands whose retention has passed. */
   expirySweepMs: number;
+  graphql: {
+    /** Serve GraphiQL on GET /graphql. */
+    graphiql: boolean;
+    /** Whether introspection works without an API key (with one it always does). */
+    anonymousIntrospection: boolean;
+    /** Root mutation fields one API key may run per minute. */
+    mutationsPerMinute: number;
+    /** Largest GraphQL request body, in bytes. */
+    maxRequestBytes: number;
+    /** Browser origins allowed to open graphql-ws websockets; empty: any. */
+    allowedOrigins: string[];
+    /** Subscriptions one websocket may hold at once. */
+    maxSubscriptionsPerConnection: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -92,6 +106,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const expirySweepMs = int('EXPIRY_SWEEP_MS', defaults.expirySweepMs, 10, 60_000);
   const poolSize = int('DATABASE_POOL_SIZE', defaults.poolSize, 1, 1000);
 
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = str(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+    if (['false', '0', 'no', 'off'].includes(raw)) return false;
+    problems.push(`${name} must be true or false, got "${env[name]}"`);
+    return fallback;
+  };
+  const graphql = {
+    graphiql: bool('GRAPHIQL', true),
+    anonymousIntrospection: bool('ANONYMOUS_INTROSPECTION', true),
+    mutationsPerMinute: int('MUTATIONS_PER_MINUTE', 6000, 1, 100_000_000),
+    maxRequestBytes: int('GRAPHQL_MAX_REQUEST_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    allowedOrigins: (str('GRAPHQL_ALLOWED_ORIGINS') ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    maxSubscriptionsPerConnection: int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, 1, 100_000),
+  };
+
   const logLevel = (str('LOG_LEVEL') ?? defaults.logLevel) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
 
@@ -121,5 +152,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxDeviceMessageBytes,
     mqtt,
     expirySweepMs,
+    graphql,
   });
 }

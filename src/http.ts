@@ -11,15 +11,20 @@ export interface HttpRoutes {
   yoga: Yoga;
   db: Db;
   log: Logger;
-  /** Handles /kp1/... (device HTTP binding); absent until devices are wired in. */
+  /** Handles /kp1/... (device HTTP binding). */
   kp1?: RouteHandler;
+  maxGraphQLRequestBytes: number;
 }
 
 export function createRequestHandler(routes: HttpRoutes): RouteHandler {
   return async (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0]!;
     try {
-      if (path === GRAPHQL_PATH) return await routes.yoga(req, res);
+      if (path === GRAPHQL_PATH) {
+        const refusal = refuseGraphQLRequest(req, routes.maxGraphQLRequestBytes);
+        if (refusal) return sendJson(res, refusal.status, { errors: [{ message: refusal.message, extensions: { code: refusal.code } }] });
+        return await routes.yoga(req, res);
+      }
       if (path.startsWith('/kp1/') && routes.kp1) return await routes.kp1(req, res);
       if (path === '/healthz') return await health(routes.db, res);
       sendJson(res, 404, { error: `Nothing at ${path}. GraphQL is at ${GRAPHQL_PATH}, devices use /kp1/...` });
@@ -29,6 +34,45 @@ export function createRequestHandler(routes: HttpRoutes): RouteHandler {
       else res.destroy();
     }
   };
+}
+
+const JSON_TYPES = /^application\/(json|graphql-response\+json)\b/i;
+
+/**
+ * Checks made before yoga reads a byte:
+ * - body size: a declared Content-Length over the limit is refused, and a POST must declare
+ *   one (a chunked body could otherwise be any size);
+ * - CSRF: a browser can send "simple" cross-site requests (form posts, plain GETs) without a
+ *   preflight. Such a request is refused unless it carries a JSON content type or a header no
+ *   simple request can have (Authorization, or X-GraphQL-CSRF for anonymous tools). GET without
+ *   a query (the GraphiQL page) and websocket upgrades are not affected.
+ */
+function refuseGraphQLRequest(
+  req: IncomingMessage,
+  maxBytes: number,
+): { status: number; code: string; message: string } | undefined {
+  if (req.method === 'POST') {
+    const length = req.headers['content-length'];
+    if (length === undefined) {
+      return { status: 411, code: 'BAD_REQUEST', message: 'A GraphQL POST needs a Content-Length header.' };
+    }
+    if (Number(length) > maxBytes) {
+      return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: `The request body is over the limit of ${maxBytes} bytes.` };
+    }
+  }
+  const preflighted =
+    req.headers.authorization !== undefined ||
+    req.headers['x-graphql-csrf'] !== undefined ||
+    (req.method === 'POST' && JSON_TYPES.test(req.headers['content-type'] ?? ''));
+  const isPageLoad = req.method === 'GET' && !(req.url ?? '').includes('?');
+  if (!preflighted && !isPageLoad && req.method !== 'OPTIONS') {
+    return {
+      status: 400,
+      code: 'BAD_REQUEST',
+      message: 'Send GraphQL requests with Content-Type: application/json, or an Authorization or X-GraphQL-CSRF header.',
+    };
+  }
+  return undefined;
 }
 
 async function health(db: Db, res: ServerResponse): Promise<void> {

@@ -6,7 +6,10 @@ import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql'
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import type { Config } from '../config.ts';
 import { DomainError } from '../domain/errors.ts';
+import { operationGuards } from './guards.ts';
 import { isDatabaseUnavailable } from '../storage/db-errors.ts';
 import type { Principal } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
@@ -25,12 +28,30 @@ interface ServerContext {
 
 export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
 
-export function createGraphQLServer(services: Services, log: Logger): Yoga {
+export type GraphQLOptions = Config['graphql'];
+
+export function createGraphQLServer(services: Services, log: Logger, options: GraphQLOptions): Yoga {
   return createYoga<ServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
-    graphiql: { title: 'cex: command execution service', subscriptionsProtocol: 'WS' },
+    batching: false,
+    graphiql: options.graphiql ? { title: 'cex: command execution service', subscriptionsProtocol: 'WS' } : false,
+    plugins: [
+      // Refused in validation, before any resolver runs (1,000 aliased mutations never start).
+      EnvelopArmorPlugin({
+        maxDepth: { n: 12 },
+        maxAliases: { n: 20 },
+        maxTokens: { n: 5000 },
+        maxDirectives: { n: 20 },
+        costLimit: { maxCost: 20000 },
+        blockFieldSuggestion: { enabled: true },
+      }),
+      operationGuards({
+        allowAnonymousIntrospection: options.anonymousIntrospection,
+        mutationsPerMinute: options.mutationsPerMinute,
+      }),
+    ],
     logging: {
       debug: (...args) => log.debug({ args }, 'graphql-yoga'),
       info: (...args) => log.info({ args }, 'graphql-yoga'),
@@ -90,12 +111,22 @@ export function attachGraphQLWebSockets(
   httpServer: HttpServer,
   yoga: Yoga,
   services: Services,
+  options: GraphQLOptions,
 ): { close(): Promise<void> } {
-  const wss = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: MAX_WS_MESSAGE_BYTES });
+  const wss = new WebSocketServer({
+    server: httpServer,
+    path: GRAPHQL_PATH,
+    maxPayload: MAX_WS_MESSAGE_BYTES,
+    // Browsers send Origin; when origins are configured, a page from elsewhere cannot open a
+    // socket with a key it found. Non-browser clients send no Origin and are not affected.
+    verifyClient: ({ origin }: { origin?: string }) =>
+      options.allowedOrigins.length === 0 || !origin || options.allowedOrigins.includes(origin),
+  });
   type Extra = { principal?: Principal | null };
   const disposable = useServer<Record<string, unknown>, Extra>(
     {
-      connectionInitWaitTimeout: 10_000,
+      // No connection_init within this time: closed with 4408.
+      connectionInitWaitTimeout: 5_000,
       onConnect: async (ctx) => {
         const principal = await services.auth.authenticate(ctx.connectionParams?.['authorization']);
         if (!principal) return false;
@@ -105,6 +136,13 @@ export function attachGraphQLWebSockets(
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
       onSubscribe: async (ctx, _id, params) => {
+        if (Object.keys(ctx.subscriptions).length >= options.maxSubscriptionsPerConnection) {
+          return [
+            new GraphQLError(`At most ${options.maxSubscriptionsPerConnection} subscriptions per connection.`, {
+              extensions: { code: 'RATE_LIMITED' },
+            }),
+          ];
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
