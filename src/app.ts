@@ -71,7 +71,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     const schemas = new CommandSchemaService(db, bus, registry, log);
     commands = new CommandService(db, bus, registry, config, log, schemas);
     telemetry = new TelemetryService(db, bus);
-    const auth = new AuthService(db, config.adminApiKey, log);
+    const auth = new AuthService(db, bus, config.adminApiKey, log);
     services = { auth, registry, commands, telemetry, schemas, bus };
     await bus.start();
     offSchemas = await schemas.start();

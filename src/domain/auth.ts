@@ -1,6 +1,7 @@
 // API keys and roles: ADMIN ⊃ OPERATOR ⊃ VIEWER (../shared/docs/api.md, "Authentication").
 import type { Db } from '../storage/db.ts';
 import * as keys from '../storage/api-key-store.ts';
+import type { EventBus } from '../events/bus.ts';
 import type { Logger } from '../logger.ts';
 import { DomainError, badInput, notFound } from './errors.ts';
 import { hashSecret, randomSecret } from './secrets.ts';
@@ -24,6 +25,7 @@ export class AuthService {
 
   constructor(
     private readonly db: Db,
+    private readonly bus: EventBus,
     adminApiKey: string | undefined,
     private readonly log: Logger,
   ) {
@@ -53,7 +55,14 @@ export class AuthService {
 
   async revokeApiKey(actor: Principal | null, id: string): Promise<boolean> {
     authorize(actor, 'ADMIN');
-    if (!isUuid(id) || !(await keys.revokeApiKey(this.db, id))) throw notFound(`No active API key with id "${id}".`);
+    const revoked =
+      isUuid(id) &&
+      (await this.db.transaction(async (tx) => {
+        if (!(await keys.revokeApiKey(tx, id))) return false;
+        await this.bus.publish(tx, 'apiKeyRevoked', { keyId: id });
+        return true;
+      }));
+    if (!revoked) throw notFound(`No active API key with id "${id}".`);
     this.log.info({ keyId: id, by: actor?.keyId }, 'API key revoked');
     return true;
   }

@@ -23,16 +23,19 @@ export interface EventMap {
   endpointAccessChanged: { endpointId: string };
   /** A command schema version was stored (processes precompile it). */
   commandSchemaChanged: { schemaId: number };
+  /** An API key was revoked: its open websockets must close. */
+  apiKeyRevoked: { keyId: string };
 }
 export type EventName = keyof EventMap;
 
 type Wire =
   | { t: 'command'; c: Command }
-  | { t: 'command-ref'; id: number }
+  | { t: 'command-ref'; c: Command }
   | { t: 'telemetry'; e: string; s: TelemetrySample[] }
   | { t: 'telemetry-ref'; e: string; ids: number[] }
   | { t: 'endpoint-access'; e: string }
-  | { t: 'schema'; id: number };
+  | { t: 'schema'; id: number }
+  | { t: 'key-revoked'; id: string };
 
 export interface EventResolvers {
   command(id: number): Promise<Command | null>;
@@ -47,6 +50,7 @@ export class EventBus {
     telemetryReceived: new Set(),
     endpointAccessChanged: new Set(),
     commandSchemaChanged: new Set(),
+    apiKeyRevoked: new Set(),
   };
   private queue: Promise<void> = Promise.resolve();
   private unlisten: (() => Promise<void>) | undefined;
@@ -88,9 +92,16 @@ export class EventBus {
         case 'command':
           return this.emit('commandChanged', reviveCommand(wire.c));
         case 'command-ref': {
-          const command = await this.resolvers.command(wire.id);
-          if (command) this.emit('commandChanged', command);
-          return;
+          // The stored row may have moved on since this event (EXECUTED after a PENDING event):
+          // take only the payloads from it, which never change once set.
+          const stored = await this.resolvers.command(wire.c.id);
+          if (!stored) return;
+          const event = reviveCommand(wire.c);
+          return this.emit('commandChanged', {
+            ...event,
+            payload: stored.payload,
+            resultPayload: event.status === 'EXECUTED' ? stored.resultPayload : null,
+          });
         }
         case 'telemetry':
           return this.emit('telemetryReceived', { endpointId: wire.e, samples: wire.s.map(reviveSample) });
@@ -103,6 +114,8 @@ export class EventBus {
           return this.emit('endpointAccessChanged', { endpointId: wire.e });
         case 'schema':
           return this.emit('commandSchemaChanged', { schemaId: wire.id });
+        case 'key-revoked':
+          return this.emit('apiKeyRevoked', { keyId: wire.id });
       }
     } catch (error) {
       this.log.error({ err: error }, 'could not deliver a database event');
@@ -126,11 +139,14 @@ function encode<K extends EventName>(name: K, event: EventMap[K]): string {
   if (name === 'commandChanged') {
     const command = event as Command;
     full = { t: 'command', c: command };
-    ref = { t: 'command-ref', id: command.id };
+    // Payloads make a command large; the rest is small, and is the state this event is about.
+    ref = { t: 'command-ref', c: { ...command, payload: null, resultPayload: null } };
   } else if (name === 'telemetryReceived') {
     const { endpointId, samples } = event as EventMap['telemetryReceived'];
     full = { t: 'telemetry', e: endpointId, s: samples };
     ref = { t: 'telemetry-ref', e: endpointId, ids: samples.map((s) => s.id) };
+  } else if (name === 'apiKeyRevoked') {
+    full = ref = { t: 'key-revoked', id: (event as EventMap['apiKeyRevoked']).keyId };
   } else if (name === 'commandSchemaChanged') {
     full = ref = { t: 'schema', id: (event as EventMap['commandSchemaChanged']).schemaId };
   } else {

@@ -4,7 +4,7 @@
 import type { Server as HttpServer } from 'node:http';
 import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { Config } from '../config.ts';
@@ -123,6 +123,11 @@ export function attachGraphQLWebSockets(
       options.allowedOrigins.length === 0 || !origin || options.allowedOrigins.includes(origin),
   });
   type Extra = { principal?: Principal | null };
+  // Open sockets per API key, so a revoked key's running subscriptions end at once (any process).
+  const socketsByKey = new Map<string, Set<WebSocket>>();
+  const offRevoked = services.bus.on('apiKeyRevoked', ({ keyId }) => {
+    for (const socket of socketsByKey.get(keyId) ?? []) socket.close(4403, 'Forbidden');
+  });
   const disposable = useServer<Record<string, unknown>, Extra>(
     {
       // No connection_init within this time: closed with 4408.
@@ -131,11 +136,26 @@ export function attachGraphQLWebSockets(
         const principal = await services.auth.authenticate(ctx.connectionParams?.['authorization']);
         if (!principal) return false;
         ctx.extra.principal = principal;
+        const socket = ctx.extra.socket;
+        let sockets = socketsByKey.get(principal.keyId);
+        if (!sockets) socketsByKey.set(principal.keyId, (sockets = new Set()));
+        sockets.add(socket);
+        socket.once('close', () => {
+          sockets.delete(socket);
+          if (sockets.size === 0 && socketsByKey.get(principal.keyId) === sockets) socketsByKey.delete(principal.keyId);
+        });
         return true;
       },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
       onSubscribe: async (ctx, _id, params) => {
+        // Checked again for every operation: a key revoked after the socket opened stops working.
+        const principal = await services.auth.authenticate(ctx.connectionParams?.['authorization']);
+        if (!principal) {
+          ctx.extra.socket.close(4403, 'Forbidden');
+          return [new GraphQLError('The API key is no longer valid.', { extensions: { code: 'UNAUTHENTICATED' } })];
+        }
+        ctx.extra.principal = principal;
         if (Object.keys(ctx.subscriptions).length >= options.maxSubscriptionsPerConnection) {
           return [
             new GraphQLError(`At most ${options.maxSubscriptionsPerConnection} subscriptions per connection.`, {
@@ -166,6 +186,7 @@ export function attachGraphQLWebSockets(
   );
   return {
     async close() {
+      offRevoked();
       for (const client of wss.clients) client.terminate();
       await disposable.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

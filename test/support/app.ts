@@ -176,3 +176,108 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** Creates an API key with the given role (as the test admin) and returns its id and secret. */
+export async function createApiKey(
+  app: App,
+  role: 'ADMIN' | 'OPERATOR' | 'VIEWER',
+  name: string = unique(role.toLowerCase()),
+): Promise<{ id: string; secret: string }> {
+  const data = await gqlData(app, 'mutation($n: String!, $r: ApiKeyRole!) { createApiKey(name: $n, role: $r) { id secret } }', {
+    n: name,
+    r: role,
+  });
+  return data.createApiKey;
+}
+
+/**
+ * graphql-ws does not acknowledge a subscription, so a test cannot know when the server started
+ * listening. This repeats `poke` (which must cause an event the subscription receives) until one
+ * arrives; anything done afterwards cannot race the subscription's setup.
+ */
+export async function untilSubscribed(
+  sub: { events: unknown[]; errors: unknown[] },
+  poke: () => Promise<unknown>,
+  ms = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (sub.events.length === 0) {
+    if (sub.errors.length > 0) throw new Error(`Subscription failed: ${JSON.stringify(sub.errors)}`);
+    if (Date.now() > deadline) throw new Error(`The subscription received nothing within ${ms} ms.`);
+    await poke();
+    const until = Date.now() + 300;
+    while (sub.events.length === 0 && sub.errors.length === 0 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+/** A GraphQL subscription over SSE (POST with `accept: text/event-stream`), read with fetch. */
+export async function sseSubscribe<T = any>(
+  app: App,
+  query: string,
+  variables: Record<string, unknown> = {},
+  key: string | null = ADMIN_KEY,
+): Promise<{
+  status: number;
+  contentType: string | null;
+  /** The `data` of every `next` event, parsed. */
+  events: { data?: T; errors?: GqlResponse['errors'] }[];
+  /** Whether the server ended the stream. */
+  ended: () => boolean;
+  waitFor: (pred: (events: { data?: T; errors?: GqlResponse['errors'] }[]) => boolean, ms?: number) => Promise<unknown>;
+  close: () => Promise<void>;
+}> {
+  const abort = new AbortController();
+  const res = await fetch(`${app.url}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'text/event-stream',
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+    },
+    body: JSON.stringify({ query, variables }),
+    signal: abort.signal,
+  });
+  const events: { data?: T; errors?: GqlResponse['errors'] }[] = [];
+  let done = false;
+  const reading = (async () => {
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for (;;) {
+        const { value, done: end } = await reader.read();
+        if (end) break;
+        buffer += decoder.decode(value, { stream: true });
+        let split: number;
+        while ((split = buffer.search(/\r?\n\r?\n/)) >= 0) {
+          const block = buffer.slice(0, split);
+          buffer = buffer.slice(split).replace(/^\r?\n\r?\n/, '');
+          let event = 'message';
+          const data: string[] = [];
+          for (const line of block.split(/\r?\n/)) {
+            if (line.startsWith('event:')) event = line.slice(6).trim();
+            else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+          }
+          if ((event === 'next' || event === 'message') && data.length > 0) events.push(JSON.parse(data.join('\n')));
+        }
+      }
+    } catch {
+      // aborted by close()
+    } finally {
+      done = true;
+    }
+  })();
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type'),
+    events,
+    ended: () => done,
+    waitFor: (pred, ms = 10_000) => waitFor(() => pred(events), ms, () => JSON.stringify(events)),
+    close: async () => {
+      abort.abort();
+      await reading;
+    },
+  };
+}

@@ -1,0 +1,86 @@
+// Two servers on one database (each with its own pool, listener and expiry sweeper), as two
+// processes behind a load balancer would be: events cross between them through the database, and
+// two sweepers expire each command exactly once.
+import type { Client } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../src/app.ts';
+import { collect, createEndpoint, invoke, startApp, untilSubscribed, wsClient } from './support/app.ts';
+
+let a: App;
+let b: App;
+const clients: Client[] = [];
+beforeAll(async () => {
+  [a, b] = await Promise.all([startApp(), startApp()]);
+});
+afterAll(async () => {
+  for (const c of clients) await c.dispose();
+  await Promise.all([a?.stop(), b?.stop()]);
+});
+
+const SUBSCRIPTION = 'subscription($e: ID!) { commandStatusChanged(endpointId: $e) { id status statusCode } }';
+type Event = { commandStatusChanged: { id: string; status: string; statusCode: number | null } };
+const statusesOf = (events: Event[], id: string) =>
+  events.filter((e) => e.commandStatusChanged.id === id).map((e) => e.commandStatusChanged.status);
+
+/** A subscriber on `on` for the endpoint, proven to listen by a command invoked through `via`. */
+async function subscriber(on: App, endpointId: string, via: App) {
+  const client = wsClient(on);
+  clients.push(client);
+  const sub = collect<Event>(client, SUBSCRIPTION, { e: endpointId });
+  await untilSubscribed(sub, () => invoke(via, endpointId, 'probe'));
+  return sub;
+}
+
+describe('two servers on one database', () => {
+  it('are two servers', () => {
+    expect(a.httpPort).not.toBe(b.httpPort);
+    expect(a.services).not.toBe(b.services);
+  });
+
+  it('delivers PENDING and EXECUTED from server B to a subscriber on server A', async () => {
+    const fx = await createEndpoint(b);
+    const onA = await subscriber(a, fx.endpointId, b);
+    const c = await invoke(b, fx.endpointId, 'reboot');
+    await onA.waitFor((events) => statusesOf(events, c.id).includes('PENDING'));
+
+    await b.services.commands.recordResults(fx.endpointId, 'reboot', [{ id: Number(c.id), statusCode: 200 }]);
+    await onA.waitFor((events) => statusesOf(events, c.id).includes('EXECUTED'));
+    expect(statusesOf(onA.events, c.id)).toEqual(['PENDING', 'EXECUTED']);
+    expect(onA.events.find((e) => e.commandStatusChanged.status === 'EXECUTED')!.commandStatusChanged.statusCode).toBe(200);
+    onA.dispose();
+  });
+
+  it('expires each command exactly once with both sweepers running, and tells both servers once', async () => {
+    const fx = await createEndpoint(a);
+    const onA = await subscriber(a, fx.endpointId, b);
+    const onB = await subscriber(b, fx.endpointId, a);
+    // Several short-lived commands through both servers, so the two sweepers race for them.
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await invoke(i % 2 ? a : b, fx.endpointId, 'short', { i }, 1)).id);
+
+    for (const sub of [onA, onB]) {
+      await sub.waitFor((events) => ids.every((id) => statusesOf(events, id).includes('EXPIRED')), 5_000);
+    }
+    // Give a duplicate time to show up: many sweeps of both servers happen meanwhile.
+    await new Promise((r) => setTimeout(r, 750));
+    for (const sub of [onA, onB]) {
+      for (const id of ids) expect(statusesOf(sub.events, id), `command ${id}`).toEqual(['PENDING', 'EXPIRED']);
+      expect(sub.errors).toEqual([]);
+    }
+    onA.dispose();
+    onB.dispose();
+  });
+
+  it('keeps a result recorded through B against expiry swept by both', async () => {
+    const fx = await createEndpoint(a);
+    const onA = await subscriber(a, fx.endpointId, b);
+    const executed = await invoke(a, fx.endpointId, 'sw', null, 1);
+    await b.services.commands.recordResults(fx.endpointId, 'sw', [{ id: Number(executed.id), statusCode: 200 }]);
+    const expiring = await invoke(b, fx.endpointId, 'sw', null, 1);
+    await onA.waitFor((events) => statusesOf(events, expiring.id).includes('EXPIRED'), 5_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(statusesOf(onA.events, executed.id)).toEqual(['PENDING', 'EXECUTED']);
+    expect(statusesOf(onA.events, expiring.id)).toEqual(['PENDING', 'EXPIRED']);
+    onA.dispose();
+  });
+});
