@@ -1,9 +1,23 @@
 import { defineConfig } from 'vitest/config';
 
 // Integration tests run against PGlite always, and again against a real PostgreSQL server when
-// TEST_DATABASE_URL is set (CI sets it). Pure unit tests run once.
+// TEST_DATABASE_URL is set (CI sets it). Pure unit tests run once. Fault-injection tests kill
+// servers and restart PostgreSQL: `npm run test:faults` runs them on their own, one file at a time.
 const withPostgres = Boolean(process.env['TEST_DATABASE_URL']);
+const faults = process.env['CEX_FAULTS'] === '1';
 const integration = ['test/*.test.ts'];
+
+const suites = [
+  { extends: true as const, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+  { extends: true as const, test: { name: 'pglite', include: integration, env: { TEST_DB: 'pglite' } } },
+  ...(withPostgres
+    ? [{ extends: true as const, test: { name: 'postgres', include: integration, env: { TEST_DB: 'postgres' } } }]
+    : []),
+];
+const faultSuite = {
+  extends: true as const,
+  test: { name: 'faults', include: ['test/faults/**/*.test.ts'], fileParallelism: false, testTimeout: 180_000 },
+};
 
 export default defineConfig({
   resolve: {
@@ -15,12 +29,6 @@ export default defineConfig({
     isolate: false,
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      { extends: true, test: { name: 'pglite', include: integration, env: { TEST_DB: 'pglite' } } },
-      ...(withPostgres
-        ? [{ extends: true as const, test: { name: 'postgres', include: integration, env: { TEST_DB: 'postgres' } } }]
-        : []),
-    ],
+    projects: faults ? [faultSuite] : suites,
   },
 });
