@@ -2,23 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import { createEndpoint, gql, gqlData, startApp, type Fixture } from './support/app.ts';
 import { rawQuery } from './support/db.ts';
+import { lightControllerSchema } from './support/fixtures.ts';
 
-// The LoRaWAN light controller with dimming, from the command schema issue.
-const dimmingSchema = {
-  type: 'object',
-  properties: {
-    f_port: { type: 'number', const: 60 },
-    priority: { type: 'string', enum: ['LOWEST', 'LOW', 'NORMAL', 'HIGH', 'HIGHEST'], default: 'LOW' },
-    confirmed: { type: 'string', const: 'false' },
-    command: { type: 'string', const: 'dimming' },
-    output_mode: { type: 'string', enum: ['off', 'on', 'blinking'] },
-    dimming: { type: 'number', minimum: 0, maximum: 100, description: 'percent' },
-    period_s: { type: 'number', minimum: 1, maximum: 255 },
-  },
-  required: ['f_port', 'priority', 'confirmed', 'command', 'output_mode', 'dimming'],
-  if: { properties: { output_mode: { const: 'blinking' } }, required: ['output_mode'] },
-  then: { required: ['period_s'] },
-};
+const dimmingSchema = lightControllerSchema;
 
 const SET = `mutation($v: String!, $t: String!, $s: JSON!) {
   setCommandSchema(applicationVersion: $v, commandType: $t, schema: $s) { commandType version schema updatedAt }
