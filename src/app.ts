@@ -13,7 +13,7 @@ import { RegistryService } from './domain/registry.ts';
 import { TelemetryService } from './domain/telemetry.ts';
 import { EventBus } from './events/bus.ts';
 import { attachGraphQLWebSockets, createGraphQLServer } from './graphql/server.ts';
-import { createRequestHandler } from './http.ts';
+import { createRequestHandler, sendJson } from './http.ts';
 import { createKp1HttpHandler } from './devices/http.ts';
 import { Kp1Dispatcher } from './devices/kp1/dispatch.ts';
 import { startMqtt, type MqttServer } from './devices/mqtt.ts';
@@ -56,6 +56,11 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   let offSchemas: (() => void) | undefined;
   let httpPort = 0;
   let stopping: Promise<void> | undefined;
+  /** Aborted when stop() begins: held long polls answer, new HTTP requests get 503. */
+  const shutdown = new AbortController();
+  /** HTTP requests being handled; stop() lets them finish (up to DRAIN_MS) before closing the pool. */
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
 
   async function start(): Promise<void> {
     database = await openDatabase(config.database, { pglite: options.pglite, log });
@@ -92,9 +97,29 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       { maxBodyBytes: config.maxDeviceMessageBytes },
       log,
     );
-    const kp1 = createKp1HttpHandler({ dispatcher, bus, maxBodyBytes: config.maxDeviceMessageBytes, log });
+    const kp1 = createKp1HttpHandler({
+      dispatcher,
+      bus,
+      maxBodyBytes: config.maxDeviceMessageBytes,
+      log,
+      shutdown: shutdown.signal,
+    });
     const yoga = createGraphQLServer(services, log, config.graphql);
-    http = createServer(createRequestHandler({ yoga, db, log, kp1, maxGraphQLRequestBytes: config.graphql.maxRequestBytes }));
+    const handle = createRequestHandler({ yoga, db, log, kp1, maxGraphQLRequestBytes: config.graphql.maxRequestBytes });
+    http = createServer((req, res) => {
+      if (shutdown.signal.aborted) {
+        res.shouldKeepAlive = false;
+        return sendJson(res, 503, { error: 'The server is shutting down; retry on another instance or shortly.' });
+      }
+      // SSE subscriptions are endless; they are cut with the connections, not waited for.
+      if (!(req.headers.accept ?? '').includes('text/event-stream')) {
+        inFlight++;
+        res.once('close', () => {
+          if (--inFlight === 0) drained?.();
+        });
+      }
+      void handle(req, res);
+    });
     ws = attachGraphQLWebSockets(http, yoga, services, config.graphql);
     await listen(http, config.port, config.host);
     httpPort = (http.address() as AddressInfo).port;
@@ -118,10 +143,19 @@ export function createApp(config: Config, options: AppOptions = {}): App {
 
   async function stop(): Promise<void> {
     stopping ??= (async () => {
+      shutdown.abort();
       if (http) {
         const server = http;
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
+        // Requests in flight finish (their writes land and are answered) before the pool closes.
+        if (inFlight > 0) {
+          const done = new Promise<void>((resolve) => (drained = resolve));
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_MS)))]);
+          clearTimeout(timer);
+          if (inFlight > 0) log.warn({ requests: inFlight }, 'HTTP requests still open at shutdown were cut off');
+        }
         await ws?.close();
         server.closeAllConnections();
         await closed;
@@ -163,6 +197,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     stop,
   };
 }
+
+/** How long stop() waits for HTTP requests in flight. */
+const DRAIN_MS = 5_000;
 
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {

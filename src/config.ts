@@ -26,6 +26,8 @@ export interface Config {
     maxConnectionsPerAddress: number;
     maxPublishesPerSecond: number;
     maxKeepaliveSeconds: number;
+    /** How long a connection may leave what it is sent unread before it is dropped. */
+    drainTimeoutMs: number;
   };
   /** How often the expiry sweeper looks for commands whose retention has passed. */
   expirySweepMs: number;
@@ -102,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConnectionsPerAddress: int('MQTT_MAX_CONNECTIONS_PER_ADDRESS', 1000, 1, 1_000_000),
     maxPublishesPerSecond: int('MQTT_MAX_PUBLISHES_PER_SECOND', 200, 1, 1_000_000),
     maxKeepaliveSeconds: int('MQTT_MAX_KEEPALIVE_SECONDS', 3600, 1, 65535),
+    drainTimeoutMs: int('MQTT_DRAIN_TIMEOUT_MS', 30_000, 100, 600_000),
   };
   const expirySweepMs = int('EXPIRY_SWEEP_MS', defaults.expirySweepMs, 10, 60_000);
   const poolSize = int('DATABASE_POOL_SIZE', defaults.poolSize, 1, 1000);

@@ -29,11 +29,16 @@ export function createRequestHandler(routes: HttpRoutes): RouteHandler {
       if (path === '/healthz') return await health(routes.db, res);
       sendJson(res, 404, { error: `Nothing at ${path}. GraphQL is at ${GRAPHQL_PATH}, devices use /kp1/...` });
     } catch (error) {
-      routes.log.error({ err: error, path }, 'unhandled error in an HTTP request');
+      routes.log.error({ err: error, path: redactPath(path) }, 'unhandled error in an HTTP request');
       if (!res.headersSent) sendJson(res, 500, { error: 'Unexpected error.' });
       else res.destroy();
     }
   };
+}
+
+/** A kp1 path with its device token replaced: tokens are secrets and never reach the logs. */
+export function redactPath(path: string): string {
+  return path.replace(/^(\/kp1\/[^/]*\/[^/]*\/)[^/]+/, '$1[token]');
 }
 
 const JSON_TYPES = /^application\/(json|graphql-response\+json)\b/i;

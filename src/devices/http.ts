@@ -18,6 +18,14 @@ export interface HttpDeviceOptions {
   bus: EventBus;
   maxBodyBytes: number;
   log: Logger;
+  /** Aborted when the server shuts down: held long polls are answered at once. */
+  shutdown?: AbortSignal;
+}
+
+function stopping(signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return new Promise(() => {});
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 export function createKp1HttpHandler(opts: HttpDeviceOptions) {
@@ -39,22 +47,32 @@ export function createKp1HttpHandler(opts: HttpDeviceOptions) {
       // Listen before the first read, so a command invoked in between is not missed.
       let arrived: (() => void) | undefined;
       const arrival = new Promise<void>((resolve) => (arrived = resolve));
-      let off: (() => void) | undefined;
+      const listeners: (() => void)[] = [];
       let endpointId: string | undefined;
+      // Endpoints that got a command of this type while the first read ran (its endpoint is not
+      // known until it returns, and the command may have missed that read).
+      const early = new Set<string>();
       if (isCommand && wait > 0) {
         const type = request.resource.kind === 'command' ? request.resource.commandType : '';
-        off = bus.on('commandChanged', (c) => {
-          if (c.status === 'PENDING' && c.commandType === type && c.endpointId === endpointId) arrived?.();
-        });
+        listeners.push(
+          bus.on('commandChanged', (c) => {
+            if (c.status !== 'PENDING' || c.commandType !== type) return;
+            if (endpointId === undefined) early.add(c.endpointId);
+            else if (c.endpointId === endpointId) arrived?.();
+          }),
+          // Commands of a gap in the event feed would be missed: read again.
+          bus.onMissed(() => arrived?.()),
+        );
       }
       try {
         let outcome = await dispatcher.dispatch(request, body, credentials);
-        if (outcome.ok && outcome.command && outcome.command.outstanding === 0 && off) {
+        if (outcome.ok && outcome.command && outcome.command.outstanding === 0 && listeners.length > 0) {
           endpointId = outcome.identity.endpoint.id;
+          if (early.has(endpointId)) arrived?.();
           const gone = new Promise<void>((resolve) => res.once('close', resolve));
           let timer: NodeJS.Timeout | undefined;
           const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, wait * 1000)));
-          await Promise.race([arrival, timeout, gone]);
+          await Promise.race([arrival, timeout, gone, stopping(opts.shutdown)]);
           clearTimeout(timer);
           if (res.destroyed) return;
           outcome = await dispatcher.dispatch(request, body, credentials);
@@ -67,10 +85,15 @@ export function createKp1HttpHandler(opts: HttpDeviceOptions) {
         });
         res.end(reply);
       } finally {
-        off?.();
+        for (const off of listeners) off();
       }
     } catch (error) {
       if (error instanceof Kp1Failure) return sendError(res, error.error);
+      // The device went away mid-upload: nobody to answer.
+      if (req.destroyed || res.destroyed) {
+        opts.log.debug({ err: (error as Error).message }, 'device HTTP request aborted');
+        return void res.destroy();
+      }
       throw error;
     }
   };

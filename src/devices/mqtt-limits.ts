@@ -12,8 +12,15 @@ export interface MqttLimits {
   maxConnectionsPerAddress: number;
   /** Sustained PUBLISH packets per second per connection; bursts up to twice as many. */
   maxPublishesPerSecond: number;
-  /** Largest keepalive a client may ask for, in seconds. */
+  /** Largest keepalive a client may ask for, in seconds (keepalive 0 is held to it too). */
   maxKeepaliveSeconds: number;
+  /** How long a connection may leave what it is sent unread before it is dropped. */
+  drainTimeoutMs: number;
+}
+
+/** Destroys the socket after `ms` without traffic in either direction. */
+export function idleLimit(socket: Socket, ms: number): void {
+  socket.setTimeout(ms, () => socket.destroy());
 }
 
 interface LengthParser {

@@ -12,7 +12,7 @@ import type { EventBus } from '../events/bus.ts';
 import type { Logger } from '../logger.ts';
 import type { RegistryService } from '../domain/registry.ts';
 import type { Kp1Dispatcher } from './kp1/dispatch.ts';
-import { AddressConnections, PublishRate, capPacketSize, type MqttLimits } from './mqtt-limits.ts';
+import { AddressConnections, PublishRate, capPacketSize, idleLimit, type MqttLimits } from './mqtt-limits.ts';
 import {
   Kp1Failure,
   errorTopic,
@@ -52,14 +52,27 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
   const sessions = new DeviceSessions();
   const addresses = new AddressConnections(limits.maxConnectionsPerAddress);
   const publishRate = new PublishRate(limits.maxPublishesPerSecond);
-  /** Endpoints each connection authenticated as with MQTT credentials. */
+  /** Endpoints each connection authenticated as with MQTT credentials, and the reverse. */
   const credentialed = new WeakMap<Client, Set<string>>();
+  const byCredentials = new Map<string, Set<Client>>();
   const credentialsOf = (client: Client) => ({ endpointIds: credentialed.get(client) });
+  const authenticatedAs = (client: Client, endpointId: string) => {
+    credentialed.set(client, new Set([endpointId]));
+    let clients = byCredentials.get(endpointId);
+    if (!clients) byCredentials.set(endpointId, (clients = new Set()));
+    clients.add(client);
+    client.conn.once('close', () => {
+      clients.delete(client);
+      if (clients.size === 0 && byCredentials.get(endpointId) === clients) byCredentials.delete(endpointId);
+    });
+  };
+  /** Payloads of the packets the server itself addresses to one connection (replies, pushes). */
+  const addressed = new WeakSet<Buffer>();
   const broker = await Aedes.createBroker({
     connectTimeout: 10_000,
     // A connection that does not read what it is sent for this long is dropped (frozen devices
     // must not pin memory).
-    drainTimeout: 30_000,
+    drainTimeout: limits.drainTimeoutMs,
   });
 
   // Each connection's requests are handled one at a time, in arrival order, so replies and
@@ -72,8 +85,10 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
 
   const send = (client: Client, topic: string, payload: string) => {
     if (client.closed) return;
+    const body = Buffer.from(payload);
+    addressed.add(body);
     // aedes requires the callback (it calls it when the packet is written).
-    client.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, dup: false, retain: false }, noop);
+    client.publish({ cmd: 'publish', topic, payload: body, qos: 1, dup: false, retain: false }, noop);
   };
   const sendError = (client: Client, topic: string, error: Kp1Error) => send(client, topic, formatError(error));
 
@@ -89,9 +104,15 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     }
   };
 
-  const push = (binding: Binding, commandType: string, list: Command[]) => {
-    if (!binding.client.connected || binding.optedOut.has(commandType)) return;
-    send(binding.client, pushTopic(binding.appVersion, binding.token, commandType), formatCommands(list));
+  const push = (binding: Binding, commandType: string, list: Command[]): void => {
+    const { client } = binding;
+    if (client.closed || binding.optedOut.has(commandType)) return;
+    // A subscription can bind a connection before aedes marks it connected (CONNACK pending).
+    if (!client.connected) {
+      client.once('connected', () => push(binding, commandType, list));
+      return;
+    }
+    send(client, pushTopic(binding.appVersion, binding.token, commandType), formatCommands(list));
   };
 
   /** The backlog on binding (kp1.md §2, ours): every outstanding type but the one just asked for. */
@@ -122,10 +143,14 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
       return;
     }
     // A huge keepalive would keep dead connections around for hours [MQTT-3.1.2-24].
-    if ((packet.keepalive ?? 0) > limits.maxKeepaliveSeconds) {
+    const keepalive = packet.keepalive ?? 0;
+    if (keepalive > limits.maxKeepaliveSeconds) {
       callback(new Error(`keepalive above ${limits.maxKeepaliveSeconds} s`), false);
       return;
     }
+    // Keepalive 0 turns the broker's check off; such a connection is still dropped after
+    // 1.5 × the limit without traffic either way, as if it had asked for the limit.
+    if (keepalive === 0) idleLimit(_client.conn as Socket, limits.maxKeepaliveSeconds * 1_500);
     callback(null, true);
   };
 
@@ -147,7 +172,7 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
       if (holder && holder.client !== client && !(endpointId && holder.endpointIds.includes(endpointId))) {
         return refuse(2, 'client id in use');
       }
-      if (endpointId) credentialed.set(client, new Set([endpointId]));
+      if (endpointId) authenticatedAs(client, endpointId);
       callback(null, true);
     };
     decide().catch((error: unknown) => {
@@ -196,13 +221,15 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
       else send(client, errorTopic(topic), text);
       return;
     }
-    const binding = bindConnection(client, outcome.identity, outcome.command?.commandType);
+    const replyTopic = statusTopic(request);
+    // The reply carries the asked type's commands; without a request id there is no reply, so
+    // the backlog on binding covers that type too.
+    const binding = bindConnection(client, outcome.identity, replyTopic ? outcome.command?.commandType : undefined);
     if (outcome.command) {
       const { commandType, observe } = outcome.command;
       if (observe === false) binding.optedOut.add(commandType);
       if (observe === true) binding.optedOut.delete(commandType);
     }
-    const replyTopic = statusTopic(request);
     if (replyTopic) reply(client, binding.endpointId, replyTopic, outcome.body);
   }
 
@@ -218,6 +245,8 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
   };
 
   broker.authorizeSubscribe = (client, subscription, callback) => {
+    // Each filter costs a lookup: SUBSCRIBE floods count against the same rate as PUBLISH.
+    if (!publishRate.take(client)) return callback(new Error('subscribe rate exceeded'), null);
     const pin = subscriptionPin(subscription.topic);
     // Only filters pinned to one literal token (kp1.md §2): `#`, `kp1/#`, `kp1/+/cex/+/…`,
     // `$SYS/#` and the like are refused with SUBACK 0x80.
@@ -236,9 +265,10 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
   };
 
   // Backstop: whatever path a message takes, a kp1 topic only ever reaches a connection that
-  // presented that topic's token.
+  // presented that topic's token, or the one connection the server addressed it to (an error
+  // reply to a request with an unknown token goes to the requester alone).
   broker.authorizeForward = (client, packet) => {
-    if (!packet.topic.startsWith('kp1/')) return packet;
+    if (!packet.topic.startsWith('kp1/') || addressed.has(packet.payload as Buffer)) return packet;
     const token = packet.topic.split('/')[3];
     return token !== undefined && sessions.isBoundToToken(client, token) ? packet : null;
   };
@@ -248,9 +278,21 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     for (const binding of sessions.bindingsOf(command.endpointId)) push(binding, command.commandType, [command]);
   });
 
-  // A revoked token or changed credentials end the endpoint's sessions at once.
+  // Pushes of a gap in the event feed were lost: every bound connection gets its backlog again
+  // (devices keep the first copy of a command id; kp1.md §2).
+  const offMissed = bus.onMissed(() => {
+    for (const binding of [...sessions.allBindings()]) {
+      pushBacklog(binding).catch((error: unknown) =>
+        log.warn({ err: error, endpointId: binding.endpointId }, 'could not push the backlog'),
+      );
+    }
+  });
+
+  // A revoked token or changed credentials end the endpoint's sessions at once: those bound
+  // to it and those that logged in with its credentials, bound yet or not.
   const offAccess = bus.on('endpointAccessChanged', ({ endpointId }) => {
     for (const binding of [...sessions.bindingsOf(endpointId)]) binding.client.close();
+    for (const client of [...(byCredentials.get(endpointId) ?? [])]) client.close();
   });
 
   broker.on('unsubscribe', (filters, client) => {
@@ -267,6 +309,8 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
       socket.destroy();
       return;
     }
+    // Small replies and pushes go out at once (no Nagle wait for the previous packet's ACK).
+    socket.setNoDelay(true);
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     capPacketSize(broker.handle(socket), limits);
@@ -287,6 +331,7 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     async close() {
       offCommands();
       offAccess();
+      offMissed();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       for (const socket of sockets) socket.destroy();

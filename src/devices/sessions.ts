@@ -93,6 +93,10 @@ export class DeviceSessions {
     return { client, endpointIds: [...(this.byClient.get(client)?.keys() ?? [])] };
   }
 
+  *allBindings(): Iterable<Binding> {
+    for (const set of this.byEndpoint.values()) yield* set;
+  }
+
   bindingsOf(endpointId: string): Iterable<Binding> {
     return this.byEndpoint.get(endpointId) ?? [];
   }

@@ -52,6 +52,8 @@ export class EventBus {
     commandSchemaChanged: new Set(),
     apiKeyRevoked: new Set(),
   };
+  /** Local: told when this process may have missed events (its listener reconnected). */
+  private readonly missedHandlers = new Set<() => void>();
   private queue: Promise<void> = Promise.resolve();
   private unlisten: (() => Promise<void>) | undefined;
 
@@ -62,9 +64,24 @@ export class EventBus {
   ) {}
 
   async start(): Promise<void> {
-    this.unlisten = await this.database.listen(EVENTS_CHANNEL, (payload) => {
-      this.queue = this.queue.then(() => this.deliver(payload));
-    });
+    this.unlisten = await this.database.listen(
+      EVENTS_CHANNEL,
+      (payload) => {
+        this.queue = this.queue.then(() => this.deliver(payload));
+      },
+      () => {
+        // After the events delivered before the gap.
+        this.queue = this.queue.then(() => {
+          for (const handler of this.missedHandlers) {
+            try {
+              handler();
+            } catch (error) {
+              this.log.error({ err: error }, 'events-missed handler failed');
+            }
+          }
+        });
+      },
+    );
   }
 
   async stop(): Promise<void> {
@@ -77,6 +94,25 @@ export class EventBus {
   /** Queues the event on `tx`: it is sent when, and only if, the transaction commits. */
   async publish<K extends EventName>(tx: Db, name: K, event: EventMap[K]): Promise<void> {
     await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${encode(name, event)})`);
+  }
+
+  /** Like publish, for many events of one kind in one statement (delivered in this order). */
+  async publishMany<K extends EventName>(tx: Db, name: K, events: EventMap[K][]): Promise<void> {
+    if (events.length === 0) return;
+    if (events.length === 1) return this.publish(tx, name, events[0]!);
+    const payloads = JSON.stringify(events.map((e) => encode(name, e)));
+    await tx.execute(
+      sql`select pg_notify(${EVENTS_CHANNEL}, p) from json_array_elements_text(${payloads}::json) with ordinality as t(p, n) order by n`,
+    );
+  }
+
+  /**
+   * `handler` runs when events may have been lost (the database connection that listens was
+   * cut and is back): whoever keeps state from events re-reads it.
+   */
+  onMissed(handler: () => void): () => void {
+    this.missedHandlers.add(handler);
+    return () => this.missedHandlers.delete(handler);
   }
 
   on<K extends EventName>(name: K, handler: Handler<K>): () => void {

@@ -1,13 +1,24 @@
 // Turns bus events into an async iterator for one subscriber. The buffer is bounded: a
 // subscriber that falls this far behind is ended with an error instead of growing memory
 // without limit; clients reconnect and re-read (the subscription contract in the README).
+import { DomainError } from '../domain/errors.ts';
 import type { EventBus, EventMap, EventName } from './bus.ts';
 
 export const MAX_BUFFERED_EVENTS = 1000;
 
-export class SubscriberTooSlowError extends Error {
+export class SubscriberTooSlowError extends DomainError {
   constructor() {
-    super(`The subscriber fell more than ${MAX_BUFFERED_EVENTS} events behind and was ended; re-subscribe and re-query.`);
+    super(
+      'RATE_LIMITED',
+      `The subscriber fell more than ${MAX_BUFFERED_EVENTS} events behind and was ended; re-subscribe and re-query.`,
+    );
+  }
+}
+
+/** The server lost its event feed for a moment: changes of that gap were not sent. */
+export class EventsMissedError extends DomainError {
+  constructor() {
+    super('SERVICE_UNAVAILABLE', 'The server lost its database event feed for a moment; re-subscribe and re-query.');
   }
 }
 
@@ -32,9 +43,15 @@ export function eventStream<K extends EventName>(
     buffer.push(event);
     wake?.();
   });
+  const offMissed = bus.onMissed(() => {
+    if (done) return;
+    failure = new EventsMissedError();
+    finish();
+  });
   const finish = () => {
     done = true;
     off();
+    offMissed();
     wake?.();
   };
   signal?.addEventListener('abort', finish, { once: true });

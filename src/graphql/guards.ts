@@ -27,27 +27,64 @@ export function operationGuards(options: GuardOptions): Plugin<GraphQLContext> {
   };
 
   return {
-    onExecute({ args }) {
+    // Refusals become the operation's result (not a thrown error, which would end a graphql-ws
+    // socket with 4500).
+    onExecute({ args, setResultAndStopExecution }) {
+      const refuse = (message: string, extensions: Record<string, unknown>) =>
+        setResultAndStopExecution({ errors: [new GraphQLError(message, { extensions })] });
       const context = args.contextValue as GraphQLContext;
       const operation = findOperation(args.document, args.operationName ?? undefined);
       if (!operation) return;
       if (!options.allowAnonymousIntrospection && !context.principal && selectsIntrospection(args.document)) {
-        throw new GraphQLError('Introspection needs an API key on this server.', {
-          extensions: { code: 'UNAUTHENTICATED' },
-        });
+        return refuse('Introspection needs an API key on this server.', { code: 'UNAUTHENTICATED' });
       }
       if (operation.operation === 'mutation' && context.principal) {
         const retryAfter = take(context.principal.keyId, Math.max(1, operation.selectionSet.selections.length));
         if (retryAfter > 0) {
-          throw new GraphQLError(
-            `Too many mutations for this API key (limit ${capacity} per minute); retry in ${retryAfter} s.`,
-            { extensions: { code: 'RATE_LIMITED', retryAfterSeconds: retryAfter } },
-          );
+          return refuse(`Too many mutations for this API key (limit ${capacity} per minute); retry in ${retryAfter} s.`, {
+            code: 'RATE_LIMITED',
+            retryAfterSeconds: retryAfter,
+          });
         }
       }
     },
   };
 }
+
+/**
+ * Removes "Did you mean …?" from validation and variable errors: suggestions name enum values
+ * and input fields, which would let anyone map the schema with introspection turned off.
+ */
+export function hideSuggestions(): Plugin<GraphQLContext> {
+  const clean = (errors: readonly Error[]) => errors.map((e) => (e instanceof GraphQLError ? withoutSuggestions(e) : e));
+  return {
+    onValidate: () => ({ result, setResult }) => {
+      if (result.some((e) => SUGGESTION.test(e.message))) setResult(clean(result));
+    },
+    onExecute: () => ({
+      onExecuteDone: ({ result, setResult }) => {
+        if (Symbol.asyncIterator in result || !result.errors?.some((e) => SUGGESTION.test(e.message))) return;
+        setResult({ ...result, errors: clean(result.errors) });
+      },
+    }),
+  };
+}
+
+/** The error without its "Did you mean …?" (yoga's own variable checks reach maskError with it). */
+export function withoutSuggestions(e: GraphQLError): GraphQLError {
+  if (!SUGGESTION.test(e.message)) return e;
+  return new GraphQLError(e.message.replace(SUGGESTIONS, '').trimEnd(), {
+    nodes: e.nodes,
+    source: e.source,
+    positions: e.positions,
+    path: e.path,
+    originalError: e.originalError,
+    extensions: e.extensions,
+  });
+}
+
+const SUGGESTION = /\s*Did you mean [^?]*\?/;
+const SUGGESTIONS = new RegExp(SUGGESTION.source, 'g');
 
 function findOperation(document: DocumentNode, name: string | undefined): OperationDefinitionNode | undefined {
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);

@@ -9,7 +9,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { Config } from '../config.ts';
 import { DomainError } from '../domain/errors.ts';
-import { operationGuards } from './guards.ts';
+import { hideSuggestions, operationGuards, withoutSuggestions } from './guards.ts';
 import { isDatabaseUnavailable } from '../storage/db-errors.ts';
 import type { Principal } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
@@ -35,7 +35,8 @@ export function createGraphQLServer(services: Services, log: Logger, options: Gr
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
-    batching: false,
+    // Up to 20 operations per HTTP request, run concurrently (group commit merges their writes).
+    batching: { limit: 20 },
     graphiql: options.graphiql ? { title: 'cex: command execution service', subscriptionsProtocol: 'WS' } : false,
     plugins: [
       // Refused in validation, before any resolver runs (1,000 aliased mutations never start).
@@ -51,6 +52,7 @@ export function createGraphQLServer(services: Services, log: Logger, options: Gr
         allowAnonymousIntrospection: options.anonymousIntrospection,
         mutationsPerMinute: options.mutationsPerMinute,
       }),
+      hideSuggestions(),
     ],
     logging: {
       debug: (...args) => log.debug({ args }, 'graphql-yoga'),
@@ -93,8 +95,8 @@ export function toClientError(error: unknown, log: Logger): Error {
       extensions: { code: 'SERVICE_UNAVAILABLE' },
     });
   }
-  if (original instanceof GraphQLError) return original;
-  if (graphqlError && !original) return graphqlError;
+  if (original instanceof GraphQLError) return withoutSuggestions(original);
+  if (graphqlError && !original) return withoutSuggestions(graphqlError);
   log.error({ err: original, path: graphqlError?.path }, 'unexpected error in a GraphQL operation');
   return new GraphQLError('Unexpected error.', {
     nodes: graphqlError?.nodes,
@@ -156,7 +158,8 @@ export function attachGraphQLWebSockets(
           return [new GraphQLError('The API key is no longer valid.', { extensions: { code: 'UNAUTHENTICATED' } })];
         }
         ctx.extra.principal = principal;
-        if (Object.keys(ctx.subscriptions).length >= options.maxSubscriptionsPerConnection) {
+        // graphql-ws has already entered this operation's id in ctx.subscriptions.
+        if (Object.keys(ctx.subscriptions).length > options.maxSubscriptionsPerConnection) {
           return [
             new GraphQLError(`At most ${options.maxSubscriptionsPerConnection} subscriptions per connection.`, {
               extensions: { code: 'RATE_LIMITED' },

@@ -6,11 +6,10 @@
 // the migration lock each get a client of their own.
 import { fileURLToPath } from 'node:url';
 import { mkdir } from 'node:fs/promises';
-import { PGlite } from '@electric-sql/pglite';
+// PGlite (a WebAssembly PostgreSQL, ~35 MB once imported) is loaded only when it is used.
+import type { PGlite } from '@electric-sql/pglite';
 import postgres from 'postgres';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import type { DatabaseConfig } from '../config.ts';
@@ -21,8 +20,12 @@ export type Db = PgDatabase<PgQueryResultHKT>;
 export interface Database {
   readonly kind: DatabaseConfig['kind'];
   readonly db: Db;
-  /** Calls `onPayload` for every NOTIFY on `channel` until the returned function is called. */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Calls `onPayload` for every NOTIFY on `channel` until the returned function is called.
+   * `onReconnect` runs when the listening connection was lost and is back: notifications sent
+   * in between were missed.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onReconnect?: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -46,9 +49,14 @@ export async function openDatabase(config: DatabaseConfig, options: OpenOptions)
 }
 
 async function openPglite(dataDir: string, { pglite, log }: OpenOptions): Promise<Database> {
+  const [{ drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
+    import('drizzle-orm/pglite'),
+    import('drizzle-orm/pglite/migrator'),
+  ]);
   let client = pglite;
   if (!client) {
     if (!dataDir.startsWith('memory://')) await mkdir(dataDir, { recursive: true });
+    const { PGlite } = await import('@electric-sql/pglite');
     client = await PGlite.create(dataDir);
   }
   const owned = !pglite;
@@ -81,15 +89,25 @@ async function openPostgres(url: string, poolSize: number, { log }: OpenOptions)
   await migrateWithLock(url, log);
   // A short connect timeout: while the database is away, requests fail fast with 503 /
   // SERVICE_UNAVAILABLE instead of hanging.
-  const client = postgres(url, { ...quiet, max: poolSize, connect_timeout: 5, idle_timeout: 60 });
-  const listener = postgres(url, { ...quiet, max: 1, connect_timeout: 10 });
+  // fetch_types off: no type lookup round trip on every new connection (we use no custom
+  // types). backoff: the listener reconnects within a quarter second once the server is back.
+  const options = { ...quiet, fetch_types: false, backoff: (retries: number) => Math.min(0.02 * 2 ** retries, 0.25) };
+  const client = postgres(url, { ...options, max: poolSize, connect_timeout: 5, idle_timeout: 60 });
+  const listener = postgres(url, { ...options, max: 1, connect_timeout: 10 });
   const db = drizzlePostgres(client) as unknown as Db;
   log.info({ database: 'postgres', host: safeHost(url) }, 'database ready');
   return {
     kind: 'postgres',
     db,
-    async listen(channel, onPayload) {
-      const { unlisten } = await listener.listen(channel, onPayload);
+    async listen(channel, onPayload, onReconnect) {
+      let listening = false;
+      const { unlisten } = await listener.listen(channel, onPayload, () => {
+        if (listening) {
+          log.warn({ channel }, 'the event listener reconnected; events of the gap were missed');
+          onReconnect?.();
+        }
+        listening = true;
+      });
       return unlisten;
     },
     async close() {
