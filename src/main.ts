@@ -1,7 +1,6 @@
 // Reads the config, starts the app, and stops it cleanly on SIGINT/SIGTERM.
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { installPostgresWriteGuard } from './storage/db-errors.ts';
 
 let config;
 try {
@@ -15,11 +14,6 @@ try {
 }
 
 const app = createApp(config);
-if (config.database.kind === 'postgres') {
-  installPostgresWriteGuard((error) =>
-    app.log.warn({ err: error }, 'ignored a postgres.js write to a connection the server had closed'),
-  );
-}
 let stopping = false;
 const shutdown = (signal: string) => {
   if (stopping) return;

@@ -36,33 +36,3 @@ export function isUniqueViolation(error: unknown): boolean {
   }
   return false;
 }
-
-let guardInstalled = false;
-
-/**
- * postgres.js 3.4.x has a known bug (porsager/postgres#1133, #1208): when the server kills a
- * connection in the middle of a transaction, `begin` rejects as it should, but its own ROLLBACK
- * is then written to the dead socket from a setImmediate, which throws a TypeError nobody can
- * catch. The transaction has already failed and been reported to its caller, so that one error
- * is harmless. This handler recognises exactly it (a TypeError thrown from postgres.js's
- * nextWrite) and logs it; every other uncaught exception still ends the process as usual.
- */
-export function installPostgresWriteGuard(onIgnored: (error: Error) => void): void {
-  if (guardInstalled) return;
-  guardInstalled = true;
-  process.on('uncaughtException', (error, origin) => {
-    if (isPostgresDeadSocketWrite(error)) {
-      onIgnored(error);
-      return;
-    }
-    // Same as Node's default: print and exit.
-    process.stderr.write(`${origin}: ${error.stack ?? String(error)}\n`);
-    process.exit(1);
-  });
-}
-
-export function isPostgresDeadSocketWrite(error: unknown): boolean {
-  if (!(error instanceof TypeError)) return false;
-  const stack = error.stack ?? '';
-  return /reading 'write'/.test(error.message) && /nextWrite/.test(stack) && /postgres[\\/]src[\\/]connection\.js/.test(stack);
-}
