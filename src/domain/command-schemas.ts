@@ -19,6 +19,7 @@ import {
   type FormField,
 } from './command-schema.ts';
 import { badInput, notFound } from './errors.ts';
+import { LookupCache } from './lookup-cache.ts';
 import type { RegistryService } from './registry.ts';
 import type { Principal } from './types.ts';
 import type { ValidationIssue } from './errors.ts';
@@ -39,6 +40,8 @@ export interface ValidationView {
 
 export class CommandSchemaService implements PayloadComposer {
   private readonly cache = new CommandSchemaCache();
+  /** The latest schema row per (application version, type): every invoke asks. */
+  private readonly latest = new LookupCache<string, StoredCommandSchema | null>(2_000);
 
   constructor(
     private readonly db: Db,
@@ -51,6 +54,7 @@ export class CommandSchemaService implements PayloadComposer {
   async start(): Promise<() => void> {
     for (const row of await store.listLatestSchemas(this.db)) this.compiled(row);
     return this.bus.on('commandSchemaChanged', ({ schemaId }) => {
+      this.latest.clear();
       store
         .findSchemaById(this.db, schemaId)
         .then((row) => row && this.compiled(row))
@@ -67,6 +71,7 @@ export class CommandSchemaService implements PayloadComposer {
       throw badInput(`The schema is not valid: ${summary(result.errors)}`, { validationErrors: result.errors });
     }
     const row = await this.append(version.id, commandType, schema as Record<string, unknown>);
+    this.latest.clear();
     this.cache.prime(String(row.id), result.compiled);
     this.log.info({ applicationVersionId: version.id, commandType, version: row.version, by: actor?.keyId }, 'command schema set');
     return view(row)!;
@@ -80,6 +85,7 @@ export class CommandSchemaService implements PayloadComposer {
     const latest = await store.findLatestSchema(this.db, version.id, commandType);
     if (!latest?.schema) return false;
     await this.append(version.id, commandType, null);
+    this.latest.clear();
     this.log.info({ applicationVersionId: version.id, commandType, by: actor?.keyId }, 'command schema removed');
     return true;
   }
@@ -116,7 +122,9 @@ export class CommandSchemaService implements PayloadComposer {
   }
 
   private async composition(applicationVersionId: string, commandType: string, payload: unknown) {
-    const row = await store.findLatestSchema(this.db, applicationVersionId, commandType);
+    const row = await this.latest.get(`${applicationVersionId}\u0000${commandType}`, () =>
+      store.findLatestSchema(this.db, applicationVersionId, commandType),
+    );
     if (!row?.schema) {
       // No schema: any JSON, as in Kaa.
       return { composition: { valid: true as const, payload, errors: [] as [] }, schemaVersion: null };

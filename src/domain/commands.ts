@@ -11,6 +11,7 @@ import { authorize } from './auth.ts';
 import { DomainError, badInput, notFound } from './errors.ts';
 import type { RegistryService } from './registry.ts';
 import type { Command, CommandStatus, Endpoint, Principal } from './types.ts';
+import { GroupCommit } from './group-commit.ts';
 
 // Kaa's examples use close-door, turn_off, LINUX_COMMAND (kp1.md §1).
 export const COMMAND_TYPE = /^[A-Za-z0-9_-]{1,128}$/;
@@ -58,6 +59,17 @@ export interface DeviceResult {
 }
 
 export class CommandService {
+  /** New commands of concurrent invokes share one transaction (see group-commit.ts). */
+  private readonly inserts = new GroupCommit<store.NewCommand, Command>(
+    (list) =>
+      this.db.transaction(async (tx) => {
+        const created = await store.insertCommands(tx, list);
+        await this.bus.publishMany(tx, 'commandChanged', created);
+        return created;
+      }),
+    { maxBatch: 200, concurrency: 2 },
+  );
+
   constructor(
     private readonly db: Db,
     private readonly bus: EventBus,
@@ -139,31 +151,66 @@ export class CommandService {
    */
   async recordResults(endpointId: string, commandType: string, results: DeviceResult[]): Promise<Command[]> {
     if (results.length === 0) return [];
-    // One lock order for every writer (ascending id), so concurrent batches cannot deadlock.
-    const ordered = [...results].sort((a, b) => a.id - b.id);
-    const changed = await this.db.transaction(async (tx) => {
-      const done: Command[] = [];
-      for (const r of ordered) {
-        const target = { id: r.id, endpointId, commandType };
-        const command = await store.recordResult(tx, target, {
-          statusCode: r.statusCode,
-          reasonPhrase: r.reasonPhrase ?? null,
-          resultPayload: r.payload,
-        });
-        if (command) {
-          done.push(command);
-          await this.bus.publish(tx, 'commandChanged', command);
-        } else if (!(await store.commandBelongsTo(tx, target))) {
-          throw notFound(`No command ${r.id} of type "${commandType}" for this endpoint.`);
-        }
-      }
-      return done;
-    });
-    for (const c of changed) {
+    const outcome = await this.resultWrites.run({ endpointId, commandType, results });
+    if (!outcome.ok) throw notFound(outcome.message);
+    for (const c of outcome.changed) {
       this.log.info({ commandId: c.id, endpointId, statusCode: c.statusCode }, 'command executed');
     }
-    return changed;
+    return outcome.changed;
   }
+
+  /**
+   * Result requests of many devices share one transaction: every request is checked first
+   * (an unknown id, or one of another endpoint or type, fails that request alone, with nothing
+   * of it stored), then the items of the accepted ones are written by one UPDATE.
+   */
+  private readonly resultWrites = new GroupCommit<
+    { endpointId: string; commandType: string; results: DeviceResult[] },
+    { ok: true; changed: Command[] } | { ok: false; message: string }
+  >(
+    (requests) =>
+      this.db.transaction(async (tx) => {
+        const owners = await store.commandOwners(tx, [...new Set(requests.flatMap((r) => r.results.map((x) => x.id)))]);
+        const outcomes = requests.map((r) => {
+          const bad = r.results.find((x) => {
+            const o = owners.get(x.id);
+            return !o || o.endpointId !== r.endpointId || o.commandType !== r.commandType;
+          });
+          return bad
+            ? { ok: false as const, message: `No command ${bad.id} of type "${r.commandType}" for this endpoint.` }
+            : { ok: true as const, changed: [] as Command[] };
+        });
+        const items = requests.flatMap((r, i) =>
+          outcomes[i]!.ok
+            ? r.results.map((x) => ({
+                id: x.id,
+                endpointId: r.endpointId,
+                commandType: r.commandType,
+                statusCode: x.statusCode,
+                reasonPhrase: x.reasonPhrase ?? null,
+                resultPayload: x.payload,
+              }))
+            : [],
+        );
+        const changed = (await store.recordResults(tx, items)).sort((a, b) => a.id - b.id);
+        await this.bus.publishMany(tx, 'commandChanged', changed);
+        // A command reported twice in one batch changed once: it is the first request's.
+        const byId = new Map(changed.map((c) => [c.id, c]));
+        requests.forEach((r, i) => {
+          const o = outcomes[i]!;
+          if (!o.ok) return;
+          for (const x of r.results) {
+            const c = byId.get(x.id);
+            if (c) {
+              o.changed.push(c);
+              byId.delete(x.id);
+            }
+          }
+        });
+        return outcomes;
+      }),
+    { maxBatch: 200, concurrency: 2 },
+  );
 
   /** Expires due commands in batches; returns how many. Run by the sweeper in every process. */
   async expireDue(batchSize = 500): Promise<number> {
@@ -194,18 +241,7 @@ export class CommandService {
       rawPayload,
     );
     this.checkPayloadSize(payload);
-    return this.db.transaction(async (tx) => {
-      const command = await store.insertCommand(tx, {
-        endpointId: endpoint.id,
-        commandType,
-        payload,
-        retentionSeconds,
-        rerunOf,
-        schemaVersion,
-      });
-      await this.bus.publish(tx, 'commandChanged', command);
-      return command;
-    });
+    return this.inserts.run({ endpointId: endpoint.id, commandType, payload, retentionSeconds, rerunOf, schemaVersion });
   }
 
   private async find(id: string): Promise<Command | null> {

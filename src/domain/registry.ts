@@ -8,6 +8,10 @@ import { hashPassword, hashSecret, randomSecret, verifyPassword } from './secret
 import type { EventBus } from '../events/bus.ts';
 import { isUniqueViolation } from '../storage/db-errors.ts';
 import type { Application, ApplicationVersion, Endpoint, Principal } from './types.ts';
+import { LookupCache } from './lookup-cache.ts';
+
+/** How long an endpoint lookup is reused at most (events drop it sooner). */
+const LOOKUP_TTL_MS = 2_000;
 
 // Application version names appear in kp1 topics; application names follow the same rule.
 const NAME = /^[a-z0-9_-]{1,64}$/;
@@ -28,11 +32,22 @@ const MIN_PASSWORD = 8;
 const MAX_PASSWORD = 256;
 
 export class RegistryService {
+  // Every invoke looks its endpoint up, and every device message its token: cached briefly,
+  // dropped when the endpoint's access changes (revocation, credentials) in any process.
+  private readonly byId = new LookupCache<string, Endpoint | null>(LOOKUP_TTL_MS);
+  private readonly byTokenHash = new LookupCache<string, { endpoint: Endpoint; version: ApplicationVersion } | null>(LOOKUP_TTL_MS);
+
   constructor(
     private readonly db: Db,
     private readonly bus: EventBus,
     private readonly log: Logger,
-  ) {}
+  ) {
+    bus.on('endpointAccessChanged', ({ endpointId }) => {
+      this.byId.delete(endpointId);
+      // Token hashes are not indexed by endpoint here; access changes are rare.
+      this.byTokenHash.clear();
+    });
+  }
 
   async listApplications(actor: Principal | null): Promise<Application[]> {
     authorize(actor, 'VIEWER');
@@ -119,7 +134,7 @@ export class RegistryService {
   }
 
   async endpointById(id: string): Promise<Endpoint | null> {
-    return isUuid(id) ? store.findEndpointById(this.db, id) : null;
+    return isUuid(id) ? this.byId.get(id, () => store.findEndpointById(this.db, id)) : null;
   }
 
   /** A version by name, for device requests (the token, not a role, authorizes them). */
@@ -191,6 +206,8 @@ export class RegistryService {
   }
 
   private async changeAccess(endpointId: string, change: (tx: Db) => Promise<Endpoint | null>): Promise<Endpoint> {
+    this.byId.delete(endpointId);
+    this.byTokenHash.clear();
     return this.db.transaction(async (tx) => {
       const endpoint = await change(tx);
       if (!endpoint) throw notFound(`No endpoint with id "${endpointId}".`);
@@ -201,6 +218,7 @@ export class RegistryService {
 
   /** The active endpoint behind a device token, with its application version; null when unknown. */
   async endpointByToken(token: string): Promise<{ endpoint: Endpoint; version: ApplicationVersion } | null> {
-    return store.findActiveEndpointByTokenHash(this.db, hashSecret(token));
+    const hash = hashSecret(token);
+    return this.byTokenHash.get(hash, () => store.findActiveEndpointByTokenHash(this.db, hash));
   }
 }

@@ -38,22 +38,7 @@ export function createGraphQLServer(services: Services, log: Logger, options: Gr
     // Up to 20 operations per HTTP request, run concurrently (group commit merges their writes).
     batching: { limit: 20 },
     graphiql: options.graphiql ? { title: 'cex: command execution service', subscriptionsProtocol: 'WS' } : false,
-    plugins: [
-      // Refused in validation, before any resolver runs (1,000 aliased mutations never start).
-      EnvelopArmorPlugin({
-        maxDepth: { n: 12 },
-        maxAliases: { n: 20 },
-        maxTokens: { n: 5000 },
-        maxDirectives: { n: 20 },
-        costLimit: { maxCost: 20000 },
-        blockFieldSuggestion: { enabled: true },
-      }),
-      operationGuards({
-        allowAnonymousIntrospection: options.anonymousIntrospection,
-        mutationsPerMinute: options.mutationsPerMinute,
-      }),
-      hideSuggestions(),
-    ],
+    plugins: protectionPlugins(options),
     logging: {
       debug: (...args) => log.debug({ args }, 'graphql-yoga'),
       info: (...args) => log.info({ args }, 'graphql-yoga'),
@@ -69,6 +54,26 @@ export function createGraphQLServer(services: Services, log: Logger, options: Gr
     },
     maskedErrors: { maskError: (error) => toClientError(error, log) },
   });
+}
+
+/** Limits and guards every operation passes before any resolver runs. */
+export function protectionPlugins(options: Pick<GraphQLOptions, 'anonymousIntrospection' | 'mutationsPerMinute'>) {
+  return [
+    // Refused in validation, before any resolver runs (1,000 aliased mutations never start).
+    EnvelopArmorPlugin({
+      maxDepth: { n: 12 },
+      maxAliases: { n: 20 },
+      maxTokens: { n: 5000 },
+      maxDirectives: { n: 20 },
+      costLimit: { maxCost: 20000 },
+      blockFieldSuggestion: { enabled: true },
+    }),
+    operationGuards({
+      allowAnonymousIntrospection: options.anonymousIntrospection,
+      mutationsPerMinute: options.mutationsPerMinute,
+    }),
+    hideSuggestions(),
+  ];
 }
 
 /** The error a client sees: ours with a code, GraphQL's own as they are, the rest masked. */

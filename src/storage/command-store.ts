@@ -14,19 +14,23 @@ export interface NewCommand {
   schemaVersion: number | null;
 }
 
-export async function insertCommand(db: Db, c: NewCommand): Promise<Command> {
-  const [row] = await db
+/** Several commands in one INSERT; rows come back in the order given. */
+export async function insertCommands(db: Db, list: NewCommand[]): Promise<Command[]> {
+  const rows = await db
     .insert(commands)
-    .values({
-      endpointId: c.endpointId,
-      commandType: c.commandType,
-      payload: c.payload ?? null,
-      rerunOf: c.rerunOf,
-      schemaVersion: c.schemaVersion,
-      expiresAt: sql`now() + make_interval(secs => ${c.retentionSeconds})`,
-    })
+    .values(
+      list.map((c) => ({
+        endpointId: c.endpointId,
+        commandType: c.commandType,
+        payload: c.payload ?? null,
+        rerunOf: c.rerunOf,
+        schemaVersion: c.schemaVersion,
+        expiresAt: sql`now() + make_interval(secs => ${c.retentionSeconds})`,
+      })),
+    )
     .returning();
-  return row!;
+  // Identity values are assigned in VALUES order; sort to be independent of RETURNING order.
+  return rows.sort((a, b) => a.id - b.id);
 }
 
 export async function findCommand(db: Db, id: number): Promise<Command | null> {
@@ -70,53 +74,62 @@ export interface ResultValues {
   resultPayload: unknown;
 }
 
+/** Endpoint and type of each existing command among `ids`. */
+export async function commandOwners(db: Db, ids: number[]): Promise<Map<number, { endpointId: string; commandType: string }>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .select({ id: commands.id, endpointId: commands.endpointId, commandType: commands.commandType })
+    .from(commands)
+    .where(inArray(commands.id, ids));
+  return new Map(rows.map((r) => [r.id, { endpointId: r.endpointId, commandType: r.commandType }]));
+}
+
+export interface ResultItem extends ResultValues {
+  id: number;
+  endpointId: string;
+  commandType: string;
+}
+
 /**
- * EXECUTED, unless it already is: a duplicate result keeps the first, and a result for an
- * EXPIRED command still lands (kp1.md §2, "Result"). Returns null when nothing changed.
+ * Marks each command EXECUTED with its result, unless it already is: a duplicate result keeps
+ * the first, and a result for an EXPIRED command still lands (kp1.md §2, "Result"). One UPDATE
+ * for all items; an item whose id, endpoint and type do not match a row changes nothing.
+ * Returns the commands that changed.
  */
-export async function recordResult(
-  db: Db,
-  target: { id: number; endpointId: string; commandType: string },
-  result: ResultValues,
-): Promise<Command | null> {
-  const [row] = await db
+export async function recordResults(db: Db, items: ResultItem[]): Promise<Command[]> {
+  if (items.length === 0) return [];
+  const values = JSON.stringify(
+    [...items]
+      .sort((a, b) => a.id - b.id)
+      .map((i) => ({
+        id: i.id,
+        e: i.endpointId,
+        t: i.commandType,
+        s: i.statusCode,
+        r: i.reasonPhrase,
+        p: i.resultPayload === undefined || i.resultPayload === null ? null : JSON.stringify(i.resultPayload),
+      })),
+  );
+  return db
     .update(commands)
     .set({
       status: 'EXECUTED',
-      statusCode: result.statusCode,
-      reasonPhrase: result.reasonPhrase,
-      resultPayload: result.resultPayload ?? null,
+      statusCode: sql`v.s`,
+      reasonPhrase: sql`v.r`,
+      resultPayload: sql`v.p::json`,
       executedAt: sql`now()`,
       updatedAt: sql`now()`,
     })
+    .from(sql`json_to_recordset(${values}::json) as v(id bigint, e uuid, t text, s int, r text, p text)`)
     .where(
       and(
-        eq(commands.id, target.id),
-        eq(commands.endpointId, target.endpointId),
-        eq(commands.commandType, target.commandType),
+        sql`${commands.id} = v.id`,
+        sql`${commands.endpointId} = v.e`,
+        sql`${commands.commandType} = v.t`,
         ne(commands.status, 'EXECUTED'),
       ),
     )
-    .returning();
-  return row ?? null;
-}
-
-/** Whether the command exists for exactly this endpoint and type (for telling 404 from a duplicate). */
-export async function commandBelongsTo(
-  db: Db,
-  target: { id: number; endpointId: string; commandType: string },
-): Promise<boolean> {
-  const [row] = await db
-    .select({ id: commands.id })
-    .from(commands)
-    .where(
-      and(
-        eq(commands.id, target.id),
-        eq(commands.endpointId, target.endpointId),
-        eq(commands.commandType, target.commandType),
-      ),
-    );
-  return row !== undefined;
+    .returning() as unknown as Promise<Command[]>;
 }
 
 /**

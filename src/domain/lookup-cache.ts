@@ -1,0 +1,40 @@
+// A small read-through cache for lookups every request repeats (an endpoint by id or token,
+// the latest command schema of a type). Entries live `ttlMs` at most and are dropped at once
+// when an event says they changed, so a revoked token stops working in this process as soon
+// as the revocation's event arrives (the same moment its sessions are closed today), and at
+// the latest after `ttlMs` if an event were lost. Concurrent misses for one key share a query.
+export class LookupCache<K, V> {
+  private readonly entries = new Map<K, { value: Promise<V>; at: number }>();
+  private sweptAt = 0;
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxEntries = 100_000,
+  ) {}
+
+  get(key: K, load: () => Promise<V>, now = Date.now()): Promise<V> {
+    const hit = this.entries.get(key);
+    if (hit && now - hit.at < this.ttlMs) return hit.value;
+    // Expired entries go at most once per TTL (19,000 quiet devices must not stay cached).
+    if (now - this.sweptAt >= this.ttlMs) {
+      this.sweptAt = now;
+      for (const [k, e] of this.entries) if (now - e.at >= this.ttlMs) this.entries.delete(k);
+    }
+    if (this.entries.size >= this.maxEntries) this.entries.clear();
+    const value = load();
+    this.entries.set(key, { value, at: now });
+    // A failed lookup (database down) is not remembered.
+    value.catch(() => {
+      if (this.entries.get(key)?.value === value) this.entries.delete(key);
+    });
+    return value;
+  }
+
+  delete(key: K): void {
+    this.entries.delete(key);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
