@@ -180,16 +180,25 @@ export class CommandService {
             ? { ok: false as const, message: `No command ${bad.id} of type "${r.commandType}" for this endpoint.` }
             : { ok: true as const, changed: [] as Command[] };
         });
+        // One item per command: with two for one row, PostgreSQL's UPDATE … FROM would apply
+        // either, depending on the plan. The first report in arrival order wins, as it would alone.
+        const reported = new Set<number>();
         const items = requests.flatMap((r, i) =>
           outcomes[i]!.ok
-            ? r.results.map((x) => ({
-                id: x.id,
-                endpointId: r.endpointId,
-                commandType: r.commandType,
-                statusCode: x.statusCode,
-                reasonPhrase: x.reasonPhrase ?? null,
-                resultPayload: x.payload,
-              }))
+            ? r.results.flatMap((x) => {
+                if (reported.has(x.id)) return [];
+                reported.add(x.id);
+                return [
+                  {
+                    id: x.id,
+                    endpointId: r.endpointId,
+                    commandType: r.commandType,
+                    statusCode: x.statusCode,
+                    reasonPhrase: x.reasonPhrase ?? null,
+                    resultPayload: x.payload,
+                  },
+                ];
+              })
             : [],
         );
         const changed = (await store.recordResults(tx, items)).sort((a, b) => a.id - b.id);

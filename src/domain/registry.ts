@@ -42,11 +42,7 @@ export class RegistryService {
     private readonly bus: EventBus,
     private readonly log: Logger,
   ) {
-    bus.on('endpointAccessChanged', ({ endpointId }) => {
-      this.byId.delete(endpointId);
-      // Token hashes are not indexed by endpoint here; access changes are rare.
-      this.byTokenHash.clear();
-    });
+    bus.on('endpointAccessChanged', ({ endpointId }) => this.forget(endpointId));
   }
 
   async listApplications(actor: Principal | null): Promise<Application[]> {
@@ -134,7 +130,11 @@ export class RegistryService {
   }
 
   async endpointById(id: string): Promise<Endpoint | null> {
-    return isUuid(id) ? this.byId.get(id, () => store.findEndpointById(this.db, id)) : null;
+    if (!isUuid(id)) return null;
+    const endpoint = await this.byId.get(id, () => store.findEndpointById(this.db, id));
+    // Not remembered when missing: an endpoint created a moment later must be found at once.
+    if (!endpoint) this.byId.delete(id);
+    return endpoint;
   }
 
   /** A version by name, for device requests (the token, not a role, authorizes them). */
@@ -206,19 +206,31 @@ export class RegistryService {
   }
 
   private async changeAccess(endpointId: string, change: (tx: Db) => Promise<Endpoint | null>): Promise<Endpoint> {
-    this.byId.delete(endpointId);
-    this.byTokenHash.clear();
-    return this.db.transaction(async (tx) => {
-      const endpoint = await change(tx);
-      if (!endpoint) throw notFound(`No endpoint with id "${endpointId}".`);
+    const endpoint = await this.db.transaction(async (tx) => {
+      const changed = await change(tx);
+      if (!changed) throw notFound(`No endpoint with id "${endpointId}".`);
       await this.bus.publish(tx, 'endpointAccessChanged', { endpointId });
-      return endpoint;
+      return changed;
     });
+    // Also dropped by the event, in every process; here at once, after the commit (a lookup
+    // during the transaction could have cached the old row).
+    this.forget(endpointId);
+    return endpoint;
+  }
+
+  private forget(endpointId: string): void {
+    this.byId.delete(endpointId);
+    // Token hashes are not indexed by endpoint here; access changes are rare.
+    this.byTokenHash.clear();
   }
 
   /** The active endpoint behind a device token, with its application version; null when unknown. */
   async endpointByToken(token: string): Promise<{ endpoint: Endpoint; version: ApplicationVersion } | null> {
     const hash = hashSecret(token);
-    return this.byTokenHash.get(hash, () => store.findActiveEndpointByTokenHash(this.db, hash));
+    const found = await this.byTokenHash.get(hash, () => store.findActiveEndpointByTokenHash(this.db, hash));
+    // Not remembered when unknown: a token provisioned on the device before its endpoint was
+    // created works as soon as it is.
+    if (!found) this.byTokenHash.delete(hash);
+    return found;
   }
 }
