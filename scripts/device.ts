@@ -33,6 +33,8 @@ if (args.help || !args['app-version'] || !args.token) {
   --status-code <n>      status code to answer with (default 200)
   --reason-phrase <s>    reason phrase to answer with (default OK)
   --telemetry-every <s>  seconds between telemetry samples, 0 for none (default 10)
+
+A value that starts with '-' needs the --name=value form, e.g. --token=-my-token.
 `);
   process.exit(args.help ? 0 : 2);
 }

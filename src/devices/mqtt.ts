@@ -106,7 +106,7 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
 
   const push = (binding: Binding, commandType: string, list: Command[]): void => {
     const { client } = binding;
-    if (client.closed || binding.optedOut.has(commandType)) return;
+    if (client.closed || binding.optedOut?.has(commandType)) return;
     // A subscription can bind a connection before aedes marks it connected (CONNACK pending).
     if (!client.connected) {
       client.once('connected', () => push(binding, commandType, list));
@@ -227,8 +227,8 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     const binding = bindConnection(client, outcome.identity, replyTopic ? outcome.command?.commandType : undefined);
     if (outcome.command) {
       const { commandType, observe } = outcome.command;
-      if (observe === false) binding.optedOut.add(commandType);
-      if (observe === true) binding.optedOut.delete(commandType);
+      if (observe === false) (binding.optedOut ??= new Set()).add(commandType);
+      if (observe === true) binding.optedOut?.delete(commandType);
     }
     if (replyTopic) reply(client, binding.endpointId, replyTopic, outcome.body);
   }

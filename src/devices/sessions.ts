@@ -12,8 +12,8 @@ export interface Binding {
   readonly token: string;
   /** The app version the device last used in a topic; pushes are published under it. */
   appVersion: string;
-  /** Command types the device opted out of with {"observe": false} (Kaa ≥ 1.1 behaviour). */
-  readonly optedOut: Set<string>;
+  /** Command types the device opted out of with {"observe": false} (Kaa ≥ 1.1 behaviour); most never do. */
+  optedOut: Set<string> | undefined;
 }
 
 export class DeviceSessions {
@@ -42,7 +42,7 @@ export class DeviceSessions {
       endpointId: identity.endpoint.id,
       token: identity.token,
       appVersion: identity.appVersion,
-      optedOut: new Set(),
+      optedOut: undefined,
     };
     mine.set(binding.endpointId, binding);
     let set = this.byEndpoint.get(binding.endpointId);

@@ -6,6 +6,8 @@
 export class LookupCache<K, V> {
   private readonly entries = new Map<K, { value: Promise<V>; at: number }>();
   private sweptAt = 0;
+  /** Pending while entries exist: they go even when no lookup comes to sweep them. */
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ttlMs: number,
@@ -16,18 +18,24 @@ export class LookupCache<K, V> {
     const hit = this.entries.get(key);
     if (hit && now - hit.at < this.ttlMs) return hit.value;
     // Expired entries go at most once per TTL (19,000 quiet devices must not stay cached).
-    if (now - this.sweptAt >= this.ttlMs) {
-      this.sweptAt = now;
-      for (const [k, e] of this.entries) if (now - e.at >= this.ttlMs) this.entries.delete(k);
-    }
+    if (now - this.sweptAt >= this.ttlMs) this.sweep(now);
     if (this.entries.size >= this.maxEntries) this.entries.clear();
     const value = load();
     this.entries.set(key, { value, at: now });
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.sweep(Date.now());
+    }, this.ttlMs * 2).unref();
     // A failed lookup (database down) is not remembered.
     value.catch(() => {
       if (this.entries.get(key)?.value === value) this.entries.delete(key);
     });
     return value;
+  }
+
+  private sweep(now: number): void {
+    this.sweptAt = now;
+    for (const [k, e] of this.entries) if (now - e.at >= this.ttlMs) this.entries.delete(k);
   }
 
   delete(key: K): void {

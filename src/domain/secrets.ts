@@ -8,10 +8,16 @@ export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret, 'utf8').digest('hex');
 }
 
-/** URL-safe random text: only [A-Za-z0-9_-], so it is also a valid kp1 token. */
+/**
+ * URL-safe random text: only [A-Za-z0-9_-], so it is also a valid kp1 token, and never starting
+ * with '-' or '_' (command-line tools would read a leading '-' as an option).
+ */
 export function randomSecret(bytes = 24): string {
-  return randomBytes(bytes).toString('base64url');
+  const text = randomBytes(bytes).toString('base64url');
+  return /^[-_]/.test(text) ? `${ALPHANUMERIC[randomBytes(1)[0]! % ALPHANUMERIC.length]}${text.slice(1)}` : text;
 }
+
+const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 // Device passwords may be short and chosen by people, so they get a slow, salted hash.
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
