@@ -94,7 +94,7 @@ async function openPostgres(url: string, poolSize: number, { log }: OpenOptions)
   const options = { ...quiet, fetch_types: false, backoff: (retries: number) => Math.min(0.02 * 2 ** retries, 0.25) };
   const client = postgres(url, { ...options, max: poolSize, connect_timeout: 5, idle_timeout: 60 });
   const listener = postgres(url, { ...options, max: 1, connect_timeout: 10 });
-  const db = drizzlePostgres(client) as unknown as Db;
+  const db = drizzlePostgres(preparing(client)) as unknown as Db;
   log.info({ database: 'postgres', host: safeHost(url) }, 'database ready');
   return {
     kind: 'postgres',
@@ -114,6 +114,40 @@ async function openPostgres(url: string, poolSize: number, { log }: OpenOptions)
       await Promise.all([client.end({ timeout: 5 }), listener.end({ timeout: 5 })]);
     },
   };
+}
+
+/** Statements with more parameters than this (multi-row batches) are left unprepared. */
+const MAX_PREPARED_PARAMETERS = 32;
+
+/**
+ * drizzle runs every statement unprepared (`unsafe(…, { prepare: false })`): postgres.js then
+ * sends a Describe and waits for it before each statement with parameters, and PostgreSQL
+ * parses and plans it every time. Ours are a small, fixed set, so they are prepared: each
+ * connection keeps them by text after the first use, and later uses are one round trip.
+ * Multi-row batches, whose text varies with their size, stay unprepared so that the statements
+ * a connection keeps stay few. Transactions get a client that prepares too.
+ */
+function preparing(sql: postgres.Sql): postgres.Sql {
+  return new Proxy(sql, {
+    get(target, property, receiver) {
+      if (property === 'unsafe') {
+        return (query: string, parameters: postgres.ParameterOrJSON<never>[] = [], options: postgres.UnsafeQueryOptions = {}) =>
+          target.unsafe(query, parameters, {
+            ...options,
+            prepare: parameters.length > 0 && parameters.length <= MAX_PREPARED_PARAMETERS,
+          });
+      }
+      if (property === 'begin') {
+        return (...args: unknown[]) => {
+          const body = args.pop() as (tx: postgres.TransactionSql) => unknown;
+          return (target.begin as (...a: unknown[]) => unknown)(...args, (tx: postgres.TransactionSql) =>
+            body(preparing(tx as unknown as postgres.Sql) as unknown as postgres.TransactionSql),
+          );
+        };
+      }
+      return Reflect.get(target, property, receiver) as unknown;
+    },
+  });
 }
 
 /** Several processes may start at once on one database: one migrates, the others wait. */
