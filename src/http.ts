@@ -37,7 +37,7 @@ export function createRequestHandler(routes: HttpRoutes): RouteHandler {
 }
 
 /** A kp1 path with its device token replaced: tokens are secrets and never reach the logs. */
-export function redactPath(path: string): string {
+function redactPath(path: string): string {
   return path.replace(/^(\/kp1\/[^/]*\/[^/]*\/)[^/]+/, '$1[token]');
 }
 

@@ -181,41 +181,30 @@ export class CommandService {
             : { ok: true as const, changed: [] as Command[] };
         });
         // One item per command: with two for one row, PostgreSQL's UPDATE … FROM would apply
-        // either, depending on the plan. The first report in arrival order wins, as it would alone.
-        const reported = new Set<number>();
-        const items = requests.flatMap((r, i) =>
-          outcomes[i]!.ok
-            ? r.results.flatMap((x) => {
-                if (reported.has(x.id)) return [];
-                reported.add(x.id);
-                return [
-                  {
-                    id: x.id,
-                    endpointId: r.endpointId,
-                    commandType: r.commandType,
-                    statusCode: x.statusCode,
-                    reasonPhrase: x.reasonPhrase ?? null,
-                    resultPayload: x.payload,
-                  },
-                ];
-              })
-            : [],
-        );
+        // either, depending on the plan. The first report in arrival order wins, as it would
+        // alone, and the command it changes is that request's.
+        const reporter = new Map<number, { ok: true; changed: Command[] }>();
+        const items = requests.flatMap((r, i) => {
+          const outcome = outcomes[i]!;
+          if (!outcome.ok) return [];
+          return r.results.flatMap((x) => {
+            if (reporter.has(x.id)) return [];
+            reporter.set(x.id, outcome);
+            return [
+              {
+                id: x.id,
+                endpointId: r.endpointId,
+                commandType: r.commandType,
+                statusCode: x.statusCode,
+                reasonPhrase: x.reasonPhrase ?? null,
+                resultPayload: x.payload,
+              },
+            ];
+          });
+        });
         const changed = (await store.recordResults(tx, items)).sort((a, b) => a.id - b.id);
         await this.bus.publishMany(tx, 'commandChanged', changed);
-        // A command reported twice in one batch changed once: it is the first request's.
-        const byId = new Map(changed.map((c) => [c.id, c]));
-        requests.forEach((r, i) => {
-          const o = outcomes[i]!;
-          if (!o.ok) return;
-          for (const x of r.results) {
-            const c = byId.get(x.id);
-            if (c) {
-              o.changed.push(c);
-              byId.delete(x.id);
-            }
-          }
-        });
+        for (const c of changed) reporter.get(c.id)!.changed.push(c);
         return outcomes;
       }),
     { maxBatch: 200, concurrency: 2 },

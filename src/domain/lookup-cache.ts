@@ -3,16 +3,23 @@
 // when an event says they changed, so a revoked token stops working in this process as soon
 // as the revocation's event arrives (the same moment its sessions are closed today), and at
 // the latest after `ttlMs` if an event were lost. Concurrent misses for one key share a query.
+// With `keepNull: false`, a lookup that found nothing (null) is not remembered once it settles.
 export class LookupCache<K, V> {
   private readonly entries = new Map<K, { value: Promise<V>; at: number }>();
   private sweptAt = 0;
   /** Pending while entries exist: they go even when no lookup comes to sweep them. */
   private timer: NodeJS.Timeout | undefined;
 
+  private readonly maxEntries: number;
+  private readonly keepNull: boolean;
+
   constructor(
     private readonly ttlMs: number,
-    private readonly maxEntries = 100_000,
-  ) {}
+    options: { maxEntries?: number; keepNull?: boolean } = {},
+  ) {
+    this.maxEntries = options.maxEntries ?? 100_000;
+    this.keepNull = options.keepNull ?? true;
+  }
 
   get(key: K, load: () => Promise<V>, now = Date.now()): Promise<V> {
     const hit = this.entries.get(key);
@@ -26,10 +33,13 @@ export class LookupCache<K, V> {
       this.timer = undefined;
       this.sweep(Date.now());
     }, this.ttlMs * 2).unref();
-    // A failed lookup (database down) is not remembered.
-    value.catch(() => {
+    // A failed lookup (database down) is not remembered, nor a miss when keepNull is off.
+    const forget = () => {
       if (this.entries.get(key)?.value === value) this.entries.delete(key);
-    });
+    };
+    value.then((found) => {
+      if (found === null && !this.keepNull) forget();
+    }, forget);
     return value;
   }
 

@@ -33,9 +33,14 @@ const MAX_PASSWORD = 256;
 
 export class RegistryService {
   // Every invoke looks its endpoint up, and every device message its token: cached briefly,
-  // dropped when the endpoint's access changes (revocation, credentials) in any process.
-  private readonly byId = new LookupCache<string, Endpoint | null>(LOOKUP_TTL_MS);
-  private readonly byTokenHash = new LookupCache<string, { endpoint: Endpoint; version: ApplicationVersion } | null>(LOOKUP_TTL_MS);
+  // dropped when the endpoint's access changes (revocation, credentials) in any process. Misses
+  // are not remembered: an endpoint created a moment later, or a token provisioned on a device
+  // before its endpoint existed, must be found at once.
+  private readonly byId = new LookupCache<string, Endpoint | null>(LOOKUP_TTL_MS, { keepNull: false });
+  private readonly byTokenHash = new LookupCache<string, { endpoint: Endpoint; version: ApplicationVersion } | null>(
+    LOOKUP_TTL_MS,
+    { keepNull: false },
+  );
 
   constructor(
     private readonly db: Db,
@@ -130,11 +135,7 @@ export class RegistryService {
   }
 
   async endpointById(id: string): Promise<Endpoint | null> {
-    if (!isUuid(id)) return null;
-    const endpoint = await this.byId.get(id, () => store.findEndpointById(this.db, id));
-    // Not remembered when missing: an endpoint created a moment later must be found at once.
-    if (!endpoint) this.byId.delete(id);
-    return endpoint;
+    return isUuid(id) ? this.byId.get(id, () => store.findEndpointById(this.db, id)) : null;
   }
 
   /** A version by name, for device requests (the token, not a role, authorizes them). */
@@ -227,10 +228,6 @@ export class RegistryService {
   /** The active endpoint behind a device token, with its application version; null when unknown. */
   async endpointByToken(token: string): Promise<{ endpoint: Endpoint; version: ApplicationVersion } | null> {
     const hash = hashSecret(token);
-    const found = await this.byTokenHash.get(hash, () => store.findActiveEndpointByTokenHash(this.db, hash));
-    // Not remembered when unknown: a token provisioned on the device before its endpoint was
-    // created works as soon as it is.
-    if (!found) this.byTokenHash.delete(hash);
-    return found;
+    return this.byTokenHash.get(hash, () => store.findActiveEndpointByTokenHash(this.db, hash));
   }
 }

@@ -71,15 +71,7 @@ export class EventBus {
       },
       () => {
         // After the events delivered before the gap.
-        this.queue = this.queue.then(() => {
-          for (const handler of this.missedHandlers) {
-            try {
-              handler();
-            } catch (error) {
-              this.log.error({ err: error }, 'events-missed handler failed');
-            }
-          }
-        });
+        this.queue = this.queue.then(() => this.callAll(this.missedHandlers, undefined, 'eventsMissed'));
       },
     );
   }
@@ -159,7 +151,12 @@ export class EventBus {
   }
 
   private emit<K extends EventName>(name: K, event: EventMap[K]): void {
-    for (const handler of this.handlers[name] as Set<Handler<K>>) {
+    this.callAll(this.handlers[name] as Set<Handler<K>>, event, name);
+  }
+
+  /** Calls every handler; one that throws is logged and does not stop the others. */
+  private callAll<E>(handlers: Iterable<(event: E) => void>, event: E, name: string): void {
+    for (const handler of handlers) {
       try {
         handler(event);
       } catch (error) {

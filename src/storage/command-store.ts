@@ -99,16 +99,14 @@ export interface ResultItem extends ResultValues {
 export async function recordResults(db: Db, items: ResultItem[]): Promise<Command[]> {
   if (items.length === 0) return [];
   const values = JSON.stringify(
-    [...items]
-      .sort((a, b) => a.id - b.id)
-      .map((i) => ({
-        id: i.id,
-        e: i.endpointId,
-        t: i.commandType,
-        s: i.statusCode,
-        r: i.reasonPhrase,
-        p: i.resultPayload === undefined || i.resultPayload === null ? null : JSON.stringify(i.resultPayload),
-      })),
+    items.map((i) => ({
+      id: i.id,
+      e: i.endpointId,
+      t: i.commandType,
+      s: i.statusCode,
+      r: i.reasonPhrase,
+      p: i.resultPayload === undefined || i.resultPayload === null ? null : JSON.stringify(i.resultPayload),
+    })),
   );
   return db
     .update(commands)

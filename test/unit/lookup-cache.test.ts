@@ -66,6 +66,23 @@ describe('LookupCache', () => {
     expect(loads).toBe(1);
   });
 
+  it('with keepNull off, forgets a lookup that found nothing once it settles; concurrent callers still share it', async () => {
+    const cache = new LookupCache<string, string | null>(1_000, { keepNull: false });
+    let loads = 0;
+    const load = () => {
+      loads++;
+      return Promise.resolve(loads === 3 ? 'found' : null);
+    };
+    const [first, second] = await Promise.all([cache.get('k', load, 0), cache.get('k', load, 0)]);
+    expect([first, second, loads]).toEqual([null, null, 1]);
+    expect(await cache.get('k', load, 100)).toBeNull();
+    expect(loads).toBe(2);
+    // A value is kept as usual.
+    expect(await cache.get('k', load, 200)).toBe('found');
+    expect(await cache.get('k', load, 300)).toBe('found');
+    expect(loads).toBe(3);
+  });
+
   it('concurrent misses for one key share one load', async () => {
     const cache = new LookupCache<string, { row: number }>(1_000);
     const d = deferred<{ row: number }>();
@@ -154,7 +171,7 @@ describe('LookupCache', () => {
   });
 
   it('holds at most maxEntries: adding one more starts over', async () => {
-    const cache = new LookupCache<string, string>(10_000, 3);
+    const cache = new LookupCache<string, string>(10_000, { maxEntries: 3 });
     const c = counter();
     for (const k of ['a', 'b', 'c']) await cache.get(k, c.load(k), 0);
     // Three entries fit: all hits.
@@ -169,7 +186,7 @@ describe('LookupCache', () => {
 
   it('sweeps expired entries, so they do not count against maxEntries', async () => {
     const ttl = 1_000;
-    const cache = new LookupCache<string, string>(ttl, 3);
+    const cache = new LookupCache<string, string>(ttl, { maxEntries: 3 });
     const c = counter();
     // Two entries that will expire unused (quiet devices).
     await cache.get('quiet1', c.load('quiet1'), 0);
