@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import { DomainError } from '../src/domain/errors.ts';
-import { COMMAND_FIELDS, createEndpoint, gql, gqlData, invoke, startApp, waitFor, type GqlResponse } from './support/app.ts';
+import { COMMAND_FIELDS, commandById, createEndpoint, gql, gqlData, invoke, startApp, waitFor, type GqlResponse } from './support/app.ts';
 import { rawQuery } from './support/db.ts';
 
 let app: App;
@@ -27,10 +27,6 @@ const ms = (iso: string | null) => Date.parse(iso!);
 function errorOf(res: GqlResponse) {
   expect(res.errors, JSON.stringify(res)).toHaveLength(1);
   return res.errors![0]!;
-}
-
-async function getCommand(id: string): Promise<any> {
-  return (await gqlData(app, COMMAND, { id })).command;
 }
 
 async function history(endpointId: string, args: Record<string, unknown> = {}): Promise<any> {
@@ -63,7 +59,7 @@ async function expectDomainError(promise: Promise<unknown>, code: string): Promi
 async function waitForStatus(id: string, status: string, within = 5_000): Promise<any> {
   return waitFor(
     async () => {
-      const c = await getCommand(id);
+      const c = await commandById(app, id);
       return c.status === status ? c : undefined;
     },
     within,
@@ -95,7 +91,7 @@ describe('invokeCommand', () => {
     expect(Math.abs(ms(c.createdAt) - before)).toBeLessThan(30_000);
     expect(c.updatedAt).toBe(c.createdAt);
 
-    expect(await getCommand(c.id)).toEqual(c);
+    expect(await commandById(app, c.id)).toEqual(c);
     const rows = await rawQuery<any>(
       'select status, command_type, payload, extract(epoch from expires_at - created_at)::int as retention from commands where id = $1',
       [Number(c.id)],
@@ -109,7 +105,7 @@ describe('invokeCommand', () => {
     const fx = await createEndpoint(app);
     const data = await gqlData(app, INVOKE, { input: { endpointId: fx.endpointId, commandType: 'ping' } });
     expect(data.invokeCommand.payload).toBeNull();
-    expect((await getCommand(data.invokeCommand.id)).payload).toBeNull();
+    expect((await commandById(app, data.invokeCommand.id)).payload).toBeNull();
   });
 
   it.each([1, 120, 604800])('uses an explicit retention of %i s', async (retention) => {
@@ -247,7 +243,7 @@ describe('rerunCommand', () => {
     expect(chain.command).toEqual({ id: again.id, rerunOf: { id: rerun.id, rerunOf: { id: original.id, rerunOf: null } } });
 
     // The original is untouched, and history has all three, newest first.
-    expect(await getCommand(original.id)).toEqual(original);
+    expect(await commandById(app, original.id)).toEqual(original);
     expect(await historyIds(fx.endpointId)).toEqual([again.id, rerun.id, original.id]);
   });
 
@@ -279,8 +275,8 @@ describe('command(id)', () => {
     const fx = await createEndpoint(app);
     const a = await invoke(app, fx.endpointId, 'a', 1);
     const b = await invoke(app, fx.endpointId, 'b', 2);
-    expect(await getCommand(a.id)).toEqual(a);
-    expect(await getCommand(b.id)).toEqual(b);
+    expect(await commandById(app, a.id)).toEqual(a);
+    expect(await commandById(app, b.id)).toEqual(b);
   });
 
   it.each(['999999999999', 'abc', '0', '-1', '1.5', '', ' 1', '99999999999999999999', '9007199254740993'])(
@@ -451,7 +447,7 @@ describe('expiry', () => {
     const long = await invoke(app, fx.endpointId, 'long', null, 3600);
     const short = await invoke(app, fx.endpointId, 'short', null, 1);
     await waitForStatus(short.id, 'EXPIRED', 5_000);
-    expect((await getCommand(long.id)).status).toBe('PENDING');
+    expect((await commandById(app, long.id)).status).toBe('PENDING');
   });
 });
 
@@ -487,7 +483,7 @@ describe('device side: app.services.commands', () => {
     expect(changed).toHaveLength(1);
     expect(changed[0]).toMatchObject({ id: Number(c.id), status: 'EXECUTED', statusCode: 200 });
 
-    const seen = await getCommand(c.id);
+    const seen = await commandById(app, c.id);
     expect(seen).toMatchObject({
       status: 'EXECUTED',
       statusCode: 200,
@@ -509,13 +505,13 @@ describe('device side: app.services.commands', () => {
       { id: Number(b.id), statusCode: 409, reasonPhrase: 'Door is jammed', payload: { tries: 3 } },
       { id: Number(a.id), statusCode: 500 },
     ]);
-    expect(await getCommand(b.id)).toMatchObject({
+    expect(await commandById(app, b.id)).toMatchObject({
       status: 'EXECUTED',
       statusCode: 409,
       reasonPhrase: 'Door is jammed',
       resultPayload: { tries: 3 },
     });
-    expect(await getCommand(a.id)).toMatchObject({ status: 'EXECUTED', statusCode: 500, reasonPhrase: null, resultPayload: null });
+    expect(await commandById(app, a.id)).toMatchObject({ status: 'EXECUTED', statusCode: 500, reasonPhrase: null, resultPayload: null });
   });
 
   it('keeps the first result when a duplicate arrives', async () => {
@@ -523,12 +519,12 @@ describe('device side: app.services.commands', () => {
     const c = await invoke(app, fx.endpointId, 'dup');
     const commands = app.services.commands;
     await commands.recordResults(fx.endpointId, 'dup', [{ id: Number(c.id), statusCode: 200, reasonPhrase: 'first', payload: { n: 1 } }]);
-    const firstSeen = await getCommand(c.id);
+    const firstSeen = await commandById(app, c.id);
     const again = await commands.recordResults(fx.endpointId, 'dup', [
       { id: Number(c.id), statusCode: 500, reasonPhrase: 'second', payload: { n: 2 } },
     ]);
     expect(again).toEqual([]);
-    expect(await getCommand(c.id)).toEqual(firstSeen);
+    expect(await commandById(app, c.id)).toEqual(firstSeen);
     expect(firstSeen).toMatchObject({ statusCode: 200, reasonPhrase: 'first', resultPayload: { n: 1 } });
   });
 
@@ -540,7 +536,7 @@ describe('device side: app.services.commands', () => {
       { id: Number(c.id), statusCode: 200, reasonPhrase: 'finally' },
     ]);
     expect(changed.map((x) => x.status)).toEqual(['EXECUTED']);
-    const seen = await getCommand(c.id);
+    const seen = await commandById(app, c.id);
     expect(seen).toMatchObject({ status: 'EXECUTED', statusCode: 200, reasonPhrase: 'finally' });
     expect(ms(seen.executedAt)).toBeGreaterThan(ms(seen.expiresAt));
   });
@@ -556,8 +552,8 @@ describe('device side: app.services.commands', () => {
     await expectDomainError(commands.recordResults(fx.endpointId, 'sw', [{ id: Number(theirs.id), statusCode: 200 }]), 'NOT_FOUND');
     await expectDomainError(commands.recordResults(fx.endpointId, 'other', [{ id: Number(mine.id), statusCode: 200 }]), 'NOT_FOUND');
 
-    expect(await getCommand(mine.id)).toEqual(mine);
-    expect(await getCommand(theirs.id)).toEqual(theirs);
+    expect(await commandById(app, mine.id)).toEqual(mine);
+    expect(await commandById(app, theirs.id)).toEqual(theirs);
   });
 
   it('refuses a whole batch when one item is not found: the valid item stays PENDING', async () => {
@@ -578,15 +574,15 @@ describe('device side: app.services.commands', () => {
       [item(otherType.id), item(valid.id)],
     ]) {
       await expectDomainError(commands.recordResults(fx.endpointId, 'sw', batch), 'NOT_FOUND');
-      expect(await getCommand(valid.id)).toEqual(valid);
+      expect(await commandById(app, valid.id)).toEqual(valid);
     }
-    for (const c of [earlierForeign, laterForeign, otherType]) expect(await getCommand(c.id)).toEqual(c);
+    for (const c of [earlierForeign, laterForeign, otherType]) expect(await commandById(app, c.id)).toEqual(c);
     expect((await commands.outstanding(fx.endpointId, 'sw')).map((c) => c.id)).toEqual([Number(valid.id)]);
 
     // Nothing was left half done: the valid item alone is accepted afterwards.
     const changed = await commands.recordResults(fx.endpointId, 'sw', [item(valid.id, 204)]);
     expect(changed.map((c) => c.id)).toEqual([Number(valid.id)]);
-    expect((await getCommand(valid.id)).statusCode).toBe(204);
+    expect((await commandById(app, valid.id)).statusCode).toBe(204);
   });
 
   it('treats an empty batch as a no-op', async () => {
@@ -594,6 +590,6 @@ describe('device side: app.services.commands', () => {
     const c = await invoke(app, fx.endpointId, 'sw');
     expect(await app.services.commands.recordResults(fx.endpointId, 'sw', [])).toEqual([]);
     expect(await app.services.commands.recordResults('00000000-0000-0000-0000-000000000000', 'sw', [])).toEqual([]);
-    expect(await getCommand(c.id)).toEqual(c);
+    expect(await commandById(app, c.id)).toEqual(c);
   });
 });

@@ -2,13 +2,13 @@
 // a server on port 0: over MQTT it gets pushed commands (and the backlog), over HTTP it long-polls;
 // either way it prints each command, answers it with the configured status code and reason
 // phrase, and sends telemetry. The outcome is checked through GraphQL.
-import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
-import { COMMAND_FIELDS, createEndpoint, gqlData, invoke, startApp, waitFor, type Fixture } from './support/app.ts';
+import { commandById, createEndpoint, gqlData, invoke, startApp, waitFor, type Fixture } from './support/app.ts';
+import { spawnLines, type Proc } from './support/process.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SCRIPT = 'scripts/device.ts';
@@ -21,11 +21,7 @@ beforeAll(async () => {
 });
 afterAll(() => app?.stop());
 
-interface Sim {
-  child: ChildProcess;
-  lines: string[];
-  stderr: () => string;
-  exited: Promise<number | null>;
+interface Sim extends Proc {
   describe: () => string;
 }
 
@@ -56,38 +52,14 @@ afterAll(async () => {
 
 /** Starts `node --import tsx scripts/device.ts ...args` in the repository root. */
 function startSim(args: string[]): Sim {
-  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, ...args], {
+  const proc = spawnLines(process.execPath, ['--import', 'tsx', SCRIPT, ...args], {
     cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
     // No DEVICE_* variables from the developer's shell: every address comes from the arguments.
     env: { ...process.env, DEVICE_MQTT_URL: undefined, DEVICE_HTTP_URL: undefined },
   });
-  const lines: string[] = [];
-  let buffer = '';
-  let err = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString('utf8');
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      lines.push(buffer.slice(0, nl));
-      buffer = buffer.slice(nl + 1);
-    }
-  });
-  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('close', (code) => {
-      if (buffer) lines.push(buffer);
-      buffer = '';
-      resolve(code);
-    });
-    child.on('error', () => resolve(null));
-  });
   const sim: Sim = {
-    child,
-    lines,
-    stderr: () => err,
-    exited,
-    describe: () => `simulator stdout:\n${lines.join('\n')}\nstderr:\n${err}`,
+    ...proc,
+    describe: () => `simulator stdout:\n${proc.lines.join('\n')}\nstderr:\n${proc.stderr()}`,
   };
   running.add(sim);
   return sim;
@@ -134,15 +106,10 @@ function messages(sim: Sim): string[] {
   });
 }
 
-const COMMAND = `query($id: ID!) { command(id: $id) { ${COMMAND_FIELDS} } }`;
-async function getCommand(id: string | number): Promise<any> {
-  return (await gqlData(app, COMMAND, { id: String(id) })).command;
-}
-
 async function waitExecuted(id: string | number, sim: Sim): Promise<any> {
   return waitFor(
     async () => {
-      const c = await getCommand(id);
+      const c = await commandById(app, id);
       return c.status === 'EXECUTED' ? c : undefined;
     },
     WAIT_MS,

@@ -10,6 +10,7 @@ import {
   createEndpoint,
   gqlData,
   invoke,
+  setEndpointCredentials,
   startApp,
   unique,
   untilSubscribed,
@@ -371,6 +372,23 @@ describe('endpoint lookups cached per server', () => {
     throw new Error(`server A kept serving for ${spans.join(', ')} ms: no sooner than its cache TTL (${LOOKUP_TTL_MS} ms)`);
   }
 
+  /** Polls server A with the token alone until it refuses it (401, never anything else); returns when. */
+  async function refusedOnA(fx: Fixture, stillServed: string): Promise<number> {
+    let refusedAt = 0;
+    await waitFor(
+      async () => {
+        const reply = await kp1(a, fx, 'command/x', {});
+        if (reply.status === 200) return false;
+        expect(reply.status, reply.text).toBe(401);
+        refusedAt = Date.now();
+        return true;
+      },
+      10_000,
+      () => stillServed,
+    );
+    return refusedAt;
+  }
+
   it('a token a device used before its endpoint existed works at once once the endpoint is created, on either server', async () => {
     const version = await createEndpoint(a);
     const token = unique('provisioned');
@@ -406,18 +424,7 @@ describe('endpoint lookups cached per server', () => {
       const onB = await kp1(b, fx, 'command/x', {});
       expect(onB.status, onB.text).toBe(401);
 
-      let refusedAt = 0;
-      await waitFor(
-        async () => {
-          const reply = await kp1(a, fx, 'command/x', {});
-          if (reply.status === 200) return false;
-          expect(reply.status, reply.text).toBe(401);
-          refusedAt = Date.now();
-          return true;
-        },
-        10_000,
-        () => 'server A still serves the revoked token',
-      );
+      const refusedAt = await refusedOnA(fx, 'server A still serves the revoked token');
       // Refused for good, on both, for polls and results, and the result changed nothing.
       for (const target of [a, b]) {
         expect((await kp1(target, fx, 'command/x', {})).status).toBe(401);
@@ -438,26 +445,10 @@ describe('endpoint lookups cached per server', () => {
       expect((await kp1(a, fx, 'command/x', {})).status).toBe(200);
       expect((await kp1(a, fx, 'command/x', {})).status).toBe(200);
 
-      const data = await gqlData(
-        b,
-        'mutation($id: ID!, $u: String!, $p: String!) { setEndpointCredentials(endpointId: $id, username: $u, password: $p) { id mqttUsername } }',
-        { id: fx.endpointId, u: creds.username, p: creds.password },
-      );
-      expect(data.setEndpointCredentials.mqttUsername).toBe(creds.username);
+      await setEndpointCredentials(b, fx, creds.username, creds.password);
       expect((await kp1(b, fx, 'command/x', {})).status).toBe(401);
 
-      let refusedAt = 0;
-      await waitFor(
-        async () => {
-          const reply = await kp1(a, fx, 'command/x', {});
-          if (reply.status === 200) return false;
-          expect(reply.status, reply.text).toBe(401);
-          refusedAt = Date.now();
-          return true;
-        },
-        10_000,
-        () => 'server A still accepts the token alone',
-      );
+      const refusedAt = await refusedOnA(fx, 'server A still accepts the token alone');
       last = fx;
       lastCreds = creds;
       return { servedAt, refusedAt };

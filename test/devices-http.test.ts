@@ -3,8 +3,8 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
-import { COMMAND_FIELDS, createEndpoint, gqlData, invoke, startApp, unique, waitFor, type Fixture } from './support/app.ts';
-import { rawQuery } from './support/db.ts';
+import { commandById, createEndpoint, gqlData, invoke, startApp, unique, waitFor, type Fixture } from './support/app.ts';
+import { commandStatus, rawQuery } from './support/db.ts';
 
 let app: App;
 beforeAll(async () => {
@@ -45,16 +45,6 @@ function expectKp1Error(res: HttpReply, statusCode: number): void {
   expect(body.statusCode).toBe(statusCode);
   expect(typeof body.reasonPhrase).toBe('string');
   expect(body.reasonPhrase.length).toBeGreaterThan(0);
-}
-
-const COMMAND = `query($id: ID!) { command(id: $id) { ${COMMAND_FIELDS} } }`;
-async function getCommand(id: string | number): Promise<any> {
-  return (await gqlData(app, COMMAND, { id: String(id) })).command;
-}
-
-async function statusOf(id: string | number): Promise<string> {
-  const [row] = await rawQuery<{ status: string }>('select status from commands where id = $1', [Number(id)]);
-  return row!.status;
 }
 
 async function poll(fx: Fixture, type: string, query = ''): Promise<HttpReply> {
@@ -132,7 +122,7 @@ describe('the Kaa tutorial curl flow', () => {
     expect((await poll(fx, 'reboot')).json()).toStrictEqual([{ id: Number(c.id) }]);
     const res = await post(kp1Path(viaV2, 'cex', 'result/reboot'), JSON.stringify([{ id: Number(c.id), statusCode: 200 }]));
     expect(res.status, res.text).toBe(200);
-    expect(await statusOf(c.id)).toBe('EXECUTED');
+    expect(await commandStatus(c.id)).toBe('EXECUTED');
   });
 });
 
@@ -144,7 +134,7 @@ describe('errors', () => {
     expectKp1Error(await post(kp1Path(fx, 'cex', 'result/reboot'), `[{"id":${c.id},"statusCode":200}`), 400);
     expectKp1Error(await post(kp1Path(fx, 'dcx', 'json'), 'not json'), 400);
     expectKp1Error(await post(kp1Path(fx, 'cex', 'result/reboot'), ''), 400);
-    expect(await statusOf(c.id)).toBe('PENDING');
+    expect(await commandStatus(c.id)).toBe('PENDING');
   });
 
   it.each([
@@ -165,7 +155,7 @@ describe('errors', () => {
     // Point any result at the real command, so only the shape is wrong.
     const text = body.replace('"id":1,', `"id":${c.id},`);
     expectKp1Error(await post(kp1Path(fx, 'cex', `${kind}/reboot`), text), 400);
-    expect(await statusOf(c.id)).toBe('PENDING');
+    expect(await commandStatus(c.id)).toBe('PENDING');
   });
 
   it('401 for an unknown token', async () => {
@@ -184,7 +174,7 @@ describe('errors', () => {
     expectKp1Error(await post(kp1Path(crossed, 'cex', 'command/reboot'), '{}'), 403);
     expectKp1Error(await post(kp1Path(crossed, 'cex', 'result/reboot'), JSON.stringify([{ id: Number(c.id), statusCode: 200 }])), 403);
     expectKp1Error(await post(kp1Path(crossed, 'dcx', 'json'), '{"t":1}'), 403);
-    expect(await statusOf(c.id)).toBe('PENDING');
+    expect(await commandStatus(c.id)).toBe('PENDING');
     const [row] = await rawQuery<{ n: number }>('select count(*)::int as n from telemetry_samples where endpoint_id = $1', [theirs.endpointId]);
     expect(Number(row!.n)).toBe(0);
   });
@@ -206,9 +196,9 @@ describe('errors', () => {
     // An id of another command type, or of another endpoint, is unknown here too (kp1.md §2).
     expectKp1Error(await post(path, JSON.stringify([result(Number(c.id)), result(Number(zero.id))])), 404);
     expectKp1Error(await post(path, JSON.stringify([result(Number(foreign.id)), result(Number(c.id))])), 404);
-    expect(await statusOf(c.id)).toBe('PENDING');
-    expect(await statusOf(zero.id)).toBe('PENDING');
-    expect(await statusOf(foreign.id)).toBe('PENDING');
+    expect(await commandStatus(c.id)).toBe('PENDING');
+    expect(await commandStatus(zero.id)).toBe('PENDING');
+    expect(await commandStatus(foreign.id)).toBe('PENDING');
     expect((await poll(fx, 'reboot')).json()).toStrictEqual([{ id: Number(c.id) }]);
   });
 
@@ -249,13 +239,13 @@ describe('errors', () => {
       expect(Buffer.byteLength(tooBig)).toBe(1025);
       expectKp1Error(await post(kp1Path(fx, 'cex', 'result/reboot'), tooBig, FORM, small), 413);
       expectKp1Error(await post(kp1Path(fx, 'dcx', 'json'), JSON.stringify({ blob: 'y'.repeat(2000) }), FORM, small), 413);
-      expect(await statusOf(c.id)).toBe('PENDING');
+      expect(await commandStatus(c.id)).toBe('PENDING');
 
       const atLimit = padded(1024);
       expect(Buffer.byteLength(atLimit)).toBe(1024);
       const ok = await post(kp1Path(fx, 'cex', 'result/reboot'), atLimit, FORM, small);
       expect(ok.status, ok.text).toBe(200);
-      expect(await statusOf(c.id)).toBe('EXECUTED');
+      expect(await commandStatus(c.id)).toBe('EXECUTED');
     });
 
     it('413 for a chunked body that grows above the limit', async () => {
@@ -293,7 +283,7 @@ describe('results', () => {
       JSON.stringify([{ id: Number(c.id), statusCode: 409, reasonPhrase: 'slot taken', payload: { by: 'other' } }]),
     );
     expect(res.status, res.text).toBe(200);
-    expect(await getCommand(c.id)).toMatchObject({
+    expect(await commandById(app, c.id)).toMatchObject({
       status: 'EXECUTED',
       statusCode: 409,
       reasonPhrase: 'slot taken',
@@ -307,11 +297,11 @@ describe('results', () => {
     const c = await invoke(app, fx.endpointId, 'reboot');
     const path = kp1Path(fx, 'cex', 'result/reboot');
     await post(path, JSON.stringify([{ id: Number(c.id), statusCode: 200, reasonPhrase: 'OK', payload: 'first' }]));
-    const before = await getCommand(c.id);
+    const before = await commandById(app, c.id);
     const again = await post(path, JSON.stringify([{ id: Number(c.id), statusCode: 500, reasonPhrase: 'again', payload: 'second' }]));
     expect(again.status, again.text).toBe(200);
     expect(again.text).toBe('');
-    const after = await getCommand(c.id);
+    const after = await commandById(app, c.id);
     expect(after).toMatchObject({ status: 'EXECUTED', statusCode: 200, reasonPhrase: 'OK', resultPayload: 'first' });
     expect(after.executedAt).toBe(before.executedAt);
   });
@@ -322,20 +312,20 @@ describe('results', () => {
     const res = await post(kp1Path(fx, 'cex', 'result/reboot'), '[]');
     expect(res.status, res.text).toBe(200);
     expect(res.text).toBe('');
-    expect(await statusOf(c.id)).toBe('PENDING');
+    expect(await commandStatus(c.id)).toBe('PENDING');
   });
 
   it('a result after expiry lands (EXECUTED after expiresAt); the expired command is no longer polled', async () => {
     const fx = await createEndpoint(app);
     const c = await invoke(app, fx.endpointId, 'reboot', null, 1);
-    await waitFor(async () => (await statusOf(c.id)) === 'EXPIRED', 10_000, () => `command ${c.id} did not expire`);
+    await waitFor(async () => (await commandStatus(c.id)) === 'EXPIRED', 10_000, () => `command ${c.id} did not expire`);
     expect((await poll(fx, 'reboot')).json()).toEqual([]);
     const res = await post(
       kp1Path(fx, 'cex', 'result/reboot'),
       JSON.stringify([{ id: Number(c.id), statusCode: 200, reasonPhrase: 'late' }]),
     );
     expect(res.status, res.text).toBe(200);
-    const after = await getCommand(c.id);
+    const after = await commandById(app, c.id);
     expect(after).toMatchObject({ status: 'EXECUTED', statusCode: 200, reasonPhrase: 'late' });
     expect(Date.parse(after.executedAt)).toBeGreaterThanOrEqual(Date.parse(after.expiresAt));
   });

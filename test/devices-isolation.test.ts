@@ -8,9 +8,9 @@ import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../src/app.ts';
 import { createLogger } from '../src/logger.ts';
-import { createEndpoint, gqlData, invoke, sharedPglite, startApp, testConfig, unique, waitFor, type Fixture } from './support/app.ts';
-import { rawQuery } from './support/db.ts';
-import { closeDevices, commandsIn, connectDevice, idsReceived, kp1Topic, type Device } from './support/mqtt.ts';
+import { createEndpoint, gqlData, invoke, sharedPglite, startApp, testConfig, unique, waitFor } from './support/app.ts';
+import { commandStatus, rawQuery } from './support/db.ts';
+import { bindDevice, closeDevices, commandsIn, connectDevice, idsReceived, kp1Topic, pushedTo } from './support/mqtt.ts';
 
 let app: App;
 beforeAll(async () => {
@@ -22,27 +22,9 @@ afterAll(() => app?.stop());
 /** How many commands are invoked for B while A listens as widely as it may. */
 const COMMANDS_FOR_B = 200;
 
-async function statusOf(id: string | number): Promise<string> {
-  const [row] = await rawQuery<{ status: string }>('select status from commands where id = $1', [Number(id)]);
-  return row!.status;
-}
-
 async function sampleCount(endpointId: string): Promise<number> {
   const [row] = await rawQuery<{ n: number }>('select count(*)::int as n from telemetry_samples where endpoint_id = $1', [endpointId]);
   return Number(row!.n);
-}
-
-/** Binds a device to its endpoint with a command request and checks the reply. */
-async function bind(device: Device, fx: Fixture, type = 'x'): Promise<void> {
-  const reply = await device.request(kp1Topic(fx, 'cex', `command/${type}`), '{"observe":true}');
-  expect(reply.kind, reply.text).toBe('status');
-}
-
-/** Waits until a push of a fresh command reaches the device: everything pushed before has arrived. */
-async function pushBarrier(device: Device, target: App, fx: Fixture, type = 'barrier'): Promise<number> {
-  const c = await invoke(target, fx.endpointId, type);
-  await device.until(() => idsReceived(device, fx, type).has(Number(c.id)));
-  return Number(c.id);
 }
 
 describe('subscriptions', () => {
@@ -103,8 +85,8 @@ describe('subscriptions', () => {
     const b = await createEndpoint(app, { appVersion: a.appVersion });
     const deviceA = await connectDevice(app);
     const deviceB = await connectDevice(app);
-    await bind(deviceA, a);
-    await bind(deviceB, b);
+    await bindDevice(deviceA, a);
+    await bindDevice(deviceB, b);
     // A listens as widely as the broker lets it.
     const v = a.appVersion;
     for (const filter of [`kp1/${v}/cex/${a.token}/#`, `kp1/${v}/dcx/${a.token}/#`]) expect(await deviceA.subscribe(filter)).toBe(1);
@@ -123,7 +105,7 @@ describe('subscriptions', () => {
     expect([...idsReceived(deviceB, b, 'x')].sort((p, q) => p - q)).toEqual([...invoked].sort((p, q) => p - q));
 
     // Everything for B was pushed before this command for A: once A has it, A has all it will get.
-    await pushBarrier(deviceA, app, a);
+    await pushedTo(deviceA, app, a, 'barrier');
     const aboutB = deviceA.messages.filter(
       (m) => m.topic.includes(b.token) || m.text.includes(b.token) || (m.text.startsWith('[') && commandsIn(m.text).some((c) => invoked.includes(c.id))),
     );
@@ -137,19 +119,19 @@ describe('no relaying between connections', () => {
     const a = await createEndpoint(app);
     const b = await createEndpoint(app, { appVersion: a.appVersion });
     const deviceB = await connectDevice(app);
-    await bind(deviceB, b);
+    await bindDevice(deviceB, b);
     expect(await deviceB.subscribe(kp1Topic(b, 'cex', '#'))).toBe(1);
     const mark = deviceB.mark;
 
     // A (which here happens to know B's token) forges a push and requests on B's topics.
     const deviceA = await connectDevice(app);
-    await bind(deviceA, a);
+    await bindDevice(deviceA, a);
     await deviceA.publish(kp1Topic(b, 'cex', 'command/x/status'), '[{"id":999999999,"payload":"forged"}]');
     await deviceA.publish(kp1Topic(b, 'cex', 'command/x/error'), '{"statusCode":500,"reasonPhrase":"forged"}');
     await deviceA.publish(kp1Topic(a, 'cex', 'command/x'), '{}');
     await deviceA.publish('some/plain/topic', 'hello');
 
-    await pushBarrier(deviceB, app, b);
+    await pushedTo(deviceB, app, b, 'barrier');
     const seen = deviceB.messages.filter((m) => m.seq >= mark);
     expect(seen.filter((m) => m.text.includes('forged') || m.text.includes('hello'))).toEqual([]);
     expect(seen.every((m) => m.topic.startsWith(kp1Topic(b, 'cex', 'command/barrier/')))).toBe(true);
@@ -160,13 +142,13 @@ describe('no relaying between connections', () => {
     const b = await createEndpoint(app, { appVersion: a.appVersion });
     const forB = await invoke(app, b.endpointId, 'x');
     const deviceA = await connectDevice(app);
-    await bind(deviceA, a);
+    await bindDevice(deviceA, a);
     const aCommand = await invoke(app, a.endpointId, 'x');
     const reply = await deviceA.request(kp1Topic(b, 'cex', 'result/x'), JSON.stringify([{ id: Number(aCommand.id), statusCode: 200 }]));
     expect(reply.kind).toBe('error');
     expect(reply.json).toMatchObject({ statusCode: 404 });
-    expect(await statusOf(aCommand.id)).toBe('PENDING');
-    expect(await statusOf(forB.id)).toBe('PENDING');
+    expect(await commandStatus(aCommand.id)).toBe('PENDING');
+    expect(await commandStatus(forB.id)).toBe('PENDING');
   });
 });
 
@@ -174,13 +156,13 @@ describe('refused misuse', () => {
   it('retain=true on a kp1 topic is refused with 400, nothing is stored and nothing is replayed', async () => {
     const fx = await createEndpoint(app);
     const device = await connectDevice(app);
-    await bind(device, fx);
+    await bindDevice(device, fx);
     const c = await invoke(app, fx.endpointId, 'x');
     const result = JSON.stringify([{ id: Number(c.id), statusCode: 200 }]);
     const reply = await device.request(kp1Topic(fx, 'cex', 'result/x'), result, { retain: true });
     expect(reply.kind).toBe('error');
     expect(reply.json).toMatchObject({ statusCode: 400 });
-    expect(await statusOf(c.id)).toBe('PENDING');
+    expect(await commandStatus(c.id)).toBe('PENDING');
     const dcx = await device.request(kp1Topic(fx, 'dcx', 'json'), '{"t":1}', { retain: true });
     expect(dcx.json).toMatchObject({ statusCode: 400 });
     expect(await sampleCount(fx.endpointId)).toBe(0);
@@ -189,11 +171,11 @@ describe('refused misuse', () => {
     const later = await connectDevice(app);
     expect(await later.subscribe(kp1Topic(fx, 'cex', '#'))).toBe(1);
     expect(await later.subscribe(kp1Topic(fx, 'dcx', '#'))).toBe(1);
-    await pushBarrier(later, app, fx);
+    await pushedTo(later, app, fx, 'barrier');
     expect(later.messages.filter((m) => m.retain)).toEqual([]);
     // The same result without retain is accepted.
     expect((await device.request(kp1Topic(fx, 'cex', 'result/x'), result)).kind).toBe('status');
-    expect(await statusOf(c.id)).toBe('EXECUTED');
+    expect(await commandStatus(c.id)).toBe('EXECUTED');
   });
 
   it('a CONNECT with a Will on a kp1 topic is refused; a Will elsewhere is not', async () => {
@@ -221,7 +203,7 @@ describe('refused misuse', () => {
     // Ending it uncleanly publishes its Will, which reaches nobody and changes nothing.
     other.client.stream.destroy();
     await waitFor(() => other.closed);
-    expect(await statusOf(c.id)).toBe('PENDING');
+    expect(await commandStatus(c.id)).toBe('PENDING');
   });
 });
 
@@ -229,7 +211,7 @@ describe('bad input', () => {
   it('malformed JSON and wrong shapes get an error reply and change nothing', async () => {
     const fx = await createEndpoint(app);
     const device = await connectDevice(app);
-    await bind(device, fx);
+    await bindDevice(device, fx);
     const c = await invoke(app, fx.endpointId, 'x');
     const cases: [string, string | Buffer][] = [
       [kp1Topic(fx, 'cex', 'result/x'), '{'],
@@ -247,10 +229,10 @@ describe('bad input', () => {
       expect(reply.kind, `${topic} ${String(payload)}`).toBe('error');
       expect(reply.json.statusCode, `${topic} ${String(payload)}`).toBe(400);
     }
-    expect(await statusOf(c.id)).toBe('PENDING');
+    expect(await commandStatus(c.id)).toBe('PENDING');
     expect(await sampleCount(fx.endpointId)).toBe(0);
     // observe stayed on: a new command is still pushed.
-    await pushBarrier(device, app, fx, 'x');
+    await pushedTo(device, app, fx, 'x');
   });
 
   it('unknown tokens and unknown app versions get an error reply and change nothing', async () => {
@@ -262,13 +244,13 @@ describe('bad input', () => {
     expect(unknownToken.json).toMatchObject({ statusCode: 401 });
     const unknownVersion = await device.request(kp1Topic({ ...fx, appVersion: unique('nover') }, 'cex', 'result/x'), result, { ms: 3_000 });
     expect(unknownVersion.json).toMatchObject({ statusCode: 404 });
-    expect(await statusOf(c.id)).toBe('PENDING');
+    expect(await commandStatus(c.id)).toBe('PENDING');
   });
 
   it('keeps serving other devices whatever one device sends', async () => {
     const fx = await createEndpoint(app);
     const watcher = await connectDevice(app);
-    await bind(watcher, fx);
+    await bindDevice(watcher, fx);
     const c = await invoke(app, fx.endpointId, 'x');
     const result = JSON.stringify([{ id: Number(c.id), statusCode: 200 }]);
 
@@ -312,11 +294,11 @@ describe('bad input', () => {
       );
     expect(v5).toBe('refused');
 
-    expect(await statusOf(c.id)).toBe('PENDING');
-    await pushBarrier(watcher, app, fx);
+    expect(await commandStatus(c.id)).toBe('PENDING');
+    await pushedTo(watcher, app, fx, 'barrier');
     const again = await connectDevice(app);
     expect((await again.request(kp1Topic(fx, 'cex', 'result/x'), result)).kind).toBe('status');
-    expect(await statusOf(c.id)).toBe('EXECUTED');
+    expect(await commandStatus(c.id)).toBe('EXECUTED');
     const health = await fetch(`${app.url}/healthz`);
     expect(health.status).toBe(200);
   });

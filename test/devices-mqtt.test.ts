@@ -3,8 +3,8 @@
 // "results stored before PUBACK".
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
-import { COMMAND_FIELDS, createEndpoint, gqlData, invoke, startApp, unique, waitFor } from './support/app.ts';
-import { rawQuery } from './support/db.ts';
+import { commandById, createEndpoint, gqlData, invoke, startApp, unique, waitFor } from './support/app.ts';
+import { commandStatus, rawQuery } from './support/db.ts';
 import { closeDevices, commandsIn, connectDevice, idsReceived, kp1Topic, type Device } from './support/mqtt.ts';
 
 let app: App;
@@ -14,14 +14,6 @@ beforeAll(async () => {
 afterEach(() => closeDevices());
 afterAll(() => app?.stop());
 
-const COMMAND = `query($id: ID!) { command(id: $id) { ${COMMAND_FIELDS} } }`;
-async function getCommand(id: string | number): Promise<any> {
-  return (await gqlData(app, COMMAND, { id: String(id) })).command;
-}
-async function statusOf(id: string | number): Promise<string> {
-  const [row] = await rawQuery<{ status: string }>('select status from commands where id = $1', [Number(id)]);
-  return row!.status;
-}
 
 /** A barrier: a request with an id on the same connection; everything sent before it was delivered. */
 async function roundTrip(device: Device, topic: string): Promise<void> {
@@ -59,13 +51,13 @@ describe('the Kaa tutorial flow over MQTT', () => {
     );
     const ack = await device.next(kp1Topic(fx, 'cex', 'result/zero/2/status'));
     expect(ack.text).toBe('');
-    expect(await getCommand(zero.id)).toMatchObject({
+    expect(await commandById(app, zero.id)).toMatchObject({
       status: 'EXECUTED',
       statusCode: 200,
       reasonPhrase: 'OK',
       resultPayload: 'done',
     });
-    expect(await statusOf(reboot.id)).toBe('PENDING');
+    expect(await commandStatus(reboot.id)).toBe('PENDING');
 
     await device.publish(kp1Topic(fx, 'dcx', 'json/3'), JSON.stringify({ temperature: 21.5, humidity: 40 }));
     const dcx = await device.next(kp1Topic(fx, 'dcx', 'json/3/status'));
@@ -213,7 +205,7 @@ describe('replies and errors', () => {
     const after = device.messages.filter((m) => m.seq >= mark);
     expect(after.map((m) => m.topic)).toEqual([expect.stringMatching(/\/result\/reboot\/\d+\/status$/)]);
     // ... but the requests were served.
-    expect(await statusOf(c.id)).toBe('EXECUTED');
+    expect(await commandStatus(c.id)).toBe('EXECUTED');
     const [row] = await rawQuery<{ n: number }>('select count(*)::int as n from telemetry_samples where endpoint_id = $1', [fx.endpointId]);
     expect(Number(row!.n)).toBe(1);
   });
@@ -264,7 +256,7 @@ describe('replies and errors', () => {
     expect(JSON.parse((await device.next(`${unknownResource}/error`)).text)).toMatchObject({ statusCode: 404 });
 
     // Nothing changed.
-    expect(await statusOf(c.id)).toBe('PENDING');
+    expect(await commandStatus(c.id)).toBe('PENDING');
     const [row] = await rawQuery<{ n: number }>('select count(*)::int as n from telemetry_samples where endpoint_id = $1', [fx.endpointId]);
     expect(Number(row!.n)).toBe(0);
   });
@@ -346,7 +338,7 @@ describe('durability and delivery', () => {
     const device = await connectDevice(app);
     const c = await invoke(app, fx.endpointId, 'zero');
     await device.publish(kp1Topic(fx, 'cex', 'result/zero'), JSON.stringify([{ id: Number(c.id), statusCode: 201 }]), { qos: 2 });
-    expect(await statusOf(c.id)).toBe('EXECUTED');
+    expect(await commandStatus(c.id)).toBe('EXECUTED');
   });
 
   it('pushes keep working after many requests', async () => {

@@ -1,13 +1,14 @@
 // Devices we did not write: Debian's python3-paho-mqtt running the Kaa tutorial flow, and the
 // mosquitto command-line clients. Each runs as a child process against the app's broker; the
 // outcome is checked through GraphQL. Skipped only when the tools are not installed.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
-import { COMMAND_FIELDS, createEndpoint, gqlData, invoke, startApp, unique, waitFor, type Fixture } from './support/app.ts';
+import { commandById, createEndpoint, gqlData, invoke, startApp, unique, waitFor, type Fixture } from './support/app.ts';
 import { kp1Topic } from './support/mqtt.ts';
+import { spawnLines, type Proc } from './support/process.ts';
 
 const PYTHON = '/usr/bin/python3';
 const PAHO_SCRIPT = fileURLToPath(new URL('./support/paho_device.py', import.meta.url));
@@ -29,14 +30,6 @@ beforeAll(async () => {
 });
 afterAll(() => app?.stop());
 
-/** A child process whose stdout is collected line by line. */
-interface Proc {
-  child: ChildProcess;
-  lines: string[];
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
 const running = new Set<ChildProcess>();
 afterEach(async () => {
   for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -44,28 +37,9 @@ afterEach(async () => {
 });
 
 function run(command: string, args: string[]): Proc {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  const lines: string[] = [];
-  let buffer = '';
-  let err = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString('utf8');
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      lines.push(buffer.slice(0, nl));
-      buffer = buffer.slice(nl + 1);
-    }
-  });
-  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('close', (code) => {
-      if (buffer) lines.push(buffer);
-      resolve(code);
-    });
-    child.on('error', () => resolve(null));
-  });
-  return { child, lines, stderr: () => err, exited };
+  const proc = spawnLines(command, args);
+  running.add(proc.child);
+  return proc;
 }
 
 async function exitOf(proc: Proc, ms = 15_000): Promise<number | null> {
@@ -80,14 +54,10 @@ async function exitOf(proc: Proc, ms = 15_000): Promise<number | null> {
   }
 }
 
-const COMMAND = `query($id: ID!) { command(id: $id) { ${COMMAND_FIELDS} } }`;
-async function getCommand(id: string | number): Promise<any> {
-  return (await gqlData(app, COMMAND, { id: String(id) })).command;
-}
 async function waitExecuted(id: string | number): Promise<any> {
   return waitFor(
     async () => {
-      const c = await getCommand(id);
+      const c = await commandById(app, id);
       return c.status === 'EXECUTED' ? c : undefined;
     },
     20_000,
@@ -162,7 +132,7 @@ describe('python3-paho-mqtt running the Kaa tutorial flow', () => {
       const paho = startPaho(fx, { zeroStatus: 200, rebootStatus: 200 });
       const executed = await waitFor(
         async () => {
-          const c = await getCommand(reboot.id);
+          const c = await commandById(app, reboot.id);
           return c.status === 'EXECUTED' ? c : undefined;
         },
         20_000,
@@ -237,6 +207,6 @@ describe('mosquitto_sub and mosquitto_pub', () => {
     expect(error.startsWith(`${kp1Topic(fx, 'cex', 'result/zero/41/error')} [`), error).toBe(true);
     expect(JSON.parse(error.slice(error.indexOf(' [') + 2, -1))).toMatchObject({ statusCode: 404 });
     expect(status).toBe(`${kp1Topic(fx, 'cex', 'result/zero/42/status')} []`);
-    expect((await getCommand(zero.id)).status).toBe('EXECUTED');
+    expect((await commandById(app, zero.id)).status).toBe('EXECUTED');
   }, 90_000);
 });

@@ -9,9 +9,9 @@ import mqttPacket from 'mqtt-packet';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import type { Principal } from '../src/domain/types.ts';
-import { createEndpoint, gqlData, invoke, startApp, testConfig, unique, waitFor, type Fixture } from './support/app.ts';
-import { rawQuery } from './support/db.ts';
-import { closeDevices, commandsIn, connectDevice, idsReceived, kp1Topic, type Device } from './support/mqtt.ts';
+import { createEndpoint, gqlData, invoke, setEndpointCredentials, startApp, testConfig, unique, waitFor, type Fixture } from './support/app.ts';
+import { commandStatus } from './support/db.ts';
+import { bindDevice, closeDevices, commandsIn, connectDevice, idsReceived, kp1Topic, pushedTo, type Device } from './support/mqtt.ts';
 import {
   CONNECT_HEADER,
   MiB,
@@ -49,17 +49,6 @@ afterAll(async () => {
   await app?.stop();
 });
 
-async function statusOf(id: string | number): Promise<string> {
-  const [row] = await rawQuery<{ status: string }>('select status from commands where id = $1', [Number(id)]);
-  return row!.status;
-}
-
-/** Binds the connection to the endpoint with a command request (kp1.md §2) and checks the reply. */
-async function bind(device: Device, fx: Fixture, type = 'x'): Promise<void> {
-  const reply = await device.request(kp1Topic(fx, 'cex', `command/${type}`), '{"observe":true}');
-  expect(reply.kind, reply.text).toBe('status');
-}
-
 /**
  * Sends a kp1 request (QoS 1 with a request id) that must be refused. Its PUBACK comes after the
  * dispatch, so whatever it stored is visible when this returns; callers check that nothing was.
@@ -76,22 +65,6 @@ async function expectRefused(
   const reply = await device.request(topic, payload, { ms: 5_000, retain: opts.retain });
   expect(reply.kind, reply.text).toBe('error');
   expect(reply.json).toMatchObject({ statusCode });
-}
-
-/** Invokes a command and waits until it is pushed to the device. */
-async function pushedTo(device: Device, target: App, fx: Fixture, type = 'probe'): Promise<number> {
-  const c = await invoke(target, fx.endpointId, type, { at: Date.now() });
-  await device.until(() => idsReceived(device, fx, type).has(Number(c.id)));
-  return Number(c.id);
-}
-
-async function setCredentials(target: App, fx: Fixture, username: string, password: string): Promise<void> {
-  const data = await gqlData(
-    target,
-    'mutation($id: ID!, $u: String!, $p: String!) { setEndpointCredentials(endpointId: $id, username: $u, password: $p) { id mqttUsername } }',
-    { id: fx.endpointId, u: username, p: password },
-  );
-  expect(data.setEndpointCredentials.mqttUsername).toBe(username);
 }
 
 /** A kp1 HTTP request, optionally with HTTP Basic credentials. */
@@ -210,7 +183,7 @@ describe('keepalive and publish rate', () => {
     const fx = await createEndpoint(limited);
     const polite = await connectDevice(limited, { keepalive: 60 });
     const flooder = await connectDevice(limited, { keepalive: 60 });
-    await bind(polite, fx);
+    await bindDevice(polite, fx);
 
     // The polite one keeps to ~8 publishes per second for longer than a burst (2 × 10) lasts ...
     const politeRun = (async () => {
@@ -224,14 +197,14 @@ describe('keepalive and publish rate', () => {
     await waitFor(() => flooder.closed, 5_000, () => 'the flooder is still connected');
     await politeRun;
     expect(polite.closed).toBe(false);
-    await pushedTo(polite, limited, fx);
+    await pushedTo(polite, limited, fx, 'probe');
   });
 
   it('the same 100 publishes are fine under the default rate (the refusal above is the rate limit)', async () => {
     const fx = await createEndpoint(app);
     const device = await connectDevice(app);
     for (let i = 0; i < 100; i++) device.client.publish(`flood/${i}`, 'x', { qos: 0 });
-    await bind(device, fx);
+    await bindDevice(device, fx);
     expect(device.closed).toBe(false);
   });
 
@@ -301,7 +274,7 @@ describe('subscription ACL', () => {
     const revoked = await createEndpoint(app, { appVersion: a.appVersion });
     await gqlData(app, 'mutation($id: ID!) { revokeEndpoint(endpointId: $id) { revokedAt } }', { id: revoked.endpointId });
     const locked = await createEndpoint(app, { appVersion: a.appVersion });
-    await setCredentials(app, locked, unique('user'), 'locked-password');
+    await setEndpointCredentials(app, locked, unique('user'), 'locked-password');
     const device = await connectDevice(app);
     const v = a.appVersion;
 
@@ -330,8 +303,8 @@ describe('subscription ACL', () => {
     const b = await createEndpoint(app, { appVersion: a.appVersion });
     const deviceA = await connectDevice(app);
     const deviceB = await connectDevice(app);
-    await bind(deviceA, a);
-    await bind(deviceB, b);
+    await bindDevice(deviceA, a);
+    await bindDevice(deviceB, b);
     const v = a.appVersion;
     for (const filter of [kp1Topic(a, 'cex', '#'), kp1Topic(a, 'dcx', '#')]) expect(await deviceA.subscribe(filter)).toBe(1);
     for (const filter of ['#', '+/#', 'kp1/#', `kp1/${v}/#`, 'kp1/+/cex/+/command/+', `kp1/${v}/cex/+/command/x/status`, '$SYS/#']) {
@@ -356,7 +329,7 @@ describe('subscription ACL', () => {
     expect(toB).toEqual(invoked);
 
     // Everything for B went out before this push to A: once A has it, A has all it will get.
-    const barrier = await pushedTo(deviceA, app, a);
+    const barrier = await pushedTo(deviceA, app, a, 'probe');
     const seenByA = deviceA.messages.slice(markA);
     expect(seenByA.map((m) => m.topic)).toEqual([kp1Topic(a, 'cex', 'command/probe/status')]);
     expect(commandsIn(seenByA[0]!.text).map((c) => c.id)).toEqual([barrier]);
@@ -370,7 +343,7 @@ describe("publishing in another endpoint's name", () => {
     const forB = await invoke(app, b.endpointId, 'x');
     const result = JSON.stringify([{ id: Number(forB.id), statusCode: 200 }]);
     const deviceA = await connectDevice(app);
-    await bind(deviceA, a);
+    await bindDevice(deviceA, a);
 
     for (const token of [`${b.token}x`, b.token.slice(0, -1), unique('guess')]) {
       await expectRefused(deviceA, kp1Topic({ ...b, token }, 'cex', 'result/x'), result, 401);
@@ -378,11 +351,11 @@ describe("publishing in another endpoint's name", () => {
     expect((await httpKp1(app, { ...b, token: `${b.token}x` }, 'result/x', result)).status).toBe(401);
     // A's own token does not reach B's commands either.
     expect((await deviceA.request(kp1Topic(a, 'cex', 'result/x'), result)).json).toMatchObject({ statusCode: 404 });
-    expect(await statusOf(forB.id)).toBe('PENDING');
+    expect(await commandStatus(forB.id)).toBe('PENDING');
 
     // The control: with B's token the very same message is accepted.
     expect((await deviceA.request(kp1Topic(b, 'cex', 'result/x'), result)).kind).toBe('status');
-    expect(await statusOf(forB.id)).toBe('EXECUTED');
+    expect(await commandStatus(forB.id)).toBe('EXECUTED');
   });
 
   it('refuses retained kp1 messages with a 400 reply, storing nothing', async () => {
@@ -390,15 +363,15 @@ describe("publishing in another endpoint's name", () => {
     const c = await invoke(app, fx.endpointId, 'x');
     const device = await connectDevice(app);
     const result = JSON.stringify([{ id: Number(c.id), statusCode: 200 }]);
-    await bind(device, fx);
+    await bindDevice(device, fx);
     const reply = await device.request(kp1Topic(fx, 'cex', 'result/x'), result, { retain: true });
     expect(reply.kind).toBe('error');
     expect(reply.json).toEqual({ statusCode: 400, reasonPhrase: 'Retained messages are not allowed on kp1 topics' });
-    expect(await statusOf(c.id)).toBe('PENDING');
+    expect(await commandStatus(c.id)).toBe('PENDING');
     // Unbound, the same: refused, nothing stored.
     const unbound = await connectDevice(app);
     await expectRefused(unbound, kp1Topic(fx, 'cex', 'result/x'), result, 400, { retain: true });
-    expect(await statusOf(c.id)).toBe('PENDING');
+    expect(await commandStatus(c.id)).toBe('PENDING');
     expect((await device.request(kp1Topic(fx, 'cex', 'result/x'), result)).kind).toBe('status');
   });
 
@@ -413,13 +386,13 @@ describe("publishing in another endpoint's name", () => {
   it('disconnects a connection publishing to $SYS, and only that one', async () => {
     const fx = await createEndpoint(app);
     const bystander = await connectDevice(app);
-    await bind(bystander, fx);
+    await bindDevice(bystander, fx);
     const offender = await connectDevice(app);
     // The control: a plain topic keeps the connection.
     await offender.publish('plain/topic', 'x');
     offender.client.publish('$SYS/broker/uptime', 'forged', { qos: 0 });
     await waitFor(() => offender.closed, 5_000, () => 'the $SYS publisher is still connected');
-    await pushedTo(bystander, app, fx);
+    await pushedTo(bystander, app, fx, 'probe');
     expect(bystander.closed).toBe(false);
   });
 });
@@ -441,12 +414,12 @@ describe('client-id takeover', () => {
     const fx = await createEndpoint(app);
     const clientId = unique('dev');
     const device = await connectDevice(app, { clientId });
-    await bind(device, fx);
+    await bindDevice(device, fx);
 
     expect(await connackOf(app.mqttPort, { clientId })).toBe(IDENTIFIER_REJECTED);
     expect(await mqttJsConnect(app, { clientId })).toBe(IDENTIFIER_REJECTED);
     expect(device.closed).toBe(false);
-    await pushedTo(device, app, fx);
+    await pushedTo(device, app, fx, 'probe');
 
     // The control: a client id of a connection that speaks for no endpoint is taken over as
     // MQTT says [MQTT-3.1.4-2] (the old connection is closed).
@@ -461,11 +434,11 @@ describe('client-id takeover', () => {
     const other = await createEndpoint(app, { appVersion: fx.appVersion });
     const creds = { username: unique('user'), password: 'device-password-1' };
     const otherCreds = { username: unique('user'), password: 'device-password-2' };
-    await setCredentials(app, fx, creds.username, creds.password);
-    await setCredentials(app, other, otherCreds.username, otherCreds.password);
+    await setEndpointCredentials(app, fx, creds.username, creds.password);
+    await setEndpointCredentials(app, other, otherCreds.username, otherCreds.password);
     const clientId = unique('dev');
     const device = await connectDevice(app, { clientId, ...creds });
-    await bind(device, fx);
+    await bindDevice(device, fx);
 
     expect(await connackOf(app.mqttPort, { clientId })).toBe(IDENTIFIER_REJECTED);
     expect(await connackOf(app.mqttPort, { clientId, username: otherCreds.username, password: Buffer.from(otherCreds.password) })).toBe(
@@ -475,13 +448,13 @@ describe('client-id takeover', () => {
       BAD_USERNAME_OR_PASSWORD,
     );
     expect(device.closed).toBe(false);
-    await pushedTo(device, app, fx);
+    await pushedTo(device, app, fx, 'probe');
 
     // The device itself, coming back over a new link before the broker noticed the old one died.
     const successor = await connectDevice(app, { clientId, ...creds });
     await waitFor(() => device.closed, 5_000, () => 'the old connection was not closed by the takeover');
-    await bind(successor, fx);
-    await pushedTo(successor, app, fx);
+    await bindDevice(successor, fx);
+    await pushedTo(successor, app, fx, 'probe');
   });
 });
 
@@ -490,9 +463,9 @@ describe('endpoint credentials', () => {
     const fx = await createEndpoint(app);
     const creds = { username: unique('user'), password: 'correct horse battery' };
     const early = await connectDevice(app);
-    await bind(early, fx);
+    await bindDevice(early, fx);
 
-    await setCredentials(app, fx, creds.username, creds.password);
+    await setEndpointCredentials(app, fx, creds.username, creds.password);
     await waitFor(() => early.closed, 5_000, () => 'the token-only session survived setEndpointCredentials');
 
     // The token alone: 401 over MQTT and HTTP, and a result sent with it changes nothing.
@@ -500,7 +473,7 @@ describe('endpoint credentials', () => {
     const tokenOnly = await connectDevice(app);
     await expectRefused(tokenOnly, kp1Topic(fx, 'cex', 'command/x'), '{}', 401);
     await expectRefused(tokenOnly, kp1Topic(fx, 'cex', 'result/x'), JSON.stringify([{ id: Number(pending.id), statusCode: 200 }]), 401);
-    expect(await statusOf(pending.id)).toBe('PENDING');
+    expect(await commandStatus(pending.id)).toBe('PENDING');
     // Not bound either: the outstanding command was not pushed to it as a backlog.
     expect(idsReceived(tokenOnly, fx, 'x').size).toBe(0);
     const httpRefused = await httpKp1(app, fx, 'command/x', '{}');
@@ -518,11 +491,11 @@ describe('endpoint credentials', () => {
 
     // The right credentials: request, push, result.
     const device = await connectDevice(app, creds);
-    await bind(device, fx);
+    await bindDevice(device, fx);
     const id = await pushedTo(device, app, fx, 'reboot');
     const result = JSON.stringify([{ id, statusCode: 200, reasonPhrase: 'done' }]);
     expect((await device.request(kp1Topic(fx, 'cex', 'result/reboot'), result)).kind).toBe('status');
-    expect(await statusOf(id)).toBe('EXECUTED');
+    expect(await commandStatus(id)).toBe('EXECUTED');
 
     // HTTP Basic with the same username and password works; a wrong one does not.
     const c = await invoke(app, fx.endpointId, 'poll');
@@ -533,23 +506,23 @@ describe('endpoint credentials', () => {
     expect((await httpKp1(app, fx, 'command/poll', '{}', { ...creds, username: unique('nobody') })).status).toBe(401);
     const done = JSON.stringify([{ id: Number(c.id), statusCode: 200 }]);
     expect((await httpKp1(app, fx, 'result/poll', done, { ...creds, password: 'wrong password' })).status).toBe(401);
-    expect(await statusOf(c.id)).toBe('PENDING');
+    expect(await commandStatus(c.id)).toBe('PENDING');
     expect((await httpKp1(app, fx, 'result/poll', done, creds)).status).toBe(200);
-    expect(await statusOf(c.id)).toBe('EXECUTED');
+    expect(await commandStatus(c.id)).toBe('EXECUTED');
   });
 
   it("one endpoint's credentials do not unlock another endpoint's token", async () => {
     const mine = await createEndpoint(app);
     const theirs = await createEndpoint(app, { appVersion: mine.appVersion });
     const myCreds = { username: unique('user'), password: 'my-password-1' };
-    await setCredentials(app, mine, myCreds.username, myCreds.password);
-    await setCredentials(app, theirs, unique('user'), 'their-password');
+    await setEndpointCredentials(app, mine, myCreds.username, myCreds.password);
+    await setEndpointCredentials(app, theirs, unique('user'), 'their-password');
     const c = await invoke(app, theirs.endpointId, 'x');
     const device = await connectDevice(app, myCreds);
-    await bind(device, mine);
+    await bindDevice(device, mine);
     await expectRefused(device, kp1Topic(theirs, 'cex', 'result/x'), JSON.stringify([{ id: Number(c.id), statusCode: 200 }]), 401);
     expect((await httpKp1(app, theirs, 'command/x', '{}', myCreds)).status).toBe(401);
-    expect(await statusOf(c.id)).toBe('PENDING');
+    expect(await commandStatus(c.id)).toBe('PENDING');
   });
 
   it('revokeEndpoint disconnects the live sessions at once; the revoked token then gets 401 and its credentials CONNACK 4', async () => {
@@ -557,13 +530,13 @@ describe('endpoint credentials', () => {
     const locked = await createEndpoint(app, { appVersion: fx.appVersion });
     const bystanderFx = await createEndpoint(app, { appVersion: fx.appVersion });
     const creds = { username: unique('user'), password: 'locked-password' };
-    await setCredentials(app, locked, creds.username, creds.password);
+    await setEndpointCredentials(app, locked, creds.username, creds.password);
     const device = await connectDevice(app);
-    await bind(device, fx);
+    await bindDevice(device, fx);
     const lockedDevice = await connectDevice(app, creds);
-    await bind(lockedDevice, locked);
+    await bindDevice(lockedDevice, locked);
     const bystander = await connectDevice(app);
-    await bind(bystander, bystanderFx);
+    await bindDevice(bystander, bystanderFx);
     const before = await invoke(app, fx.endpointId, 'x');
 
     for (const target of [fx, locked]) {
@@ -575,37 +548,37 @@ describe('endpoint credentials', () => {
     const again = await connectDevice(app);
     await expectRefused(again, kp1Topic(fx, 'cex', 'command/x'), '{}', 401);
     await expectRefused(again, kp1Topic(fx, 'cex', 'result/x'), JSON.stringify([{ id: Number(before.id), statusCode: 200 }]), 401);
-    expect(await statusOf(before.id)).toBe('PENDING');
+    expect(await commandStatus(before.id)).toBe('PENDING');
     expect((await httpKp1(app, fx, 'command/x', '{}')).status).toBe(401);
     expect(await connackOf(app.mqttPort, { username: creds.username, password: Buffer.from(creds.password) })).toBe(
       BAD_USERNAME_OR_PASSWORD,
     );
     expect((await httpKp1(app, locked, 'command/x', '{}', creds)).status).toBe(401);
-    await pushedTo(bystander, app, bystanderFx);
+    await pushedTo(bystander, app, bystanderFx, 'probe');
   });
 
   it('changing the password disconnects the sessions; the old password is refused and the new one works', async () => {
     const fx = await createEndpoint(app);
     const username = unique('user');
-    await setCredentials(app, fx, username, 'first-password');
+    await setEndpointCredentials(app, fx, username, 'first-password');
     const device = await connectDevice(app, { username, password: 'first-password' });
-    await bind(device, fx);
+    await bindDevice(device, fx);
 
-    await setCredentials(app, fx, username, 'second-password');
+    await setEndpointCredentials(app, fx, username, 'second-password');
     await waitFor(() => device.closed, 5_000, () => 'the session survived a password change');
     expect(await connackOf(app.mqttPort, { username, password: Buffer.from('first-password') })).toBe(BAD_USERNAME_OR_PASSWORD);
     expect((await httpKp1(app, fx, 'command/x', '{}', { username, password: 'first-password' })).status).toBe(401);
     const renewed = await connectDevice(app, { username, password: 'second-password' });
-    await bind(renewed, fx);
-    await pushedTo(renewed, app, fx);
+    await bindDevice(renewed, fx);
+    await pushedTo(renewed, app, fx, 'probe');
   });
 
   it('clearing the credentials disconnects the sessions; the token alone works again', async () => {
     const fx = await createEndpoint(app);
     const creds = { username: unique('user'), password: 'some-password' };
-    await setCredentials(app, fx, creds.username, creds.password);
+    await setEndpointCredentials(app, fx, creds.username, creds.password);
     const device = await connectDevice(app, creds);
-    await bind(device, fx);
+    await bindDevice(device, fx);
 
     const data = await gqlData(app, 'mutation($id: ID!) { clearEndpointCredentials(endpointId: $id) { mqttUsername } }', {
       id: fx.endpointId,
@@ -616,8 +589,8 @@ describe('endpoint credentials', () => {
       BAD_USERNAME_OR_PASSWORD,
     );
     const tokenOnly = await connectDevice(app);
-    await bind(tokenOnly, fx);
-    await pushedTo(tokenOnly, app, fx);
+    await bindDevice(tokenOnly, fx);
+    await pushedTo(tokenOnly, app, fx, 'probe');
     expect((await httpKp1(app, fx, 'command/x', '{}')).status).toBe(200);
   });
 
@@ -626,10 +599,10 @@ describe('endpoint credentials', () => {
   it('a connection authenticated with the old password but not yet bound loses access when the password changes', async () => {
     const fx = await createEndpoint(app);
     const username = unique('user');
-    await setCredentials(app, fx, username, 'first-password');
+    await setEndpointCredentials(app, fx, username, 'first-password');
     const stale = await connectDevice(app, { username, password: 'first-password' });
 
-    await setCredentials(app, fx, username, 'second-password');
+    await setEndpointCredentials(app, fx, username, 'second-password');
     const closed = await waitFor(() => stale.closed, 3_000).then(
       () => true,
       () => false,

@@ -1,5 +1,7 @@
 // Memory of a process, read the same way for the server and the bare baselines: RSS from
 // /proc, and heap figures (optionally after a full GC) from inside the process.
+import { getHeapStatistics } from 'node:v8';
+
 export interface MemoryFigures {
   seq?: number;
   collected: boolean;
@@ -26,6 +28,6 @@ export function memoryFigures(collect: boolean): MemoryFigures {
     heapTotalMiB: mib(m.heapTotal),
     externalMiB: mib(m.external),
     arrayBuffersMiB: mib(m.arrayBuffers),
-    mallocedMiB: 0,
+    mallocedMiB: mib(getHeapStatistics().malloced_memory),
   };
 }

@@ -4,34 +4,15 @@
 // $BENCH_PROBE_FILE.gc exists). It changes nothing else in the server; it only answers the
 // signal, so the bench can tell live memory from garbage not yet collected.
 import { existsSync, writeFileSync, rmSync } from 'node:fs';
-import { getHeapStatistics } from 'node:v8';
+import { memoryFigures } from './memory.ts';
 
 const file = process.env['BENCH_PROBE_FILE'];
 if (file) {
   let seq = 0;
   process.on('SIGUSR2', () => {
-    const gc = (globalThis as { gc?: () => void }).gc;
     const collect = existsSync(`${file}.gc`);
-    if (collect && gc) {
-      gc();
-      gc();
-      rmSync(`${file}.gc`, { force: true });
-    }
-    const m = process.memoryUsage();
-    const h = getHeapStatistics();
-    const mib = (x: number) => Math.round((x / 1024 / 1024) * 10) / 10;
-    writeFileSync(
-      file,
-      JSON.stringify({
-        seq: ++seq,
-        collected: collect && Boolean(gc),
-        rssMiB: mib(m.rss),
-        heapUsedMiB: mib(m.heapUsed),
-        heapTotalMiB: mib(m.heapTotal),
-        externalMiB: mib(m.external),
-        arrayBuffersMiB: mib(m.arrayBuffers),
-        mallocedMiB: mib(h.malloced_memory),
-      }),
-    );
+    const figures = memoryFigures(collect);
+    if (collect) rmSync(`${file}.gc`, { force: true });
+    writeFileSync(file, JSON.stringify({ seq: ++seq, ...figures }));
   });
 }

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { expect } from 'vitest';
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -108,6 +109,21 @@ export async function createEndpoint(app: App, opts: { appVersion?: string; toke
 
 export const COMMAND_FIELDS =
   'id commandType payload status statusCode reasonPhrase resultPayload createdAt updatedAt expiresAt executedAt rerunOf { id } endpoint { id }';
+
+/** A command by id through GraphQL, with COMMAND_FIELDS (null when there is none). */
+export async function commandById(app: App, id: string | number): Promise<any> {
+  return (await gqlData(app, `query($id: ID!) { command(id: $id) { ${COMMAND_FIELDS} } }`, { id: String(id) })).command;
+}
+
+/** Sets an endpoint's MQTT credentials through GraphQL and checks the answer. */
+export async function setEndpointCredentials(app: App, fx: Fixture, username: string, password: string): Promise<void> {
+  const data = await gqlData(
+    app,
+    'mutation($id: ID!, $u: String!, $p: String!) { setEndpointCredentials(endpointId: $id, username: $u, password: $p) { id mqttUsername } }',
+    { id: fx.endpointId, u: username, p: password },
+  );
+  expect(data.setEndpointCredentials.mqttUsername).toBe(username);
+}
 
 export async function invoke(
   app: App,

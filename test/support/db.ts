@@ -12,3 +12,9 @@ export async function rawQuery<T = Record<string, unknown>>(text: string, params
   const db = await sharedPglite();
   return (await db.query<T>(text, params)).rows;
 }
+
+/** A command's stored status, read straight from the database. */
+export async function commandStatus(id: string | number): Promise<string> {
+  const [row] = await rawQuery<{ status: string }>('select status from commands where id = $1', [Number(id)]);
+  return row!.status;
+}

@@ -1,8 +1,9 @@
 // Real MQTT 3.1.1 devices for tests: mqtt.js over TCP against the app's broker, recording every
 // message the server sends (subscribed or not: kp1 pushes arrive without a SUBSCRIBE).
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { expect } from 'vitest';
 import type { App } from '../../src/app.ts';
-import type { Fixture } from './app.ts';
+import { invoke, type Fixture } from './app.ts';
 
 export interface Received {
   topic: string;
@@ -203,4 +204,20 @@ export function idsReceived(device: Device, fx: Pick<Fixture, 'appVersion' | 'to
     }
   }
   return ids;
+}
+
+/** Binds the connection to the endpoint with a command request (kp1.md §2) and checks the reply. */
+export async function bindDevice(device: Device, fx: Fixture, type = 'x'): Promise<void> {
+  const reply = await device.request(kp1Topic(fx, 'cex', `command/${type}`), '{"observe":true}');
+  expect(reply.kind, reply.text).toBe('status');
+}
+
+/**
+ * Invokes a command and waits until it is pushed to the device: a barrier, since everything
+ * pushed to it before has arrived too. Returns the command's id.
+ */
+export async function pushedTo(device: Device, app: App, fx: Fixture, type: string, payload: unknown = null): Promise<number> {
+  const c = await invoke(app, fx.endpointId, type, payload);
+  await device.until(() => idsReceived(device, fx, type).has(Number(c.id)));
+  return Number(c.id);
 }
