@@ -14,13 +14,16 @@ import {
   type GraphQLNamedType,
 } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { printSchemaFile, schema } from '../src/graphql/schema.ts';
-
-const committed = readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8');
+import { schema } from '../src/graphql/schema.ts';
+import { SCHEMA_FILE, TYPED_SCHEMA_FILE, printSchemaFile, printTypedSchemaFile } from '../scripts/schema-files.ts';
 
 describe('schema.graphql', () => {
   it('equals the schema printed from the code (run `npm run schema` after changing types)', () => {
-    expect(printSchemaFile()).toBe(committed);
+    expect(printSchemaFile()).toBe(readFileSync(SCHEMA_FILE, 'utf8'));
+  });
+
+  it('graphql-env.d.ts, which types the documents of the console and the tests, is printed from the same schema', () => {
+    expect(printTypedSchemaFile()).toBe(readFileSync(TYPED_SCHEMA_FILE, 'utf8'));
   });
 });
 
