@@ -7,7 +7,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import type { Config } from './config.ts';
 import { AuthService } from './domain/auth.ts';
 import { CommandService } from './domain/commands.ts';
-import { CommandSchemaService } from './domain/command-schemas.ts';
+import { CommandSchemaService } from './domain/command-schema-service.ts';
 import { ExpirySweeper } from './domain/expiry.ts';
 import { RegistryService } from './domain/registry.ts';
 import { TelemetryService } from './domain/telemetry.ts';

@@ -1,7 +1,7 @@
 // The domain services every door (GraphQL, kp1 over HTTP and MQTT) talks to.
 import type { AuthService } from './domain/auth.ts';
 import type { CommandService } from './domain/commands.ts';
-import type { CommandSchemaService } from './domain/command-schemas.ts';
+import type { CommandSchemaService } from './domain/command-schema-service.ts';
 import type { RegistryService } from './domain/registry.ts';
 import type { TelemetryService } from './domain/telemetry.ts';
 import type { EventBus } from './events/bus.ts';

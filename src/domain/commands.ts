@@ -12,6 +12,7 @@ import { DomainError, badInput, notFound } from './errors.ts';
 import type { RegistryService } from './registry.ts';
 import type { Command, CommandStatus, Endpoint, Principal } from './types.ts';
 import { GroupCommit } from './group-commit.ts';
+import { firstReportWins } from './first-report-wins.ts';
 
 // Kaa's examples use close-door, turn_off, LINUX_COMMAND (kp1.md §1).
 export const COMMAND_TYPE = /^[A-Za-z0-9_-]{1,128}$/;
@@ -180,18 +181,14 @@ export class CommandService {
             ? { ok: false as const, message: `No command ${bad.id} of type "${r.commandType}" for this endpoint.` }
             : { ok: true as const, changed: [] as Command[] };
         });
-        // One item per command: with two for one row, PostgreSQL's UPDATE … FROM would apply
-        // either, depending on the plan. The first report in arrival order wins, as it would
-        // alone, and the command it changes is that request's.
-        const reporter = new Map<number, { ok: true; changed: Command[] }>();
-        const items = requests.flatMap((r, i) => {
-          const outcome = outcomes[i]!;
-          if (!outcome.ok) return [];
-          return r.results.flatMap((x) => {
-            if (reporter.has(x.id)) return [];
-            reporter.set(x.id, outcome);
-            return [
-              {
+        const winners = firstReportWins(
+          requests.flatMap((r, i) => {
+            const outcome = outcomes[i]!;
+            if (!outcome.ok) return [];
+            return r.results.map((x) => ({
+              id: x.id,
+              outcome,
+              item: {
                 id: x.id,
                 endpointId: r.endpointId,
                 commandType: r.commandType,
@@ -199,11 +196,13 @@ export class CommandService {
                 reasonPhrase: x.reasonPhrase ?? null,
                 resultPayload: x.payload,
               },
-            ];
-          });
-        });
-        const changed = (await store.recordResults(tx, items)).sort((a, b) => a.id - b.id);
+            }));
+          }),
+        );
+        const changed = (await store.recordResults(tx, winners.map((w) => w.item))).sort((a, b) => a.id - b.id);
         await this.bus.publishMany(tx, 'commandChanged', changed);
+        // The command a report changes is the winning request's.
+        const reporter = new Map(winners.map((w) => [w.id, w.outcome]));
         for (const c of changed) reporter.get(c.id)!.changed.push(c);
         return outcomes;
       }),

@@ -22,7 +22,7 @@ export async function insertSchemaVersion(
   v: { applicationVersionId: string; commandType: string; version: number; schema: Record<string, unknown> | null },
 ): Promise<StoredCommandSchema> {
   const [row] = await tx.insert(commandSchemas).values(v).returning();
-  return row as StoredCommandSchema;
+  return toStored(row!);
 }
 
 /** The newest version for one type (possibly a removal), or null if it never had one. */
@@ -37,12 +37,12 @@ export async function findLatestSchema(
     .where(and(eq(commandSchemas.applicationVersionId, applicationVersionId), eq(commandSchemas.commandType, commandType)))
     .orderBy(desc(commandSchemas.version))
     .limit(1);
-  return (row as StoredCommandSchema | undefined) ?? null;
+  return row ? toStored(row) : null;
 }
 
 export async function findSchemaById(db: Db, id: number): Promise<StoredCommandSchema | null> {
   const [row] = await db.select().from(commandSchemas).where(eq(commandSchemas.id, id));
-  return (row as StoredCommandSchema | undefined) ?? null;
+  return row ? toStored(row) : null;
 }
 
 /** The newest version of every type of an application version (removals included; callers filter). */
@@ -52,5 +52,17 @@ export async function listLatestSchemas(db: Db, applicationVersionId?: string): 
     .from(commandSchemas)
     .where(applicationVersionId ? eq(commandSchemas.applicationVersionId, applicationVersionId) : undefined)
     .orderBy(commandSchemas.applicationVersionId, commandSchemas.commandType, desc(commandSchemas.version));
-  return rows as StoredCommandSchema[];
+  return rows.map(toStored);
+}
+
+function toStored(row: typeof commandSchemas.$inferSelect): StoredCommandSchema {
+  return {
+    id: row.id,
+    applicationVersionId: row.applicationVersionId,
+    commandType: row.commandType,
+    version: row.version,
+    // jsonb reads as unknown; only schemas that compiled (JSON objects) or null are ever written.
+    schema: row.schema as Record<string, unknown> | null,
+    createdAt: row.createdAt,
+  };
 }

@@ -1,5 +1,5 @@
-import type { CommandSchemaView, ValidationView } from '../../domain/command-schemas.ts';
-import type { FormField } from '../../domain/command-schema.ts';
+import type { CommandSchemaView, ValidationView } from '../../domain/command-schema-service.ts';
+import type { FormField } from '../../domain/command-schema/index.ts';
 import type { ValidationIssue } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
 import { ApplicationVersionRef } from './application.ts';

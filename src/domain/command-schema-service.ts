@@ -1,8 +1,9 @@
-// Command schemas per application version and command type (the pure rules are in
-// ./command-schema.ts). Each change is a new immutable version; commands record the version
-// their payload was checked against. Compiled validators are cached per version and compiled
-// ahead of use: at start for every current schema, and in every process when one is set
-// (an event), so invoking a command never compiles.
+// The command schema service: schemas per application version and command type, stored and
+// authorized (the pure rules are in ./command-schema/). Each change is a new immutable version;
+// commands record the version their payload was checked against. Compiled validators are cached
+// per version and compiled ahead of use: at start for every current schema, and in every process
+// when one is set (an event), so invoking a command never compiles (docs/command-schemas.md,
+// "Compiling").
 import type { EventBus } from '../events/bus.ts';
 import type { Logger } from '../logger.ts';
 import type { Db } from '../storage/db.ts';
@@ -17,7 +18,7 @@ import {
   formFields,
   type CompiledCommandSchema,
   type FormField,
-} from './command-schema.ts';
+} from './command-schema/index.ts';
 import { badInput, notFound } from './errors.ts';
 import { LookupCache } from './lookup-cache.ts';
 import type { RegistryService } from './registry.ts';
