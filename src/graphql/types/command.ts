@@ -169,7 +169,8 @@ builder.subscriptionField('commandStatusChanged', (t) =>
   t.field({
     type: CommandRef,
     description:
-      'Emits a command when it is created (PENDING), EXECUTED or EXPIRED. Filter by endpoint, command, or neither (all). ' +
+      'Emits a command when it is created (PENDING), EXECUTED or EXPIRED. Filter by endpoint, command, or neither (all); ' +
+      'an endpoint or command that does not exist is NOT_FOUND. ' +
       'Events are not replayed: after reconnecting, re-query to catch up.',
     args: {
       endpointId: t.arg.id({ description: 'Only commands of this endpoint.' }),
