@@ -38,8 +38,8 @@ describe('EventBus routes', () => {
     const offUnrouted = bus.on('commandChanged', (c) => void (c.endpointId === fx.endpointId && seen.push(c)));
 
     const c = await invoke(app, fx.endpointId, 'reboot');
-    const offCommand = bus.on('commandChanged', count('command'), { commandId: Number(c.id) });
     await waitFor(() => seen.length === 1);
+    const offCommand = bus.on('commandChanged', count('command'), { commandId: Number(c.id) });
     await app.services.commands.recordResults(fx.endpointId, 'reboot', [{ id: Number(c.id), statusCode: 200 }]);
     // Handlers run in one pass per event: once the unrouted one saw it, the routed ones had it.
     await waitFor(() => seen.length === 2);
