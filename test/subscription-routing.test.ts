@@ -85,8 +85,17 @@ describe('EventBus routes', () => {
   });
 });
 
-describe('the routed stream keeps its limits', () => {
-  it(`ends a subscriber ${MAX_BUFFERED_EVENTS} events behind with RATE_LIMITED; other endpoints' subscribers go on`, async () => {
+describe('routed streams', () => {
+  it('end a telemetry subscription at once when its subscriber leaves, without waiting for an event', async () => {
+    const fx = await createEndpoint(app);
+    const samples = await app.services.subscriptions.telemetry(ADMIN, fx.endpointId);
+    const waiting = samples.next();
+    await samples.return!();
+    expect(await waiting).toEqual({ value: undefined, done: true });
+  });
+
+
+  it(`end a subscriber ${MAX_BUFFERED_EVENTS} events behind with RATE_LIMITED; other endpoints' subscribers go on`, async () => {
     const bus = app.services.bus;
     const flooded = await createEndpoint(app);
     const quiet = await createEndpoint(app);
