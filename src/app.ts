@@ -10,6 +10,7 @@ import { CommandService } from './domain/commands.ts';
 import { CommandSchemaService } from './domain/command-schema-service.ts';
 import { ExpirySweeper } from './domain/expiry.ts';
 import { RegistryService } from './domain/registry.ts';
+import { SubscriptionService } from './domain/subscriptions.ts';
 import { TelemetryService } from './domain/telemetry.ts';
 import { EventBus } from './events/bus.ts';
 import { attachGraphQLWebSockets, createGraphQLServer } from './graphql/server.ts';
@@ -77,7 +78,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     commands = new CommandService(db, bus, registry, config, log, schemas);
     telemetry = new TelemetryService(db, bus);
     const auth = new AuthService(db, bus, config.adminApiKey, log);
-    services = { auth, registry, commands, telemetry, schemas, bus };
+    const subscriptions = new SubscriptionService(bus, registry, commands);
+    services = { auth, registry, commands, telemetry, schemas, subscriptions, bus };
     await bus.start();
     offSchemas = await schemas.start();
 

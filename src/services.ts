@@ -3,6 +3,7 @@ import type { AuthService } from './domain/auth.ts';
 import type { CommandService } from './domain/commands.ts';
 import type { CommandSchemaService } from './domain/command-schema-service.ts';
 import type { RegistryService } from './domain/registry.ts';
+import type { SubscriptionService } from './domain/subscriptions.ts';
 import type { TelemetryService } from './domain/telemetry.ts';
 import type { EventBus } from './events/bus.ts';
 
@@ -12,5 +13,6 @@ export interface Services {
   commands: CommandService;
   telemetry: TelemetryService;
   schemas: CommandSchemaService;
+  subscriptions: SubscriptionService;
   bus: EventBus;
 }

@@ -34,12 +34,13 @@ interface NoopCommand {
   payload: unknown;
 }
 
-/** The only part of EventBus that eventStream and the graphql-ws attachment use. */
+/** The only part of EventBus that eventStream and the graphql-ws attachment use; routed like it. */
 class MemoryBus {
   private readonly handlers = new Map<string, Set<(e: unknown) => void>>();
-  on(name: string, handler: (e: unknown) => void): () => void {
-    let set = this.handlers.get(name);
-    if (!set) this.handlers.set(name, (set = new Set()));
+  on(name: string, handler: (e: unknown) => void, route?: { endpointId: string }): () => void {
+    const key = route ? `${name}:${route.endpointId}` : name;
+    let set = this.handlers.get(key);
+    if (!set) this.handlers.set(key, (set = new Set()));
     set.add(handler);
     return () => set.delete(handler);
   }
@@ -47,8 +48,8 @@ class MemoryBus {
   onMissed(): () => void {
     return () => {};
   }
-  emit(name: string, event: unknown): void {
-    for (const h of this.handlers.get(name) ?? []) h(event);
+  emit(name: string, event: { endpointId: string }): void {
+    for (const key of [name, `${name}:${event.endpointId}`]) for (const h of this.handlers.get(key) ?? []) h(event);
   }
 }
 
@@ -103,7 +104,7 @@ async function startGraphQL(host: string, port: number, adminKey: string): Promi
         subscribe: (_root, args, ctx) => {
           authorize(ctx.principal, 'VIEWER');
           const endpointId = args.endpointId == null ? null : String(args.endpointId);
-          return eventStream(bus as unknown as EventBus, 'commandChanged', (c) => endpointId === null || c.endpointId === endpointId) as AsyncIterable<unknown> as AsyncIterable<NoopCommand>;
+          return eventStream(bus as unknown as EventBus, 'commandChanged', endpointId === null ? undefined : { endpointId }) as AsyncIterable<unknown> as AsyncIterable<NoopCommand>;
         },
         resolve: (c) => c,
       }),

@@ -6,6 +6,10 @@
 // fits and a reference otherwise; references are resolved with one read per process, not one
 // per subscriber. Events are handled in arrival order, one at a time, so a slow resolution
 // never reorders what subscribers see.
+//
+// Subscribers that want one endpoint's or one command's events give a route, and an event
+// reaches them by a map lookup on its keys (graphql-yoga's pub/sub routes `topic:id` the same
+// way): the cost of an event does not grow with the subscribers of other endpoints.
 import { sql } from 'drizzle-orm';
 import type { Command, TelemetrySample } from '../domain/types.ts';
 import type { Database, Db } from '../storage/db.ts';
@@ -27,6 +31,23 @@ export interface EventMap {
   apiKeyRevoked: { keyId: string };
 }
 export type EventName = keyof EventMap;
+
+/** What a subscriber may ask for instead of every event of a kind. */
+export interface RouteMap {
+  commandChanged: { endpointId: string } | { commandId: number };
+  telemetryReceived: { endpointId: string };
+}
+export type Route<K extends EventName> = K extends keyof RouteMap ? RouteMap[K] : never;
+
+/** The routes each event is delivered on. */
+const ROUTES: { [K in keyof RouteMap]: (event: EventMap[K]) => RouteMap[K][] } = {
+  commandChanged: (c) => [{ endpointId: c.endpointId }, { commandId: c.id }],
+  telemetryReceived: (t) => [{ endpointId: t.endpointId }],
+};
+
+function routeKey(name: EventName, route: RouteMap[keyof RouteMap]): string {
+  return 'commandId' in route ? `${name}:command:${route.commandId}` : `${name}:endpoint:${route.endpointId}`;
+}
 
 type Wire =
   | { t: 'command'; c: Command }
@@ -52,6 +73,8 @@ export class EventBus {
     commandSchemaChanged: new Set(),
     apiKeyRevoked: new Set(),
   };
+  /** Routed handlers by routeKey; a key's set is dropped with its last handler. */
+  private readonly routed = new Map<string, Set<Handler<EventName>>>();
   /** Local: told when this process may have missed events (its listener reconnected). */
   private readonly missedHandlers = new Set<() => void>();
   private queue: Promise<void> = Promise.resolve();
@@ -107,10 +130,21 @@ export class EventBus {
     return () => this.missedHandlers.delete(handler);
   }
 
-  on<K extends EventName>(name: K, handler: Handler<K>): () => void {
-    const set = this.handlers[name] as Set<Handler<K>>;
+  /** `handler` gets every event of the kind, or with `route` only the events on that route. */
+  on<K extends EventName>(name: K, handler: Handler<K>, route?: Route<K>): () => void {
+    if (route === undefined) {
+      const set = this.handlers[name] as Set<Handler<K>>;
+      set.add(handler);
+      return () => set.delete(handler);
+    }
+    const key = routeKey(name, route);
+    const set = (this.routed.get(key) ?? new Set()) as Set<Handler<K>>;
+    this.routed.set(key, set as Set<Handler<EventName>>);
     set.add(handler);
-    return () => set.delete(handler);
+    return () => {
+      set.delete(handler);
+      if (set.size === 0 && this.routed.get(key) === set) this.routed.delete(key);
+    };
   }
 
   private async deliver(payload: string): Promise<void> {
@@ -152,6 +186,12 @@ export class EventBus {
 
   private emit<K extends EventName>(name: K, event: EventMap[K]): void {
     this.callAll(this.handlers[name] as Set<Handler<K>>, event, name);
+    if (!(name in ROUTES)) return;
+    const routesOf = ROUTES[name as keyof RouteMap] as (event: EventMap[K]) => RouteMap[keyof RouteMap][];
+    for (const route of routesOf(event)) {
+      const set = this.routed.get(routeKey(name, route)) as Set<Handler<K>> | undefined;
+      if (set) this.callAll(set, event, name);
+    }
   }
 
   /** Calls every handler; one that throws is logged and does not stop the others. */

@@ -2,7 +2,7 @@
 // subscriber that falls this far behind is ended with an error instead of growing memory
 // without limit; clients reconnect and re-read (the subscription contract in the README).
 import { DomainError } from '../domain/errors.ts';
-import type { EventBus, EventMap, EventName } from './bus.ts';
+import type { EventBus, EventMap, EventName, Route } from './bus.ts';
 
 export const MAX_BUFFERED_EVENTS = 1000;
 
@@ -22,10 +22,11 @@ export class EventsMissedError extends DomainError {
   }
 }
 
+/** Events of kind `name`: all of them, or those on `route` (see EventBus.on). */
 export function eventStream<K extends EventName>(
   bus: EventBus,
   name: K,
-  accept: (event: EventMap[K]) => boolean,
+  route?: Route<K>,
   signal?: AbortSignal,
 ): AsyncIterableIterator<EventMap[K]> {
   const buffer: EventMap[K][] = [];
@@ -33,16 +34,20 @@ export function eventStream<K extends EventName>(
   let failure: Error | undefined;
   let done = false;
 
-  const off = bus.on(name, (event) => {
-    if (done || !accept(event)) return;
-    if (buffer.length >= MAX_BUFFERED_EVENTS) {
-      failure = new SubscriberTooSlowError();
-      finish();
-      return;
-    }
-    buffer.push(event);
-    wake?.();
-  });
+  const off = bus.on(
+    name,
+    (event) => {
+      if (done) return;
+      if (buffer.length >= MAX_BUFFERED_EVENTS) {
+        failure = new SubscriberTooSlowError();
+        finish();
+        return;
+      }
+      buffer.push(event);
+      wake?.();
+    },
+    route,
+  );
   const offMissed = bus.onMissed(() => {
     if (done) return;
     failure = new EventsMissedError();
@@ -76,6 +81,36 @@ export function eventStream<K extends EventName>(
     async return() {
       buffer.length = 0;
       finish();
+      return { value: undefined, done: true };
+    },
+  };
+  return iterator;
+}
+
+/**
+ * The items of each event, one at a time. Hand-written rather than an async generator: ending
+ * a generator that waits for the next event would wait for that event, and keep the
+ * subscriber's handler on the bus until then.
+ */
+export function flatten<E, T>(source: AsyncIterableIterator<E>, items: (event: E) => readonly T[]): AsyncIterableIterator<T> {
+  let batch: readonly T[] = [];
+  let next = 0;
+  const iterator: AsyncIterableIterator<T> = {
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+    async next() {
+      while (next >= batch.length) {
+        const result = await source.next();
+        if (result.done) return { value: undefined, done: true };
+        batch = items(result.value);
+        next = 0;
+      }
+      return { value: batch[next++]!, done: false };
+    },
+    async return() {
+      batch = [];
+      await source.return?.();
       return { value: undefined, done: true };
     },
   };

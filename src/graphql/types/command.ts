@@ -1,7 +1,5 @@
 import type { Command } from '../../domain/types.ts';
-import { encodeCursor, parseCommandId } from '../../domain/commands.ts';
-import { authorize } from '../../domain/auth.ts';
-import { eventStream } from '../../events/stream.ts';
+import { encodeCursor } from '../../domain/commands.ts';
 import { builder } from '../builder.ts';
 import { EndpointRef } from './endpoint.ts';
 
@@ -171,22 +169,18 @@ builder.subscriptionField('commandStatusChanged', (t) =>
   t.field({
     type: CommandRef,
     description:
-      'Emits a command when it is created (PENDING), EXECUTED or EXPIRED. Filter by endpoint, command, or neither (all). ' +
+      'Emits a command when it is created (PENDING), EXECUTED or EXPIRED. Filter by endpoint, command, or neither (all); ' +
+      'an endpoint or command that does not exist is NOT_FOUND. ' +
       'Events are not replayed: after reconnecting, re-query to catch up.',
     args: {
       endpointId: t.arg.id({ description: 'Only commands of this endpoint.' }),
       commandId: t.arg.id({ description: 'Only this command.' }),
     },
-    subscribe: (_root, args, ctx) => {
-      authorize(ctx.principal, 'VIEWER');
-      const endpointId = args.endpointId == null ? null : String(args.endpointId);
-      const commandId = args.commandId == null ? null : parseCommandId(String(args.commandId)) ?? -1;
-      return eventStream(
-        ctx.services.bus,
-        'commandChanged',
-        (c) => (endpointId === null || c.endpointId === endpointId) && (commandId === null || c.id === commandId),
-      );
-    },
+    subscribe: (_root, args, ctx) =>
+      ctx.services.subscriptions.commandChanges(ctx.principal, {
+        endpointId: args.endpointId == null ? null : String(args.endpointId),
+        commandId: args.commandId == null ? null : String(args.commandId),
+      }),
     resolve: (command) => command,
   }),
 );

@@ -1,7 +1,4 @@
 import type { TelemetrySample } from '../../domain/types.ts';
-import { authorize } from '../../domain/auth.ts';
-import { notFound } from '../../domain/errors.ts';
-import { eventStream } from '../../events/stream.ts';
 import { builder } from '../builder.ts';
 import { EndpointRef } from './endpoint.ts';
 
@@ -38,14 +35,7 @@ builder.subscriptionField('telemetryReceived', (t) =>
     type: TelemetrySampleRef,
     description: 'Emits each telemetry sample an endpoint sends, as it is stored.',
     args: { endpointId: t.arg.id({ required: true, description: 'The endpoint.' }) },
-    subscribe: async function* (_root, args, ctx) {
-      authorize(ctx.principal, 'VIEWER');
-      const endpointId = String(args.endpointId);
-      if (!(await ctx.services.registry.endpointById(endpointId))) throw notFound(`No endpoint with id "${endpointId}".`);
-      for await (const batch of eventStream(ctx.services.bus, 'telemetryReceived', (e) => e.endpointId === endpointId)) {
-        yield* batch.samples;
-      }
-    },
+    subscribe: (_root, args, ctx) => ctx.services.subscriptions.telemetry(ctx.principal, String(args.endpointId)),
     resolve: (sample) => sample,
   }),
 );
