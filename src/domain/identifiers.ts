@@ -4,9 +4,9 @@
 // grammar would refuse. Lengths are in UTF-16 code units (what JavaScript and GraphQL count).
 import { badInput } from './errors.ts';
 
-export const MAX_TOKEN_LENGTH = 128;
-export const MAX_COMMAND_TYPE_LENGTH = 128;
-export const MAX_NAME_LENGTH = 64;
+const MAX_TOKEN_LENGTH = 128;
+const MAX_COMMAND_TYPE_LENGTH = 128;
+const MAX_NAME_LENGTH = 64;
 
 // kp1.md §1: tokens never contain `+ # / .` (MQTT wildcards, topic separator). Whitespace and
 // control characters (C0, DEL and C1) are refused too: they cannot be typed in a topic reliably

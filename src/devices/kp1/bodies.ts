@@ -7,7 +7,7 @@ import { Kp1Failure, describe, quote } from './errors.ts';
 
 /** Longest result reasonPhrase (grammar: [11/CEP] calls it "a short textual description";
  *  details belong in the result payload). */
-export const MAX_REASON_PHRASE_LENGTH = 1024;
+const MAX_REASON_PHRASE_LENGTH = 1024;
 /** Most items in one result or sample batch (grammar: bounds one request's work; the
  *  device can split a batch, so exceeding it is 413, not 400). */
 export const MAX_BATCH_ITEMS = 1000;
@@ -49,7 +49,10 @@ export function parseCommandRequest(body: Body): CommandRequest {
   if (text.trim() === '') return {};
   const value = parseJson(text);
   if (!isPlainObject(value)) {
-    throw new Kp1Failure(400, `A command request must be a JSON object such as {} or {"observe":true}, not ${describe(value)}`);
+    throw new Kp1Failure(
+      400,
+      `A command request must be a JSON object such as {} or {"observe":true}, not ${describe(value)}`,
+    );
   }
   for (const key of Object.keys(value)) {
     if (key !== 'observe') {
@@ -103,7 +106,10 @@ function parseResult(item: unknown, where: string): CommandResult {
   }
   for (const key of Object.keys(item)) {
     if (!RESULT_FIELDS.has(key)) {
-      throw new Kp1Failure(400, `${where} has unknown field ${quote(key)}: allowed are id, statusCode, reasonPhrase, payload`);
+      throw new Kp1Failure(
+        400,
+        `${where} has unknown field ${quote(key)}: allowed are id, statusCode, reasonPhrase, payload`,
+      );
     }
   }
   const { id, statusCode, reasonPhrase } = item;
@@ -165,7 +171,10 @@ function parseTimestamp(value: unknown, where: string): Date {
       `${where}: "timestamp" ${quote(value)} is not an ISO-8601 date-time with a UTC offset, e.g. 2024-05-01T12:00:00Z`,
     );
   }
-  throw new Kp1Failure(400, `${where}: "timestamp" must be epoch milliseconds or an ISO-8601 string, not ${describe(value)}`);
+  throw new Kp1Failure(
+    400,
+    `${where}: "timestamp" must be epoch milliseconds or an ISO-8601 string, not ${describe(value)}`,
+  );
 }
 
 /**

@@ -27,7 +27,9 @@ interface Handled {
   command?: { commandType: string; observe: boolean | undefined; outstanding: number };
 }
 
-export type DispatchOutcome = ({ ok: true; identity: DeviceIdentity } & Handled) | { ok: false; error: Kp1Error; identity?: DeviceIdentity };
+export type DispatchOutcome =
+  | ({ ok: true; identity: DeviceIdentity } & Handled)
+  | { ok: false; error: Kp1Error; identity?: DeviceIdentity };
 
 /** One handler per kind of resources.ts; a kind without one does not compile. */
 type Handlers = {

@@ -31,7 +31,7 @@ import {
 } from './resources.ts';
 
 /** Largest MQTT request id: 2^31-1 [kp1 §1]. */
-export const MAX_REQUEST_ID = 2 ** 31 - 1;
+const MAX_REQUEST_ID = 2 ** 31 - 1;
 
 /** A request topic (MQTT) or path (HTTP) that names a resource this server serves. */
 export interface Kp1Request {
@@ -79,14 +79,20 @@ export function parseTopic(topic: string, opts: { allowRequestId: boolean }): Kp
   const [prefix, appVersion, extension, token, ...rest] = levels;
   // [1/KP] kp1 resource paths start with `kp1` and carry app version, extension and token.
   if (prefix !== PREFIX || appVersion === undefined || extension === undefined || token === undefined) {
-    throw new Kp1Failure(404, `${quote(topic)} is not a kp1 resource: expected kp1/{appVersion}/{extension}/{token}/{resource}`);
+    throw new Kp1Failure(
+      404,
+      `${quote(topic)} is not a kp1 resource: expected kp1/{appVersion}/{extension}/{token}/{resource}`,
+    );
   }
   if (!isValidName(appVersion)) {
     throw new Kp1Failure(400, `Malformed application version name ${quote(appVersion)}: expected ${NAME_RULE}`);
   }
   // [kp1 §1] only the extensions of RESOURCES are served here; others are unknown (404).
   if (!isExtension(extension)) {
-    throw new Kp1Failure(404, `Unknown extension ${quote(extension)}: this server serves ${[...EXTENSIONS].join(' and ')}`);
+    throw new Kp1Failure(
+      404,
+      `Unknown extension ${quote(extension)}: this server serves ${[...EXTENSIONS].join(' and ')}`,
+    );
   }
   checkToken(token);
 
@@ -100,7 +106,10 @@ export function parseTopic(topic: string, opts: { allowRequestId: boolean }): Kp
   if (!lengths.has(rest.length) && lengths.has(rest.length - 1)) {
     const last = rest[rest.length - 1] as string;
     if (!opts.allowRequestId) {
-      throw new Kp1Failure(404, `Unknown resource ${quote(rest.join('/'))} for ${extension} (request ids are MQTT-only)`);
+      throw new Kp1Failure(
+        404,
+        `Unknown resource ${quote(rest.join('/'))} for ${extension} (request ids are MQTT-only)`,
+      );
     }
     if (!DIGITS.test(last)) {
       throw new Kp1Failure(404, `Unknown resource ${quote(rest.join('/'))} for ${extension}`);
@@ -207,7 +216,10 @@ function parseRequestId(level: string): number {
   // [kp1 §1] positive integer 1 … 2^31-1, no leading zero; otherwise 400 [kp1 §4].
   const value = Number(level);
   if (level.startsWith('0') || value < 1 || value > MAX_REQUEST_ID) {
-    throw new Kp1Failure(400, `Bad request id ${quote(level)}: expected an integer from 1 to ${MAX_REQUEST_ID} without leading zeros`);
+    throw new Kp1Failure(
+      400,
+      `Bad request id ${quote(level)}: expected an integer from 1 to ${MAX_REQUEST_ID} without leading zeros`,
+    );
   }
   return value;
 }
