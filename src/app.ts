@@ -14,10 +14,11 @@ import { SubscriptionService } from './domain/subscriptions.ts';
 import { TelemetryService } from './domain/telemetry.ts';
 import { EventBus } from './events/bus.ts';
 import { attachGraphQLWebSockets, createGraphQLServer } from './graphql/server.ts';
-import { createRequestHandler, sendJson } from './http.ts';
+import { createRequestHandler } from './http.ts';
+import { sendJson } from './lib/json-response.ts';
 import { createKp1HttpHandler } from './devices/http.ts';
 import { Kp1Dispatcher } from './devices/kp1/dispatch.ts';
-import { startMqtt, type MqttServer } from './devices/mqtt.ts';
+import { startMqtt, type MqttServer } from './devices/mqtt/server.ts';
 import { createLogger, type Logger } from './logger.ts';
 import type { Services } from './services.ts';
 import { openDatabase, type Database } from './storage/db.ts';
@@ -134,12 +135,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       registry,
       bus,
       log,
-      limits: {
-        ...config.mqtt,
-        // A kp1 body plus its topic (app version, token and command type are each ≤ 128 characters).
-        maxPacketBytes: config.maxDeviceMessageBytes + 1024,
-        maxConnectPacketBytes: 8 * 1024,
-      },
+      limits: { ...config.mqtt, maxPacketBytes: config.maxDeviceMessageBytes + config.mqtt.packetHeadroomBytes },
     });
   }
 

@@ -28,6 +28,13 @@ export interface Config {
     maxKeepaliveSeconds: number;
     /** How long a connection may leave what it is sent unread before it is dropped. */
     drainTimeoutMs: number;
+    /** How long a new connection has to send its CONNECT. */
+    connectTimeoutMs: number;
+    /** Largest packet before the connection is accepted: a CONNECT is small. */
+    maxConnectPacketBytes: number;
+    /** Room in a PUBLISH beyond maxDeviceMessageBytes for its topic and header (app version,
+     *  token and command type are each ≤ 128 characters). */
+    packetHeadroomBytes: number;
   };
   /** How often the expiry sweeper looks for commands whose retention has passed. */
   expirySweepMs: number;
@@ -105,6 +112,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxPublishesPerSecond: int('MQTT_MAX_PUBLISHES_PER_SECOND', 200, 1, 1_000_000),
     maxKeepaliveSeconds: int('MQTT_MAX_KEEPALIVE_SECONDS', 3600, 1, 65535),
     drainTimeoutMs: int('MQTT_DRAIN_TIMEOUT_MS', 30_000, 100, 600_000),
+    connectTimeoutMs: 10_000,
+    maxConnectPacketBytes: 8 * 1024,
+    packetHeadroomBytes: 1024,
   };
   const expirySweepMs = int('EXPIRY_SWEEP_MS', defaults.expirySweepMs, 10, 60_000);
   const poolSize = int('DATABASE_POOL_SIZE', defaults.poolSize, 1, 1000);

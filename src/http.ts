@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from './storage/db.ts';
 import type { Logger } from './logger.ts';
 import { GRAPHQL_PATH, type Yoga } from './graphql/server.ts';
+import { sendJson } from './lib/json-response.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -87,10 +88,4 @@ async function health(db: Db, res: ServerResponse): Promise<void> {
   } catch {
     sendJson(res, 503, { status: 'unavailable', reason: 'database unreachable' });
   }
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }

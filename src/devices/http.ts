@@ -7,9 +7,11 @@
 // type arrives for the endpoint or the wait ends, whichever is first.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventBus } from '../events/bus.ts';
+import { writeJson } from '../lib/json-response.ts';
 import type { Logger } from '../logger.ts';
 import type { Kp1Dispatcher } from './kp1/dispatch.ts';
-import { Kp1Failure, formatError, parseHttpPath, type Kp1Error } from './kp1/grammar.ts';
+import { Kp1Failure, formatError, type Kp1Error } from './kp1/errors.ts';
+import { parseHttpPath } from './kp1/grammar.ts';
 
 export const MAX_LONG_POLL_SECONDS = 60;
 
@@ -78,12 +80,7 @@ export function createKp1HttpHandler(opts: HttpDeviceOptions) {
           outcome = await dispatcher.dispatch(request, body, credentials);
         }
         if (!outcome.ok) return sendError(res, outcome.error);
-        const reply = outcome.body;
-        res.writeHead(200, {
-          'content-type': 'application/json; charset=utf-8',
-          'content-length': Buffer.byteLength(reply),
-        });
-        res.end(reply);
+        writeJson(res, 200, outcome.body);
       } finally {
         for (const off of listeners) off();
       }
@@ -158,12 +155,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 function sendError(res: ServerResponse, error: Kp1Error): void {
   if (res.headersSent) return void res.destroy();
-  const text = formatError(error);
-  res.writeHead(error.statusCode, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    // The unread rest of an oversized body would otherwise be parsed as the next request.
-    ...(error.statusCode === 413 ? { connection: 'close' } : {}),
-  });
-  res.end(text);
+  // The unread rest of an oversized body would otherwise be parsed as the next request.
+  writeJson(res, error.statusCode, formatError(error), error.statusCode === 413 ? { connection: 'close' } : {});
 }

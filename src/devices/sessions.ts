@@ -4,7 +4,7 @@
 // command invoked anywhere reaches this process as an event and is pushed to its own bindings.
 import type { Client } from 'aedes';
 import type { DeviceIdentity } from './kp1/dispatch.ts';
-import { topicMatches } from './kp1/grammar.ts';
+import { topicMatches } from './mqtt/topics.ts';
 
 export interface Binding {
   readonly client: Client;

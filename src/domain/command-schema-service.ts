@@ -10,7 +10,8 @@ import type { Db } from '../storage/db.ts';
 import * as store from '../storage/command-schema-store.ts';
 import type { StoredCommandSchema } from '../storage/command-schema-store.ts';
 import { authorize } from './auth.ts';
-import { checkCommandType, type PayloadComposer } from './commands.ts';
+import type { PayloadComposer } from './commands.ts';
+import { checkCommandType } from './identifiers.ts';
 import {
   CommandSchemaCache,
   compileCommandSchema,

@@ -13,9 +13,8 @@ import type { RegistryService } from './registry.ts';
 import type { Command, CommandStatus, Endpoint, Principal } from './types.ts';
 import { GroupCommit } from './group-commit.ts';
 import { firstReportWins } from './first-report-wins.ts';
+import { checkCommandType } from './identifiers.ts';
 
-// Kaa's examples use close-door, turn_off, LINUX_COMMAND (kp1.md §1).
-export const COMMAND_TYPE = /^[A-Za-z0-9_-]{1,128}$/;
 export const MAX_PAGE_SIZE = 100;
 
 /** Fills in and checks a payload against the command schema of its type, if there is one. */
@@ -275,14 +274,6 @@ export class CommandService {
   }
 }
 
-export function checkCommandType(type: string): string {
-  if (!COMMAND_TYPE.test(type)) {
-    throw badInput(`Command type "${type}" is invalid: use 1 to 128 characters from A-Z, a-z, 0-9, "_" and "-".`, {
-      field: 'commandType',
-    });
-  }
-  return type;
-}
 
 /** GraphQL shows command ids as strings of the integer devices see ("42"). */
 export function parseCommandId(id: string): number | null {

@@ -4,6 +4,7 @@ import * as store from '../storage/registry-store.ts';
 import type { Logger } from '../logger.ts';
 import { authorize, isUuid } from './auth.ts';
 import { badInput, conflict, notFound } from './errors.ts';
+import { checkName, checkToken } from './identifiers.ts';
 import { hashPassword, hashSecret, randomSecret, verifyPassword } from './secrets.ts';
 import type { EventBus } from '../events/bus.ts';
 import { isUniqueViolation } from '../storage/db-errors.ts';
@@ -13,18 +14,7 @@ import { LookupCache } from './lookup-cache.ts';
 /** How long an endpoint lookup is reused at most (events drop it sooner). */
 const LOOKUP_TTL_MS = 2_000;
 
-// Application version names appear in kp1 topics; application names follow the same rule.
-const NAME = /^[a-z0-9_-]{1,64}$/;
-// kp1.md §1: tokens never contain + # / . (MQTT wildcards, topic separator) or whitespace.
-const TOKEN = /^[^+#/.\s\u0000-\u001f\u007f]{1,128}$/u;
 const MAX_ENDPOINT_NAME = 200;
-
-export function checkName(kind: string, name: string): string {
-  if (!NAME.test(name)) {
-    throw badInput(`${kind} name "${name}" is invalid: use 1 to 64 characters from a-z, 0-9, "_" and "-".`);
-  }
-  return name;
-}
 
 // MQTT usernames: printable, no spaces; passwords: long enough to be worth hashing.
 const USERNAME = /^[\x21-\x7e]{1,128}$/;
@@ -110,13 +100,7 @@ export class RegistryService {
     if (name && name.length > MAX_ENDPOINT_NAME) {
       throw badInput(`An endpoint name must be at most ${MAX_ENDPOINT_NAME} characters.`, { field: 'name' });
     }
-    const token = input.token ?? randomSecret(24);
-    if (!TOKEN.test(token)) {
-      throw badInput(
-        'An endpoint token must be 1 to 128 characters without "+", "#", "/", ".", whitespace or control characters.',
-        { field: 'token' },
-      );
-    }
+    const token = checkToken(input.token ?? randomSecret(24));
     const version = await store.findVersionByName(this.db, input.applicationVersion);
     if (!version) throw notFound(`No application version named "${input.applicationVersion}".`);
     const endpoint = await store.insertEndpoint(this.db, {

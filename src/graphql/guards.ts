@@ -3,6 +3,7 @@
 // (depth, aliases, tokens, cost) come from graphql-armor in server.ts.
 import { BREAK, GraphQLError, Kind, visit, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { TokenBucket } from '../lib/token-bucket.ts';
 import type { GraphQLContext } from './context.ts';
 
 export interface GuardOptions {
@@ -12,18 +13,14 @@ export interface GuardOptions {
 }
 
 export function operationGuards(options: GuardOptions): Plugin<GraphQLContext> {
-  const buckets = new Map<string, { tokens: number; at: number }>();
+  const buckets = new Map<string, TokenBucket>();
   const capacity = options.mutationsPerMinute;
-  const perMs = options.mutationsPerMinute / 60_000;
 
-  const take = (keyId: string, cost: number, now = Date.now()): number => {
-    const bucket = buckets.get(keyId) ?? { tokens: capacity, at: now };
-    bucket.tokens = Math.min(capacity, bucket.tokens + (now - bucket.at) * perMs);
-    bucket.at = now;
-    buckets.set(keyId, bucket);
-    if (bucket.tokens < cost) return Math.ceil((cost - bucket.tokens) / perMs / 1000);
-    bucket.tokens -= cost;
-    return 0;
+  /** 0 when the key may run `cost` more mutations now, otherwise the seconds to wait. */
+  const take = (keyId: string, cost: number): number => {
+    let bucket = buckets.get(keyId);
+    if (!bucket) buckets.set(keyId, (bucket = new TokenBucket(capacity, capacity / 60)));
+    return Math.ceil(bucket.take(cost));
   };
 
   return {

@@ -16,11 +16,12 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { API_KEY_ROLES, COMMAND_STATUSES } from '../domain/types.ts';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
-export const commandStatus = pgEnum('command_status', ['PENDING', 'EXECUTED', 'EXPIRED']);
-export const apiKeyRole = pgEnum('api_key_role', ['ADMIN', 'OPERATOR', 'VIEWER']);
+export const commandStatus = pgEnum('command_status', COMMAND_STATUSES);
+export const apiKeyRole = pgEnum('api_key_role', API_KEY_ROLES);
 
 export const applications = pgTable('applications', {
   id: uuid('id').primaryKey().defaultRandom(),

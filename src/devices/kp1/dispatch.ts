@@ -2,20 +2,14 @@
 // HTTP and MQTT adapters only translate bytes and sockets; every rule of kp1.md that needs
 // storage (token, app version, outstanding commands, results, samples) is applied here.
 import type { CommandService } from '../../domain/commands.ts';
-import { DomainError } from '../../domain/errors.ts';
 import type { RegistryService } from '../../domain/registry.ts';
 import type { TelemetryService } from '../../domain/telemetry.ts';
 import type { Endpoint } from '../../domain/types.ts';
 import type { Logger } from '../../logger.ts';
-import {
-  Kp1Failure,
-  formatCommands,
-  parseCommandRequest,
-  parseResults,
-  parseSamples,
-  type Kp1Error,
-  type Kp1Request,
-} from './grammar.ts';
+import { formatCommands } from './bodies.ts';
+import { Kp1Failure, kp1ErrorOf, type Kp1Error } from './errors.ts';
+import type { Kp1Request } from './grammar.ts';
+import { RESOURCES, type BodyOf, type ResourceKind, type ResourceOf } from './resources.ts';
 
 /** The device a valid token identified, and under which app version it spoke. */
 export interface DeviceIdentity {
@@ -25,16 +19,22 @@ export interface DeviceIdentity {
   appVersion: string;
 }
 
+/** What a resource handler answers. */
+interface Handled {
+  /** JSON text of the reply, or '' where kp1 sends an empty payload. */
+  body: string;
+  /** For command requests: the type asked for and the device's observe choice. */
+  command?: { commandType: string; observe: boolean | undefined; outstanding: number };
+}
+
 export type DispatchOutcome =
-  | {
-      ok: true;
-      identity: DeviceIdentity;
-      /** JSON text of the reply, or '' where kp1 sends an empty payload. */
-      body: string;
-      /** For command requests: the type asked for and the device's observe choice. */
-      command?: { commandType: string; observe: boolean | undefined; outstanding: number };
-    }
+  | ({ ok: true; identity: DeviceIdentity } & Handled)
   | { ok: false; error: Kp1Error; identity?: DeviceIdentity };
+
+/** One handler per kind of resources.ts; a kind without one does not compile. */
+type Handlers = {
+  [K in ResourceKind]: (endpointId: string, resource: ResourceOf<K>, body: BodyOf<K>, receivedAt: Date) => Promise<Handled>;
+};
 
 /** What a connection or request proved besides the token (kp1 itself has no other credentials). */
 export interface DeviceCredentials {
@@ -96,44 +96,40 @@ export class Kp1Dispatcher {
       if (body.byteLength > this.limits.maxBodyBytes) {
         throw new Kp1Failure(413, `The payload is ${body.byteLength} bytes; the limit is ${this.limits.maxBodyBytes}`);
       }
-      const endpointId = identity.endpoint.id;
-      const resource = request.resource;
-      switch (resource.kind) {
-        case 'command': {
-          const { observe } = parseCommandRequest(body);
-          const outstanding = await this.commands.outstanding(endpointId, resource.commandType);
-          return {
-            ok: true,
-            identity,
-            body: formatCommands(outstanding),
-            command: { commandType: resource.commandType, observe, outstanding: outstanding.length },
-          };
-        }
-        case 'result': {
-          const results = parseResults(body);
-          await this.commands.recordResults(endpointId, resource.commandType, results);
-          return { ok: true, identity, body: '' };
-        }
-        case 'telemetry': {
-          const samples = parseSamples(body, receivedAt);
-          await this.telemetry.record(
-            endpointId,
-            samples.map((s) => ({ ...s, receivedAt })),
-          );
-          return { ok: true, identity, body: '' };
-        }
-      }
+      return { ok: true, identity, ...(await this.handle(identity.endpoint.id, request.resource, body, receivedAt)) };
     } catch (error) {
       return { ok: false, error: this.toKp1Error(error, request), identity };
     }
   }
 
+  private readonly handlers: Handlers = {
+    command: async (endpointId, { commandType }, { observe }) => {
+      const outstanding = await this.commands.outstanding(endpointId, commandType);
+      return { body: formatCommands(outstanding), command: { commandType, observe, outstanding: outstanding.length } };
+    },
+    result: async (endpointId, { commandType }, results) => {
+      await this.commands.recordResults(endpointId, commandType, results);
+      return { body: '' };
+    },
+    telemetry: async (endpointId, _resource, samples, receivedAt) => {
+      await this.telemetry.record(
+        endpointId,
+        samples.map((s) => ({ ...s, receivedAt })),
+      );
+      return { body: '' };
+    },
+  };
+
+  /** Parses the body with the resource's row and runs the handler of its kind. */
+  private handle<K extends ResourceKind>(endpointId: string, resource: ResourceOf<K>, body: Uint8Array, receivedAt: Date) {
+    const kind: K = resource.kind;
+    const parsed = RESOURCES[kind].parseBody(body, receivedAt) as BodyOf<K>;
+    return this.handlers[kind](endpointId, resource, parsed, receivedAt);
+  }
+
   private toKp1Error(error: unknown, request: Kp1Request): Kp1Error {
-    if (error instanceof Kp1Failure) return error.error;
-    if (error instanceof DomainError) {
-      if (error.code === 'NOT_FOUND') return { statusCode: 404, reasonPhrase: error.message };
-      if (error.code === 'BAD_USER_INPUT') return { statusCode: 400, reasonPhrase: error.message };
-    }
+    const expected = kp1ErrorOf(error);
+    if (expected) return expected;
     // Anything else is the server's trouble (the database, most likely), never the device's:
     // nothing was stored, and the device may retry.
     this.log.error(

@@ -1,12 +1,9 @@
 // Small JSON helpers of the command-schema modules.
+import { isPlainObject } from '../../lib/json.ts';
+
+export { isPlainObject };
 export type JsonObject = Record<string, unknown>;
 export type Schema = JsonObject | boolean;
-
-export function isPlainObject(value: unknown): value is JsonObject {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
-}
 
 export function isSchema(value: unknown): value is Schema {
   return typeof value === 'boolean' || isPlainObject(value);

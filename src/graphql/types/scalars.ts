@@ -1,4 +1,5 @@
 import { GraphQLError, Kind, valueFromASTUntyped } from 'graphql';
+import { parseDateTime } from '../../lib/iso-8601.ts';
 import { builder } from '../builder.ts';
 
 builder.scalarType('JSON', {
@@ -17,11 +18,10 @@ function plainJson(value: unknown): unknown {
   return value;
 }
 
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-
 function parseDate(value: unknown): Date {
-  const date = typeof value === 'string' && ISO_8601.test(value) ? new Date(value) : undefined;
-  if (!date || Number.isNaN(date.getTime())) {
+  // RFC 3339's strict syntax; impossible days and 24:00 roll over, as `new Date(value)` did here.
+  const date = typeof value === 'string' ? parseDateTime(value, { variants: false, rollOver: true }) : undefined;
+  if (!date) {
     throw new GraphQLError(`DateTime must be an ISO-8601 string with a time zone, got ${JSON.stringify(value)}.`, {
       extensions: { code: 'BAD_USER_INPUT' },
     });

@@ -1,0 +1,51 @@
+// What the MQTT handlers share: the services they call, the sessions, the limits, and the
+// connections' MQTT logins. One per listener; every handler file takes it.
+import type { Client } from 'aedes';
+import type { CommandService } from '../../domain/commands.ts';
+import type { RegistryService } from '../../domain/registry.ts';
+import type { Logger } from '../../logger.ts';
+import type { DeviceCredentials, Kp1Dispatcher } from '../kp1/dispatch.ts';
+import type { DeviceSessions } from '../sessions.ts';
+import type { MqttLimits, PublishRate } from './limits.ts';
+
+export interface MqttContext {
+  readonly dispatcher: Kp1Dispatcher;
+  readonly commands: CommandService;
+  readonly registry: RegistryService;
+  readonly sessions: DeviceSessions;
+  readonly logins: Logins;
+  readonly limits: MqttLimits;
+  /** Shared by PUBLISH and SUBSCRIBE: each costs a lookup. */
+  readonly publishRate: PublishRate;
+  /** Payloads of the packets the server itself addresses to one connection (replies, pushes). */
+  readonly addressed: WeakSet<Buffer>;
+  readonly log: Logger;
+}
+
+/** Endpoints each connection authenticated as with MQTT credentials (CONNECT), and the reverse. */
+export class Logins {
+  private readonly byClient = new WeakMap<Client, Set<string>>();
+  private readonly byEndpoint = new Map<string, Set<Client>>();
+
+  /** Remembers the login until the connection closes. */
+  add(client: Client, endpointId: string): void {
+    this.byClient.set(client, new Set([endpointId]));
+    let clients = this.byEndpoint.get(endpointId);
+    if (!clients) this.byEndpoint.set(endpointId, (clients = new Set()));
+    clients.add(client);
+    client.conn.once('close', () => {
+      clients.delete(client);
+      if (clients.size === 0 && this.byEndpoint.get(endpointId) === clients) this.byEndpoint.delete(endpointId);
+    });
+  }
+
+  /** What the connection proved besides tokens, for the dispatcher. */
+  credentialsOf(client: Client): DeviceCredentials {
+    return { endpointIds: this.byClient.get(client) };
+  }
+
+  /** Connections that logged in as the endpoint. */
+  clientsOf(endpointId: string): Iterable<Client> {
+    return this.byEndpoint.get(endpointId) ?? [];
+  }
+}

@@ -1,0 +1,42 @@
+// What the server writes to connections: replies and pushes go straight to the connection they
+// are for (kp1.md §2, "Push": Kaa pushes to the token's connection whether or not it subscribed),
+// and the forwarding backstop keeps kp1 topics from reaching anyone else.
+import type { Aedes, Client } from 'aedes';
+import type { MqttContext } from './context.ts';
+
+const noop = () => {};
+
+export function send(ctx: MqttContext, client: Client, topic: string, payload: string): void {
+  if (client.closed) return;
+  const body = Buffer.from(payload);
+  ctx.addressed.add(body);
+  // aedes requires the callback (it calls it when the packet is written).
+  client.publish({ cmd: 'publish', topic, payload: body, qos: 1, dup: false, retain: false }, noop);
+}
+
+/**
+ * A reply goes to the connection that asked, whether or not it subscribed (Kaa's clients often
+ * do not), and, as on any MQTT broker, to the endpoint's other connections subscribed to the
+ * reply topic (e.g. a mosquitto_sub beside a mosquitto_pub). Each gets one copy.
+ */
+export function reply(ctx: MqttContext, requester: Client, endpointId: string, topic: string, payload: string): void {
+  send(ctx, requester, topic, payload);
+  for (const binding of ctx.sessions.bindingsOf(endpointId)) {
+    if (binding.client !== requester && ctx.sessions.isSubscribedTo(binding.client, topic)) {
+      send(ctx, binding.client, topic, payload);
+    }
+  }
+}
+
+/**
+ * Backstop: whatever path a message takes, a kp1 topic only ever reaches a connection that
+ * presented that topic's token, or the one connection the server addressed it to (an error
+ * reply to a request with an unknown token goes to the requester alone).
+ */
+export function authorizeForward(ctx: MqttContext): Aedes['authorizeForward'] {
+  return (client, packet) => {
+    if (!packet.topic.startsWith('kp1/') || ctx.addressed.has(packet.payload as Buffer)) return packet;
+    const token = packet.topic.split('/')[3];
+    return token !== undefined && ctx.sessions.isBoundToToken(client, token) ? packet : null;
+  };
+}

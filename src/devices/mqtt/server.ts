@@ -1,0 +1,115 @@
+// kp1 over MQTT 3.1.1: an embedded aedes broker whose hooks (one file each, as aedes' own
+// lib/handlers) hand every kp1 PUBLISH to the same dispatch HTTP uses, and a TCP listener in
+// front of it. The broker is not a relay: nothing a device publishes is forwarded to other
+// connections; replies and command pushes are written to the connection they are for.
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { Aedes } from 'aedes';
+import type { CommandService } from '../../domain/commands.ts';
+import type { RegistryService } from '../../domain/registry.ts';
+import type { EventBus } from '../../events/bus.ts';
+import type { Logger } from '../../logger.ts';
+import type { Kp1Dispatcher } from '../kp1/dispatch.ts';
+import { DeviceSessions } from '../sessions.ts';
+import { capPacketSize, dropClientPublishes } from './aedes-internals.ts';
+import { authenticate, preConnect } from './authenticate.ts';
+import { authorizePublish } from './authorize-publish.ts';
+import { authorizeSubscribe } from './authorize-subscribe.ts';
+import { Logins, type MqttContext } from './context.ts';
+import { authorizeForward } from './deliver.ts';
+import { AddressConnections, PublishRate, type MqttLimits } from './limits.ts';
+import { pushCommands } from './push.ts';
+
+export interface MqttOptions {
+  host: string;
+  port: number;
+  dispatcher: Kp1Dispatcher;
+  commands: CommandService;
+  registry: RegistryService;
+  bus: EventBus;
+  limits: MqttLimits;
+  log: Logger;
+}
+
+export interface MqttServer {
+  readonly port: number;
+  readonly sessions: DeviceSessions;
+  close(): Promise<void>;
+}
+
+export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
+  const { bus, limits, log } = opts;
+  const ctx: MqttContext = {
+    dispatcher: opts.dispatcher,
+    commands: opts.commands,
+    registry: opts.registry,
+    sessions: new DeviceSessions(),
+    logins: new Logins(),
+    limits,
+    publishRate: new PublishRate(limits.maxPublishesPerSecond),
+    addressed: new WeakSet(),
+    log,
+  };
+  const broker = await Aedes.createBroker({
+    connectTimeout: limits.connectTimeoutMs,
+    // A connection that does not read what it is sent for this long is dropped (frozen devices
+    // must not pin memory).
+    drainTimeout: limits.drainTimeoutMs,
+  });
+  broker.preConnect = preConnect(ctx);
+  broker.authenticate = authenticate(ctx);
+  broker.authorizePublish = authorizePublish(ctx);
+  broker.authorizeSubscribe = authorizeSubscribe(ctx);
+  broker.authorizeForward = authorizeForward(ctx);
+  dropClientPublishes(broker);
+  broker.on('unsubscribe', (filters, client) => {
+    for (const filter of filters) ctx.sessions.unsubscribed(client, filter);
+  });
+  broker.on('clientError', (client, error) => log.debug({ clientId: client?.id, err: error.message }, 'mqtt client error'));
+  broker.on('connectionError', (_client, error) => log.debug({ err: error.message }, 'mqtt connection error'));
+
+  const offPush = pushCommands(ctx, bus);
+  // A revoked token or changed credentials end the endpoint's sessions at once: those bound
+  // to it and those that logged in with its credentials, bound yet or not.
+  const offAccess = bus.on('endpointAccessChanged', ({ endpointId }) => {
+    for (const binding of [...ctx.sessions.bindingsOf(endpointId)]) binding.client.close();
+    for (const client of [...ctx.logins.clientsOf(endpointId)]) client.close();
+  });
+
+  const addresses = new AddressConnections(limits.maxConnectionsPerAddress);
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    socket.on('error', () => {});
+    if (!addresses.admit(socket)) {
+      log.warn({ address: socket.remoteAddress }, 'MQTT connection refused: too many from this address');
+      socket.destroy();
+      return;
+    }
+    // Small replies and pushes go out at once (no Nagle wait for the previous packet's ACK).
+    socket.setNoDelay(true);
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    capPacketSize(broker.handle(socket), limits);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port, host: opts.host }, 'MQTT listening');
+
+  return {
+    port,
+    sessions: ctx.sessions,
+    async close() {
+      offPush();
+      offAccess();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
