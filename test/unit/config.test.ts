@@ -1,5 +1,6 @@
 // loadConfig: the process contract's defaults (docs/api.md, "Process"), and every problem
 // reported at once with the variable's name.
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 
@@ -159,6 +160,25 @@ describe('loadConfig', () => {
     const error = configError({ MAX_RETENTION_SECONDS: '60', DEFAULT_RETENTION_SECONDS: '61' });
     expect(error.problems).toHaveLength(1);
     expect(error.problems[0]).toMatch(/DEFAULT_RETENTION_SECONDS.*MAX_RETENTION_SECONDS/);
+  });
+
+  it('reads only variables documented in the README and docs/api.md', () => {
+    const read = new Set<string>();
+    loadConfig(
+      new Proxy({} as NodeJS.ProcessEnv, {
+        get: (_env, name) => {
+          if (typeof name === 'string') read.add(name);
+          return undefined;
+        },
+      }),
+    );
+    expect(read.size).toBeGreaterThan(20);
+    const tableRows = (file: string) =>
+      new Set([...readFileSync(new URL(file, import.meta.url), 'utf8').matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]));
+    for (const file of ['../../README.md', '../../docs/api.md']) {
+      const documented = tableRows(file);
+      expect([...read].filter((name) => !documented.has(name)), file).toEqual([]);
+    }
   });
 
   it('never puts a DATABASE_URL password in its messages', () => {
