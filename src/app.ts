@@ -60,7 +60,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   let stopping: Promise<void> | undefined;
   /** Aborted when stop() begins: held long polls answer, new HTTP requests get 503. */
   const shutdown = new AbortController();
-  /** HTTP requests being handled; stop() lets them finish (up to DRAIN_MS) before closing the pool. */
+  /** HTTP requests being handled; stop() lets them finish (up to shutdown.drainMs) before closing the pool. */
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
@@ -150,7 +150,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         if (inFlight > 0) {
           const done = new Promise<void>((resolve) => (drained = resolve));
           let timer: NodeJS.Timeout | undefined;
-          await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_MS)))]);
+          await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, config.shutdown.drainMs)))]);
           clearTimeout(timer);
           if (inFlight > 0) log.warn({ requests: inFlight }, 'HTTP requests still open at shutdown were cut off');
         }
@@ -195,9 +195,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     stop,
   };
 }
-
-/** How long stop() waits for HTTP requests in flight. */
-const DRAIN_MS = 5_000;
 
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {

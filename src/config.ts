@@ -1,5 +1,6 @@
 // The only reader of process.env. Every variable is parsed once, all problems are reported
-// together with the variable's name, and the rest of the code gets a typed, frozen object.
+// together with the variable's name, and the rest of the code gets a typed object frozen all the
+// way down. Limits an operator cannot set are here too, so every limit has one home.
 
 export type DatabaseConfig =
   | { kind: 'pglite'; dataDir: string }
@@ -7,7 +8,16 @@ export type DatabaseConfig =
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
-export interface Config {
+/** Read-only all the way down, like the object loadConfig returns. */
+export type Config = DeepReadonly<Settings>;
+
+type DeepReadonly<T> = T extends readonly (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+interface Settings {
   host: string;
   port: number;
   mqttPort: number;
@@ -51,6 +61,26 @@ export interface Config {
     allowedOrigins: string[];
     /** Subscriptions one websocket may hold at once. */
     maxSubscriptionsPerConnection: number;
+    /** Operations one HTTP request may batch (a JSON array body). */
+    maxBatchOperations: number;
+    /** Largest graphql-ws message, in bytes; a larger one closes the socket (1009). */
+    maxWebSocketMessageBytes: number;
+    /** A graphql-ws socket without connection_init this long is closed (4408). */
+    connectionInitTimeoutMs: number;
+    /** Document limits checked before any resolver runs (graphql-armor). */
+    armor: {
+      maxDepth: number;
+      maxAliases: number;
+      maxTokens: number;
+      maxDirectives: number;
+      maxCost: number;
+    };
+  };
+  shutdown: {
+    /** How long stop() lets HTTP requests in flight finish before it closes the rest. */
+    drainMs: number;
+    /** main.ts exits with status 1 if stopping takes longer than this. */
+    exitAfterMs: number;
   };
 }
 
@@ -63,7 +93,7 @@ export class ConfigError extends Error {
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** Defaults of the process contract (../shared/docs/api.md, "Process"). */
+/** Defaults of the process contract (docs/api.md, "Process"). */
 export const defaults = {
   host: '0.0.0.0',
   port: 8080,
@@ -134,7 +164,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxRequestBytes: int('GRAPHQL_MAX_REQUEST_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     allowedOrigins: (str('GRAPHQL_ALLOWED_ORIGINS') ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     maxSubscriptionsPerConnection: int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, 1, 100_000),
+    maxBatchOperations: 20,
+    maxWebSocketMessageBytes: 1024 * 1024,
+    connectionInitTimeoutMs: 5_000,
+    armor: {
+      maxDepth: int('GRAPHQL_MAX_DEPTH', 12, 1, 1000),
+      maxAliases: 20,
+      maxTokens: 5000,
+      maxDirectives: 20,
+      maxCost: int('GRAPHQL_MAX_COST', 20_000, 1, 100_000_000),
+    },
   };
+  const drainMs = int('SHUTDOWN_DRAIN_MS', 5_000, 0, 600_000);
+  // Time to close sockets, the broker and the pool once requests have drained.
+  const shutdown = { drainMs, exitAfterMs: drainMs + 5_000 };
 
   const logLevel = (str('LOG_LEVEL') ?? defaults.logLevel) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
@@ -152,7 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze({
+  return deepFreeze({
     host: str('HOST') ?? defaults.host,
     port,
     mqttPort,
@@ -166,5 +209,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mqtt,
     expirySweepMs,
     graphql,
+    shutdown,
   });
+}
+
+function deepFreeze<T>(value: T): DeepReadonly<T> {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value as DeepReadonly<T>;
 }

@@ -5,7 +5,7 @@ import type { LogLevel } from './config.ts';
 
 export type Logger = PinoLogger;
 
-export const REDACTED_FIELDS = [
+const REDACTED_FIELDS = [
   'token',
   'secret',
   'password',

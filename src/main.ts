@@ -20,9 +20,9 @@ const shutdown = (signal: string) => {
   stopping = true;
   app.log.info({ signal }, 'shutting down');
   const force = setTimeout(() => {
-    app.log.error('shutdown took longer than 10 s; exiting');
+    app.log.error({ exitAfterMs: config.shutdown.exitAfterMs }, 'shutdown took too long; exiting');
     process.exit(1);
-  }, 10_000);
+  }, config.shutdown.exitAfterMs);
   force.unref();
   app.stop().then(
     () => process.exit(0),

@@ -1,6 +1,6 @@
 // schema.graphql is printed from the code; it must not drift, every part of the schema is
 // described (introspection tooling shows the descriptions), and the public contract's names of
-// ../shared/docs/api.md exist.
+// docs/api.md exist.
 import { readFileSync } from 'node:fs';
 import {
   getNamedType,

@@ -116,7 +116,7 @@ async function startGraphQL(host: string, port: number, adminKey: string): Promi
     landingPage: false,
     batching: { limit: 20 },
     graphiql: false,
-    plugins: protectionPlugins({ anonymousIntrospection: true, mutationsPerMinute: config.graphql.mutationsPerMinute }) as never[],
+    plugins: protectionPlugins({ ...config.graphql, anonymousIntrospection: true }) as never[],
     logging: false,
     context: async (initial) => ({
       principal: initial.principal !== undefined ? initial.principal : await auth.authenticate(initial.request?.headers.get('authorization')),

@@ -1,4 +1,4 @@
-// API keys and roles: ADMIN ⊃ OPERATOR ⊃ VIEWER (../shared/docs/api.md, "Authentication").
+// API keys and roles: ADMIN ⊃ OPERATOR ⊃ VIEWER (docs/api.md, "Authentication").
 import type { Db } from '../storage/db.ts';
 import * as keys from '../storage/api-key-store.ts';
 import type { EventBus } from '../events/bus.ts';

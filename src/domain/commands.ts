@@ -27,7 +27,7 @@ export interface PayloadComposer {
 }
 
 /** Any JSON goes when a type has no schema, as in Kaa. */
-export const acceptAnyPayload: PayloadComposer = {
+const acceptAnyPayload: PayloadComposer = {
   compose: async (_versionId, _type, payload) => ({ payload, schemaVersion: null }),
 };
 
@@ -287,7 +287,7 @@ export function encodeCursor(command: Command): string {
   return Buffer.from(`command:${command.id}`).toString('base64url');
 }
 
-export function decodeCursor(cursor: string): number {
+function decodeCursor(cursor: string): number {
   const match = /^command:([1-9][0-9]{0,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
   if (!match) throw badInput(`"after" is not a cursor this API gave out: "${cursor}".`, { field: 'after' });
   return Number(match[1]);

@@ -21,7 +21,8 @@ export class LookupCache<K, V> {
     this.keepNull = options.keepNull ?? true;
   }
 
-  get(key: K, load: () => Promise<V>, now = Date.now()): Promise<V> {
+  get(key: K, load: () => Promise<V>): Promise<V> {
+    const now = Date.now();
     const hit = this.entries.get(key);
     if (hit && now - hit.at < this.ttlMs) return hit.value;
     // Expired entries go at most once per TTL (19,000 quiet devices must not stay cached).

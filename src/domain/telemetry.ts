@@ -5,7 +5,7 @@ import * as store from '../storage/telemetry-store.ts';
 import { badInput } from './errors.ts';
 import type { TelemetrySample } from './types.ts';
 
-export const MAX_TELEMETRY_LAST = 1000;
+const MAX_TELEMETRY_LAST = 1000;
 
 export class TelemetryService {
   constructor(

@@ -15,7 +15,7 @@ import type { Command, TelemetrySample } from '../domain/types.ts';
 import type { Database, Db } from '../storage/db.ts';
 import type { Logger } from '../logger.ts';
 
-export const EVENTS_CHANNEL = 'cex_events';
+const EVENTS_CHANNEL = 'cex_events';
 const MAX_NOTIFY_BYTES = 7900;
 
 export interface EventMap {

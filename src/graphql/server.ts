@@ -18,8 +18,6 @@ import { createContext, type GraphQLContext } from './context.ts';
 import { schema } from './schema.ts';
 
 export const GRAPHQL_PATH = '/graphql';
-/** Largest graphql-ws message accepted, in bytes. */
-export const MAX_WS_MESSAGE_BYTES = 1024 * 1024;
 
 interface ServerContext {
   /** Set on the graphql-ws path, where there is no HTTP request to read a header from. */
@@ -35,8 +33,8 @@ export function createGraphQLServer(services: Services, log: Logger, options: Gr
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
-    // Up to 20 operations per HTTP request, run concurrently (group commit merges their writes).
-    batching: { limit: 20 },
+    // Batched operations run concurrently (group commit merges their writes).
+    batching: { limit: options.maxBatchOperations },
     graphiql: options.graphiql ? { title: 'cex: command execution service', subscriptionsProtocol: 'WS' } : false,
     plugins: protectionPlugins(options),
     logging: {
@@ -57,15 +55,16 @@ export function createGraphQLServer(services: Services, log: Logger, options: Gr
 }
 
 /** Limits and guards every operation passes before any resolver runs. */
-export function protectionPlugins(options: Pick<GraphQLOptions, 'anonymousIntrospection' | 'mutationsPerMinute'>) {
+export function protectionPlugins(options: Pick<GraphQLOptions, 'anonymousIntrospection' | 'mutationsPerMinute' | 'armor'>) {
+  const { armor } = options;
   return [
     // Refused in validation, before any resolver runs (1,000 aliased mutations never start).
     EnvelopArmorPlugin({
-      maxDepth: { n: 12 },
-      maxAliases: { n: 20 },
-      maxTokens: { n: 5000 },
-      maxDirectives: { n: 20 },
-      costLimit: { maxCost: 20000 },
+      maxDepth: { n: armor.maxDepth },
+      maxAliases: { n: armor.maxAliases },
+      maxTokens: { n: armor.maxTokens },
+      maxDirectives: { n: armor.maxDirectives },
+      costLimit: { maxCost: armor.maxCost },
       blockFieldSuggestion: { enabled: true },
     }),
     operationGuards({
@@ -123,7 +122,7 @@ export function attachGraphQLWebSockets(
   const wss = new WebSocketServer({
     server: httpServer,
     path: GRAPHQL_PATH,
-    maxPayload: MAX_WS_MESSAGE_BYTES,
+    maxPayload: options.maxWebSocketMessageBytes,
     // Browsers send Origin; when origins are configured, a page from elsewhere cannot open a
     // socket with a key it found. Non-browser clients send no Origin and are not affected.
     verifyClient: ({ origin }: { origin?: string }) =>
@@ -138,7 +137,7 @@ export function attachGraphQLWebSockets(
   const disposable = useServer<Record<string, unknown>, Extra>(
     {
       // No connection_init within this time: closed with 4408.
-      connectionInitWaitTimeout: 5_000,
+      connectionInitWaitTimeout: options.connectionInitTimeoutMs,
       onConnect: async (ctx) => {
         const principal = await services.auth.authenticate(ctx.connectionParams?.['authorization']);
         if (!principal) return false;

@@ -127,7 +127,7 @@ export async function recordResults(db: Db, items: ResultItem[]): Promise<Comman
         ne(commands.status, 'EXECUTED'),
       ),
     )
-    .returning() as unknown as Promise<Command[]>;
+    .returning();
 }
 
 /**

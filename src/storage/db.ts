@@ -60,7 +60,7 @@ async function openPglite(dataDir: string, { pglite, log }: OpenOptions): Promis
     client = await PGlite.create(dataDir);
   }
   const owned = !pglite;
-  const db = drizzlePglite(client) as unknown as Db;
+  const db: Db = drizzlePglite(client);
   let migration = pgliteMigrations.get(client);
   if (!migration) {
     migration = migratePglite(drizzlePglite(client), { migrationsFolder });
@@ -94,7 +94,7 @@ async function openPostgres(url: string, poolSize: number, { log }: OpenOptions)
   const options = { ...quiet, fetch_types: false, backoff: (retries: number) => Math.min(0.02 * 2 ** retries, 0.25) };
   const client = postgres(url, { ...options, max: poolSize, connect_timeout: 5, idle_timeout: 60 });
   const listener = postgres(url, { ...options, max: 1, connect_timeout: 10 });
-  const db = drizzlePostgres(preparing(client)) as unknown as Db;
+  const db: Db = drizzlePostgres(preparing(client));
   log.info({ database: 'postgres', host: safeHost(url) }, 'database ready');
   return {
     kind: 'postgres',
@@ -127,7 +127,7 @@ const MAX_PREPARED_PARAMETERS = 32;
  * Multi-row batches, whose text varies with their size, stay unprepared so that the statements
  * a connection keeps stay few. Transactions get a client that prepares too.
  */
-function preparing(sql: postgres.Sql): postgres.Sql {
+function preparing<S extends postgres.Sql | postgres.TransactionSql>(sql: S): S {
   return new Proxy(sql, {
     get(target, property, receiver) {
       if (property === 'unsafe') {
@@ -137,12 +137,11 @@ function preparing(sql: postgres.Sql): postgres.Sql {
             prepare: parameters.length > 0 && parameters.length <= MAX_PREPARED_PARAMETERS,
           });
       }
-      if (property === 'begin') {
+      if (property === 'begin' && 'begin' in target) {
         return (...args: unknown[]) => {
           const body = args.pop() as (tx: postgres.TransactionSql) => unknown;
-          return (target.begin as (...a: unknown[]) => unknown)(...args, (tx: postgres.TransactionSql) =>
-            body(preparing(tx as unknown as postgres.Sql) as unknown as postgres.TransactionSql),
-          );
+          // begin() is overloaded (with and without options); the callback goes last in both.
+          return (target.begin as (...a: unknown[]) => unknown)(...args, (tx: postgres.TransactionSql) => body(preparing(tx)));
         };
       }
       return Reflect.get(target, property, receiver) as unknown;

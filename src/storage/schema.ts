@@ -140,13 +140,3 @@ export const commandSchemas = pgTable(
   },
   (t) => [uniqueIndex('command_schemas_version_idx').on(t.applicationVersionId, t.commandType, t.version)],
 );
-
-export const tables = {
-  applications,
-  applicationVersions,
-  endpoints,
-  apiKeys,
-  commands,
-  telemetrySamples,
-  commandSchemas,
-};

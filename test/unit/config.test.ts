@@ -1,5 +1,6 @@
-// loadConfig: the process contract's defaults (../shared/docs/api.md, "Process"), and every
-// problem reported at once with the variable's name.
+// loadConfig: the process contract's defaults (docs/api.md, "Process"), and every problem
+// reported at once with the variable's name.
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 
@@ -32,8 +33,35 @@ describe('loadConfig', () => {
       maxRetentionSeconds: 604800,
       defaultRetentionSeconds: 3600,
       maxCommandPayloadBytes: 65536,
+      graphql: {
+        maxBatchOperations: 20,
+        maxWebSocketMessageBytes: 1024 * 1024,
+        connectionInitTimeoutMs: 5000,
+        armor: { maxDepth: 12, maxAliases: 20, maxTokens: 5000, maxDirectives: 20, maxCost: 20000 },
+      },
+      shutdown: { drainMs: 5000, exitAfterMs: 10_000 },
     });
-    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('is frozen all the way down', () => {
+    const config = loadConfig({ GRAPHQL_ALLOWED_ORIGINS: 'https://a.example', DATABASE_URL: 'postgres://db/cex' });
+    const unfrozen: string[] = [];
+    const visit = (value: unknown, path: string) => {
+      if (typeof value !== 'object' || value === null) return;
+      if (!Object.isFrozen(value)) unfrozen.push(path);
+      for (const [key, inner] of Object.entries(value)) visit(inner, `${path}.${key}`);
+    };
+    visit(config, 'config');
+    expect(unfrozen).toEqual([]);
+    expect(() => {
+      // @ts-expect-error nested settings are read-only in the type too
+      config.graphql.armor.maxDepth = 1000;
+    }).toThrow(TypeError);
+    expect(() => {
+      // @ts-expect-error
+      config.graphql.allowedOrigins.push('https://evil.example');
+    }).toThrow(TypeError);
+    expect(config.graphql.armor.maxDepth).toBe(12);
   });
 
   it('treats empty and blank variables as unset', () => {
@@ -53,6 +81,9 @@ describe('loadConfig', () => {
       DEFAULT_RETENTION_SECONDS: '50',
       MAX_COMMAND_PAYLOAD_BYTES: '1024',
       EXPIRY_SWEEP_MS: '1000',
+      GRAPHQL_MAX_DEPTH: '20',
+      GRAPHQL_MAX_COST: '50000',
+      SHUTDOWN_DRAIN_MS: '25000',
     });
     expect(config).toMatchObject({
       port: 9090,
@@ -65,6 +96,8 @@ describe('loadConfig', () => {
       defaultRetentionSeconds: 50,
       maxCommandPayloadBytes: 1024,
       expirySweepMs: 1000,
+      graphql: { armor: { maxDepth: 20, maxCost: 50000 } },
+      shutdown: { drainMs: 25000, exitAfterMs: 30000 },
     });
   });
 
@@ -114,6 +147,9 @@ describe('loadConfig', () => {
     ['MQTT_PORT', 'abc'],
     ['MAX_RETENTION_SECONDS', '0'],
     ['DATABASE_POOL_SIZE', '0'],
+    ['GRAPHQL_MAX_DEPTH', '0'],
+    ['GRAPHQL_MAX_COST', 'lots'],
+    ['SHUTDOWN_DRAIN_MS', '600001'],
   ])('refuses %s=%j', (name, value) => {
     const error = configError({ [name]: value });
     expect(error.problems).toHaveLength(1);
@@ -124,6 +160,25 @@ describe('loadConfig', () => {
     const error = configError({ MAX_RETENTION_SECONDS: '60', DEFAULT_RETENTION_SECONDS: '61' });
     expect(error.problems).toHaveLength(1);
     expect(error.problems[0]).toMatch(/DEFAULT_RETENTION_SECONDS.*MAX_RETENTION_SECONDS/);
+  });
+
+  it('reads only variables documented in the README and docs/api.md', () => {
+    const read = new Set<string>();
+    loadConfig(
+      new Proxy({} as NodeJS.ProcessEnv, {
+        get: (_env, name) => {
+          if (typeof name === 'string') read.add(name);
+          return undefined;
+        },
+      }),
+    );
+    expect(read.size).toBeGreaterThan(20);
+    const tableRows = (file: string) =>
+      new Set([...readFileSync(new URL(file, import.meta.url), 'utf8').matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]));
+    for (const file of ['../../README.md', '../../docs/api.md']) {
+      const documented = tableRows(file);
+      expect([...read].filter((name) => !documented.has(name)), file).toEqual([]);
+    }
   });
 
   it('never puts a DATABASE_URL password in its messages', () => {

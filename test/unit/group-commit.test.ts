@@ -2,22 +2,7 @@
 // controls: which writes go together, in which order, how many at once, and what a failure costs.
 import { describe, expect, it } from 'vitest';
 import { GroupCommit } from '../../src/domain/group-commit.ts';
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-  reject: (error: unknown) => void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred, type Deferred } from '../support/deferred.ts';
 
 /** Lets every pending promise callback run. */
 function settle(): Promise<void> {

@@ -5,7 +5,7 @@
 // Kp1Failure carrying the kp1 error object the dispatcher sends back to the device.
 //
 // Sources, cited below as:
-//   [kp1 §n]  ../shared/docs/kp1.md, section n (our contract; "(ours)" marks our decisions)
+//   [kp1 §n]  docs/kp1.md, section n (our contract; "(ours)" marks our decisions)
 //   [1/KP]    kaa-rfcs 0001, Kaa Protocol v1
 //   [2/DCP]   kaa-rfcs 0002, Data Collection Protocol
 //   [11/CEP]  kaa-rfcs 0011, Command Execution Protocol
