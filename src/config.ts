@@ -1,6 +1,7 @@
 // The only reader of process.env. Every variable is parsed once, all problems are reported
 // together with the variable's name, and the rest of the code gets a typed object frozen all the
 // way down. Limits an operator cannot set are here too, so every limit has one home.
+import { deepFreeze, type DeepReadonly } from './lib/deep-freeze.ts';
 
 export type DatabaseConfig =
   | { kind: 'pglite'; dataDir: string }
@@ -10,12 +11,6 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 /** Read-only all the way down, like the object loadConfig returns. */
 export type Config = DeepReadonly<Settings>;
-
-type DeepReadonly<T> = T extends readonly (infer U)[]
-  ? readonly DeepReadonly<U>[]
-  : T extends object
-    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
-    : T;
 
 interface Settings {
   host: string;
@@ -211,12 +206,4 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     graphql,
     shutdown,
   });
-}
-
-function deepFreeze<T>(value: T): DeepReadonly<T> {
-  if (typeof value === 'object' && value !== null) {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value as DeepReadonly<T>;
 }

@@ -274,7 +274,6 @@ export class CommandService {
   }
 }
 
-
 /** GraphQL shows command ids as strings of the integer devices see ("42"). */
 export function parseCommandId(id: string): number | null {
   if (!/^[1-9][0-9]{0,15}$/.test(id)) return null;

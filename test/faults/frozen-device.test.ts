@@ -1,7 +1,7 @@
 // Scenario 10: one device stops reading (its process is SIGSTOPped) while commands flow to many
 // others. Large commands for the frozen device fill its socket; the others' deliveries go on
 // unaffected, the server drops the frozen connection after a bounded time (aedes drainTimeout,
-// 30 s in src/devices/mqtt.ts), its memory stays bounded meanwhile, and once the device thaws it
+// 30 s in src/devices/mqtt/server.ts), its memory stays bounded meanwhile, and once the device thaws it
 // reconnects and gets its backlog. The 30 s make this the slowest file of the suite; with
 // MQTT_DRAIN_TIMEOUT_MS (proposed) set to 3 s it takes a few seconds.
 import { spawn, type ChildProcess } from 'node:child_process';

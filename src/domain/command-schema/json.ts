@@ -20,11 +20,3 @@ export function jsonDepthExceeds(value: unknown, limit: number): boolean {
   const children = Array.isArray(value) ? value : Object.values(value);
   return children.some((child) => jsonDepthExceeds(child, limit - 1));
 }
-
-export function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
