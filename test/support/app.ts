@@ -70,7 +70,7 @@ export interface GqlResponse<T> {
 }
 
 /** The variables (optional when the operation needs none) and the API key (null for none). */
-type Arguments<V> = {} extends V ? [variables?: V, key?: string | null] : [variables: V, key?: string | null];
+export type GqlArguments<V> = {} extends V ? [variables?: V, key?: string | null] : [variables: V, key?: string | null];
 
 /** A typed document as the request's text (graphql-ws, SSE and HTTP all send text). */
 export function textOf(document: TadaDocumentNode<unknown, never> | string): string {
@@ -81,7 +81,7 @@ export function textOf(document: TadaDocumentNode<unknown, never> | string): str
  * One GraphQL POST. Pass a typed document (test/support/documents.ts) and the result and variables
  * are typed; a raw string is for requests the tests build on purpose (oversized, malformed).
  */
-export async function gql<R, V>(app: App, document: TadaDocumentNode<R, V>, ...args: Arguments<V>): Promise<GqlResponse<R>>;
+export async function gql<R, V>(app: App, document: TadaDocumentNode<R, V>, ...args: GqlArguments<V>): Promise<GqlResponse<R>>;
 export async function gql<R = any>(
   app: App,
   query: string,
@@ -103,7 +103,7 @@ export async function gql(
 }
 
 /** Like gql, but fails the test on any GraphQL error. */
-export async function gqlData<R, V>(app: App, document: TadaDocumentNode<R, V>, ...args: Arguments<V>): Promise<R>;
+export async function gqlData<R, V>(app: App, document: TadaDocumentNode<R, V>, ...args: GqlArguments<V>): Promise<R>;
 export async function gqlData<R = any>(app: App, query: string, variables?: Record<string, unknown>, key?: string | null): Promise<R>;
 export async function gqlData(
   app: App,
@@ -137,7 +137,7 @@ export interface Subscription<R> {
 }
 
 /** Collects every event of a subscription until disposed. */
-export function collect<R, V>(client: Client, document: TadaDocumentNode<R, V>, ...[variables]: Arguments<V>): Subscription<R> {
+export function collect<R, V>(client: Client, document: TadaDocumentNode<R, V>, ...[variables]: GqlArguments<V>): Subscription<R> {
   const events: R[] = [];
   const errors: unknown[] = [];
   const dispose = client.subscribe<R>(
@@ -205,7 +205,7 @@ export interface SseEvent<R> {
 export async function sseSubscribe<R, V>(
   app: App,
   document: TadaDocumentNode<R, V>,
-  ...[variables, key = ADMIN_KEY]: Arguments<V>
+  ...[variables, key = ADMIN_KEY]: GqlArguments<V>
 ): Promise<{
   status: number;
   contentType: string | null;
