@@ -82,7 +82,7 @@ export function textOf(document: TadaDocumentNode<unknown, never> | string): str
  * are typed; a raw string is for requests the tests build on purpose (oversized, malformed).
  */
 export async function gql<R, V>(app: App, document: TadaDocumentNode<R, V>, ...args: GqlArguments<V>): Promise<GqlResponse<R>>;
-export async function gql<R = any>(
+export async function gql<R = unknown>(
   app: App,
   query: string,
   variables?: Record<string, unknown>,
@@ -104,7 +104,7 @@ export async function gql(
 
 /** Like gql, but fails the test on any GraphQL error. */
 export async function gqlData<R, V>(app: App, document: TadaDocumentNode<R, V>, ...args: GqlArguments<V>): Promise<R>;
-export async function gqlData<R = any>(app: App, query: string, variables?: Record<string, unknown>, key?: string | null): Promise<R>;
+export async function gqlData<R = unknown>(app: App, query: string, variables?: Record<string, unknown>, key?: string | null): Promise<R>;
 export async function gqlData(
   app: App,
   document: TadaDocumentNode<unknown, never> | string,
@@ -115,8 +115,6 @@ export async function gqlData(
   if (res.errors?.length || !res.data) throw new Error(`GraphQL errors: ${JSON.stringify(res.errors)}`);
   return res.data;
 }
-
-export { commandById, createApiKey, createEndpoint, invokeCommand as invoke, setEndpointCredentials, type Fixture } from './api.ts';
 
 export function wsClient(app: App, key: string | null = ADMIN_KEY, extra: Partial<Parameters<typeof createClient>[0]> = {}): Client {
   return createClient({
