@@ -1,5 +1,6 @@
 // Starts real servers for tests: port 0, a real database (the worker's shared PGlite, or the
-// PostgreSQL server in TEST_DATABASE_URL), and real HTTP / graphql-ws clients.
+// PostgreSQL server in TEST_DATABASE_URL), and real HTTP / graphql-ws / SSE clients that send the
+// typed documents of documents.ts (api.ts has one helper per operation).
 import { randomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import { print } from 'graphql';
@@ -7,8 +8,8 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
-import { createLogger } from '../../src/logger.ts';
 import type { TadaDocumentNode } from '../../src/graphql/typed.ts';
+import { createLogger } from '../../src/logger.ts';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 export const usingPostgres = process.env['TEST_DB'] === 'postgres';

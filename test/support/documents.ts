@@ -4,7 +4,7 @@
 import { graphql, type ResultOf } from '../../src/graphql/typed.ts';
 
 /** Everything about a command that tests compare; unmasked, so results carry the fields. */
-export const CommandFields = graphql(`
+const CommandFields = graphql(`
   fragment CommandFields on Command @_unmask {
     id
     commandType
