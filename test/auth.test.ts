@@ -7,17 +7,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../src/app.ts';
 import type { Config } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
+import { graphql, type ResultOf, type TadaDocumentNode } from '../src/graphql/typed.ts';
+import { commandHistory, createApiKey, createEndpoint, invokeCommand, revokeApiKey } from './support/api.ts';
 import {
   ADMIN_KEY,
-  COMMAND_FIELDS,
   collect,
-  createApiKey,
-  createEndpoint,
   gql,
   gqlData,
-  invoke,
   startApp,
   testConfig,
+  textOf,
   unique,
   untilSubscribed,
   usingPostgres,
@@ -25,6 +24,18 @@ import {
   type GqlResponse,
 } from './support/app.ts';
 import { rawQuery } from './support/db.ts';
+import {
+  Applications,
+  CommandHistory,
+  CommandStatusChanged,
+  CreateApiKey,
+  CreateApplication,
+  CreateApplicationVersion,
+  CreateEndpoint,
+  InvokeCommand,
+  RerunCommand,
+  RevokeApiKey,
+} from './support/documents.ts';
 
 let app: App;
 beforeAll(async () => {
@@ -32,37 +43,37 @@ beforeAll(async () => {
 });
 afterAll(() => app?.stop());
 
-const APPLICATIONS = '{ applications { id name } }';
-const CREATE_APPLICATION = 'mutation($n: String!) { createApplication(name: $n) { id name } }';
-const CREATE_VERSION = 'mutation($a: String!, $n: String!) { createApplicationVersion(applicationName: $a, name: $n) { id name } }';
-const CREATE_ENDPOINT = 'mutation($v: String!) { createEndpoint(applicationVersion: $v) { endpoint { id } token } }';
-const INVOKE = `mutation($input: InvokeCommandInput!) { invokeCommand(input: $input) { ${COMMAND_FIELDS} } }`;
-const RERUN = 'mutation($id: ID!) { rerunCommand(id: $id) { id rerunOf { id } } }';
-const CREATE_KEY = 'mutation($n: String!, $r: ApiKeyRole!) { createApiKey(name: $n, role: $r) { id name role secret } }';
-const REVOKE_KEY = 'mutation($id: ID!) { revokeApiKey(id: $id) }';
-const HISTORY = 'query($e: ID!) { commandHistory(endpointId: $e) { edges { node { id } } } }';
+/** Everything a VIEWER may read, in one request. */
+const ViewerReads = graphql(`
+  query ViewerReads($endpointId: ID!, $commandId: ID!) {
+    applications { name }
+    endpoint(id: $endpointId) { id }
+    command(id: $commandId) { id }
+    commandHistory(endpointId: $endpointId) { edges { node { id } } }
+  }
+`);
 
-function codeOf(res: GqlResponse): string | undefined {
+function codeOf(res: GqlResponse<unknown>): string | undefined {
   expect(res.errors, JSON.stringify(res)).toHaveLength(1);
   return res.errors![0]!.extensions?.code;
 }
 
 /** A GraphQL POST with an exact Authorization header value (or none). */
-async function withHeader(target: App, authorization: string | null, query = APPLICATIONS): Promise<GqlResponse> {
+async function withHeader(target: App, authorization: string | null): Promise<GqlResponse<ResultOf<typeof Applications>>> {
   const res = await fetch(`${target.url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(authorization === null ? {} : { authorization }) },
-    body: JSON.stringify({ query }),
+    body: JSON.stringify({ query: textOf(Applications) }),
   });
   return { status: res.status, ...((await res.json()) as object) };
 }
 
 /** Runs one query or mutation over graphql-ws and returns its single result. */
-function wsExecute(client: Client, query: string, variables: Record<string, unknown> = {}): Promise<GqlResponse> {
+function wsExecute<R, V extends Record<string, unknown>>(client: Client, document: TadaDocumentNode<R, V>, variables: V): Promise<GqlResponse<R>> {
   return new Promise((resolve) => {
-    let result: GqlResponse = { status: 0 };
+    let result: GqlResponse<R> = { status: 0 };
     client.subscribe(
-      { query, variables },
+      { query: textOf(document), variables },
       {
         next: (msg) => (result = { status: 0, ...(msg as object) }),
         error: (e) => resolve({ status: 0, errors: [{ message: String((e as { code?: number })?.code ?? e), extensions: { closed: e } }] }),
@@ -77,7 +88,7 @@ describe('authentication', () => {
     const res = await withHeader(app, null);
     expect(codeOf(res)).toBe('UNAUTHENTICATED');
     expect(res.data?.applications ?? null).toBeNull();
-    const mutation = await gql(app, CREATE_APPLICATION, { n: unique('anon') }, null);
+    const mutation = await gql(app, CreateApplication, { name: unique('anon') }, null);
     expect(codeOf(mutation)).toBe('UNAUTHENTICATED');
   });
 
@@ -97,7 +108,7 @@ describe('authentication', () => {
     for (const header of [`Bearer ${ADMIN_KEY}`, `bearer ${ADMIN_KEY}`]) {
       const res = await withHeader(app, header);
       expect(res.errors).toBeUndefined();
-      expect(Array.isArray(res.data.applications)).toBe(true);
+      expect(Array.isArray(res.data?.applications)).toBe(true);
     }
   });
 });
@@ -105,104 +116,99 @@ describe('authentication', () => {
 describe('API keys', () => {
   it('returns the secret once and stores only a hash of it', async () => {
     const name = unique('ci-bot');
-    const { createApiKey: created } = await gqlData(app, CREATE_KEY, { n: name, r: 'OPERATOR' });
+    const created = await createApiKey(app, 'OPERATOR', name);
     expect(created).toMatchObject({ name, role: 'OPERATOR' });
     expect(created.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(created.secret.length).toBeGreaterThanOrEqual(32);
 
-    const rows = await rawQuery<any>('select * from api_keys where id = $1', [created.id]);
+    const rows = await rawQuery<{ secret_hash: string }>('select * from api_keys where id = $1', [created.id]);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ name, role: 'OPERATOR', revoked_at: null });
     expect(JSON.stringify(rows)).not.toContain(created.secret);
-    expect(rows[0].secret_hash).not.toBe(created.secret);
+    expect(rows[0]!.secret_hash).not.toBe(created.secret);
 
     const other = await createApiKey(app, 'OPERATOR');
     expect(other.secret).not.toBe(created.secret);
 
     // The secret works, as the role it was given.
-    const res = await gql(app, CREATE_APPLICATION, { n: unique('by-key') }, created.secret);
+    const res = await gql(app, CreateApplication, { name: unique('by-key') }, created.secret);
     expect(res.errors).toBeUndefined();
   });
 
   it.each(['', '   ', 'x'.repeat(101)])('refuses the key name %j with BAD_USER_INPUT', async (n) => {
-    expect(codeOf(await gql(app, CREATE_KEY, { n, r: 'VIEWER' }))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await gql(app, CreateApiKey, { name: n, role: 'VIEWER' }))).toBe('BAD_USER_INPUT');
   });
 
   it('lets a VIEWER read but not write', async () => {
     const viewer = (await createApiKey(app, 'VIEWER')).secret;
     const fx = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'reboot');
+    const c = await invokeCommand(app, fx.endpointId, 'reboot');
 
-    const read = await gqlData(
-      app,
-      'query($e: ID!, $c: ID!) { applications { name } endpoint(id: $e) { id } command(id: $c) { id } commandHistory(endpointId: $e) { edges { node { id } } } }',
-      { e: fx.endpointId, c: c.id },
-      viewer,
-    );
-    expect(read.applications.map((a: any) => a.name)).toContain(fx.application);
+    const read = await gqlData(app, ViewerReads, { endpointId: fx.endpointId, commandId: c.id }, viewer);
+    expect(read.applications.map((a) => a.name)).toContain(fx.application);
     expect(read.endpoint).toEqual({ id: fx.endpointId });
     expect(read.command).toEqual({ id: c.id });
     expect(read.commandHistory.edges).toEqual([{ node: { id: c.id } }]);
 
     const name = unique('viewer-app');
-    expect(codeOf(await gql(app, CREATE_APPLICATION, { n: name }, viewer))).toBe('FORBIDDEN');
-    expect(codeOf(await gql(app, CREATE_VERSION, { a: fx.application, n: unique('v') }, viewer))).toBe('FORBIDDEN');
-    expect(codeOf(await gql(app, CREATE_ENDPOINT, { v: fx.appVersion }, viewer))).toBe('FORBIDDEN');
-    expect(codeOf(await gql(app, INVOKE, { input: { endpointId: fx.endpointId, commandType: 'reboot' } }, viewer))).toBe(
+    expect(codeOf(await gql(app, CreateApplication, { name }, viewer))).toBe('FORBIDDEN');
+    expect(codeOf(await gql(app, CreateApplicationVersion, { applicationName: fx.application, name: unique('v') }, viewer))).toBe('FORBIDDEN');
+    expect(codeOf(await gql(app, CreateEndpoint, { applicationVersion: fx.appVersion }, viewer))).toBe('FORBIDDEN');
+    expect(codeOf(await gql(app, InvokeCommand, { input: { endpointId: fx.endpointId, commandType: 'reboot' } }, viewer))).toBe(
       'FORBIDDEN',
     );
-    expect(codeOf(await gql(app, RERUN, { id: c.id }, viewer))).toBe('FORBIDDEN');
-    expect(codeOf(await gql(app, CREATE_KEY, { n: unique('k'), r: 'VIEWER' }, viewer))).toBe('FORBIDDEN');
+    expect(codeOf(await gql(app, RerunCommand, { id: c.id }, viewer))).toBe('FORBIDDEN');
+    expect(codeOf(await gql(app, CreateApiKey, { name: unique('k'), role: 'VIEWER' }, viewer))).toBe('FORBIDDEN');
 
     // Nothing was written by the refused calls.
-    const after = await gqlData(app, HISTORY, { e: fx.endpointId });
-    expect(after.commandHistory.edges).toEqual([{ node: { id: c.id } }]);
-    const { applications } = await gqlData(app, APPLICATIONS);
-    expect(applications.map((a: any) => a.name)).not.toContain(name);
+    const after = await gqlData(app, CommandHistory, { endpointId: fx.endpointId });
+    expect(after.commandHistory.edges).toMatchObject([{ node: { id: c.id } }]);
+    const { applications } = await gqlData(app, Applications);
+    expect(applications.map((a) => a.name)).not.toContain(name);
   });
 
   it('lets an OPERATOR manage applications and endpoints, invoke and re-run, but not manage keys', async () => {
     const operator = (await createApiKey(app, 'OPERATOR')).secret;
     const application = unique('op-app');
     const version = unique('op-v');
-    await gqlData(app, CREATE_APPLICATION, { n: application }, operator);
-    await gqlData(app, CREATE_VERSION, { a: application, n: version }, operator);
-    const { createEndpoint: ep } = await gqlData(app, CREATE_ENDPOINT, { v: version }, operator);
-    const { invokeCommand: c } = await gqlData(app, INVOKE, { input: { endpointId: ep.endpoint.id, commandType: 'reboot' } }, operator);
-    const { rerunCommand: r } = await gqlData(app, RERUN, { id: c.id }, operator);
+    await gqlData(app, CreateApplication, { name: application }, operator);
+    await gqlData(app, CreateApplicationVersion, { applicationName: application, name: version }, operator);
+    const { createEndpoint: ep } = await gqlData(app, CreateEndpoint, { applicationVersion: version }, operator);
+    const { invokeCommand: c } = await gqlData(app, InvokeCommand, { input: { endpointId: ep.endpoint.id, commandType: 'reboot' } }, operator);
+    const { rerunCommand: r } = await gqlData(app, RerunCommand, { id: c.id }, operator);
     expect(r.rerunOf).toEqual({ id: c.id });
-    const history = await gqlData(app, HISTORY, { e: ep.endpoint.id }, operator);
-    expect(history.commandHistory.edges.map((e: any) => e.node.id)).toEqual([r.id, c.id]);
+    const history = await gqlData(app, CommandHistory, { endpointId: ep.endpoint.id }, operator);
+    expect(history.commandHistory.edges.map((e) => e.node.id)).toEqual([r.id, c.id]);
 
-    expect(codeOf(await gql(app, CREATE_KEY, { n: unique('k'), r: 'VIEWER' }, operator))).toBe('FORBIDDEN');
+    expect(codeOf(await gql(app, CreateApiKey, { name: unique('k'), role: 'VIEWER' }, operator))).toBe('FORBIDDEN');
     const target = await createApiKey(app, 'VIEWER');
-    expect(codeOf(await gql(app, REVOKE_KEY, { id: target.id }, operator))).toBe('FORBIDDEN');
+    expect(codeOf(await gql(app, RevokeApiKey, { id: target.id }, operator))).toBe('FORBIDDEN');
     // The key the operator tried to revoke still works.
-    expect((await gql(app, APPLICATIONS, {}, target.secret)).errors).toBeUndefined();
+    expect((await gql(app, Applications, {}, target.secret)).errors).toBeUndefined();
   });
 
   it('lets a created ADMIN key manage keys', async () => {
     const admin = (await createApiKey(app, 'ADMIN')).secret;
-    const { createApiKey: k } = await gqlData(app, CREATE_KEY, { n: unique('k'), r: 'VIEWER' }, admin);
-    expect(await gqlData(app, REVOKE_KEY, { id: k.id }, admin)).toEqual({ revokeApiKey: true });
+    const { createApiKey: k } = await gqlData(app, CreateApiKey, { name: unique('k'), role: 'VIEWER' }, admin);
+    expect(await gqlData(app, RevokeApiKey, { id: k.id }, admin)).toEqual({ revokeApiKey: true });
   });
 
   it('stops accepting a revoked key at once', async () => {
     const key = await createApiKey(app, 'OPERATOR');
-    expect((await gql(app, APPLICATIONS, {}, key.secret)).errors).toBeUndefined();
+    expect((await gql(app, Applications, {}, key.secret)).errors).toBeUndefined();
 
-    expect(await gqlData(app, REVOKE_KEY, { id: key.id })).toEqual({ revokeApiKey: true });
-    expect(codeOf(await gql(app, APPLICATIONS, {}, key.secret))).toBe('UNAUTHENTICATED');
-    expect(codeOf(await gql(app, CREATE_APPLICATION, { n: unique('revoked') }, key.secret))).toBe('UNAUTHENTICATED');
-    const [row] = await rawQuery<any>('select revoked_at from api_keys where id = $1', [key.id]);
-    expect(row.revoked_at).not.toBeNull();
+    expect(await revokeApiKey(app, key.id)).toBe(true);
+    expect(codeOf(await gql(app, Applications, {}, key.secret))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await gql(app, CreateApplication, { name: unique('revoked') }, key.secret))).toBe('UNAUTHENTICATED');
+    const [row] = await rawQuery<{ revoked_at: Date | string | null }>('select revoked_at from api_keys where id = $1', [key.id]);
+    expect(row!.revoked_at).not.toBeNull();
 
     // Revoking again, or an unknown key, is NOT_FOUND.
-    expect(codeOf(await gql(app, REVOKE_KEY, { id: key.id }))).toBe('NOT_FOUND');
+    expect(codeOf(await gql(app, RevokeApiKey, { id: key.id }))).toBe('NOT_FOUND');
   });
 
   it.each(['00000000-0000-0000-0000-000000000000', 'not-a-key-id', ''])('refuses to revoke the unknown key %j with NOT_FOUND', async (id) => {
-    expect(codeOf(await gql(app, REVOKE_KEY, { id }))).toBe('NOT_FOUND');
+    expect(codeOf(await gql(app, RevokeApiKey, { id }))).toBe('NOT_FOUND');
   });
 
   it('closes graphql-ws access of a revoked key at once', async () => {
@@ -212,25 +218,21 @@ describe('API keys', () => {
     const client = wsClient(app, key.secret, { on: { connected: () => void connections++ } });
     // A subscription held open keeps one socket (the client is lazy: it would reconnect, and
     // authenticate again, for every operation otherwise).
-    const held = collect(client, 'subscription($e: ID!) { commandStatusChanged(endpointId: $e) { id status } }', {
-      e: fx.endpointId,
-    });
+    const held = collect(client, CommandStatusChanged, { endpointId: fx.endpointId });
     try {
-      await untilSubscribed(held, () => invoke(app, fx.endpointId, 'probe'));
-      const before = await wsExecute(client, INVOKE, { input: { endpointId: fx.endpointId, commandType: 'ws' } });
+      await untilSubscribed(held, () => invokeCommand(app, fx.endpointId, 'probe'));
+      const before = await wsExecute(client, InvokeCommand, { input: { endpointId: fx.endpointId, commandType: 'ws' } });
       expect(before.errors).toBeUndefined();
-      expect(before.data.invokeCommand.status).toBe('PENDING');
+      expect(before.data?.invokeCommand.status).toBe('PENDING');
       expect(connections).toBe(1);
 
-      await gqlData(app, REVOKE_KEY, { id: key.id });
-      const after = await wsExecute(client, INVOKE, { input: { endpointId: fx.endpointId, commandType: 'ws' } });
+      await revokeApiKey(app, key.id);
+      const after = await wsExecute(client, InvokeCommand, { input: { endpointId: fx.endpointId, commandType: 'ws' } });
       // Either the operation is refused or the socket is closed; the command must not be stored.
       expect(after.data?.invokeCommand ?? null).toBeNull();
       expect(after.errors?.length).toBeGreaterThan(0);
-      const history = await gqlData(app, 'query($e: ID!) { commandHistory(endpointId: $e, commandTypes: ["ws"]) { edges { node { id } } } }', {
-        e: fx.endpointId,
-      });
-      expect(history.commandHistory.edges).toEqual([{ node: { id: before.data.invokeCommand.id } }]);
+      const history = await commandHistory(app, fx.endpointId, { commandTypes: ['ws'] });
+      expect(history.edges).toMatchObject([{ node: { id: before.data?.invokeCommand.id } }]);
     } finally {
       held.dispose();
       await client.dispose();
@@ -315,9 +317,9 @@ describe('bootstrap admin key', () => {
     expect(await db.countKeys()).toBe(1);
 
     // It is an ADMIN key (creating keys needs ADMIN); the test ADMIN_API_KEY is not configured here.
-    const { createApiKey: k } = await gqlData(first, CREATE_KEY, { n: unique('from-bootstrap'), r: 'VIEWER' }, secret);
+    const { createApiKey: k } = await gqlData(first, CreateApiKey, { name: unique('from-bootstrap'), role: 'VIEWER' }, secret);
     expect(k.role).toBe('VIEWER');
-    expect(codeOf(await gql(first, APPLICATIONS, {}, ADMIN_KEY))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await gql(first, Applications, {}, ADMIN_KEY))).toBe('UNAUTHENTICATED');
     // Already bootstrapped: asking again creates nothing.
     expect(await first.services.auth.bootstrap()).toBeNull();
     await first.stop();
@@ -327,7 +329,7 @@ describe('bootstrap admin key', () => {
     expect(secrets).toHaveLength(1);
     expect(await db.countKeys()).toBe(2); // the bootstrap key and the VIEWER key made with it
     expect(await second.services.auth.bootstrap()).toBeNull();
-    const res = await gqlData(second, CREATE_KEY, { n: unique('again'), r: 'OPERATOR' }, secret);
+    const res = await gqlData(second, CreateApiKey, { name: unique('again'), role: 'OPERATOR' }, secret);
     expect(res.createApiKey.role).toBe('OPERATOR');
     await second.stop();
   });
@@ -346,7 +348,7 @@ describe('bootstrap with several processes or ADMIN_API_KEY', () => {
       await Promise.all(apps.map((a) => a.start()));
       expect(secrets).toHaveLength(1);
       expect(await db.countKeys()).toBe(1);
-      for (const a of apps) expect((await gql(a, APPLICATIONS, {}, secrets[0]!)).errors).toBeUndefined();
+      for (const a of apps) expect((await gql(a, Applications, {}, secrets[0]!)).errors).toBeUndefined();
     } finally {
       for (const a of apps) await a.stop();
       await db.drop();
@@ -364,7 +366,7 @@ describe('bootstrap with several processes or ADMIN_API_KEY', () => {
       expect(await a.services.auth.bootstrap()).toBeNull();
       expect(await db.countKeys()).toBe(0);
       // The configured key works as ADMIN.
-      const { createApiKey: k } = await gqlData(a, CREATE_KEY, { n: unique('first'), r: 'VIEWER' });
+      const { createApiKey: k } = await gqlData(a, CreateApiKey, { name: unique('first'), role: 'VIEWER' });
       expect(k.role).toBe('VIEWER');
       expect(await db.countKeys()).toBe(1);
     } finally {

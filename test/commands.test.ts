@@ -3,7 +3,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import { DomainError } from '../src/domain/errors.ts';
-import { COMMAND_FIELDS, commandById, createEndpoint, gql, gqlData, invoke, startApp, waitFor, type GqlResponse } from './support/app.ts';
+import { graphql } from '../src/graphql/typed.ts';
+import { commandById, commandHistory, createEndpoint, invokeCommand, rerunCommand, type Command, type HistoryFilter } from './support/api.ts';
+import { gql, gqlData, startApp, waitFor, type GqlResponse } from './support/app.ts';
+import { CommandById, CommandHistory, InvokeCommand, RerunCommand, type CommandPage } from './support/documents.ts';
 import { rawQuery } from './support/db.ts';
 
 let app: App;
@@ -12,29 +15,19 @@ beforeAll(async () => {
 });
 afterAll(() => app?.stop());
 
-const INVOKE = `mutation($input: InvokeCommandInput!) { invokeCommand(input: $input) { ${COMMAND_FIELDS} } }`;
-const RERUN = `mutation($id: ID!, $r: Int) { rerunCommand(id: $id, retentionSeconds: $r) { ${COMMAND_FIELDS} } }`;
-const COMMAND = `query($id: ID!) { command(id: $id) { ${COMMAND_FIELDS} } }`;
-const HISTORY = `query($e: ID!, $types: [String!], $statuses: [CommandStatus!], $first: Int, $after: String) {
-  commandHistory(endpointId: $e, commandTypes: $types, statuses: $statuses, first: $first, after: $after) {
-    edges { cursor node { id commandType status } }
-    pageInfo { hasNextPage endCursor }
-  }
-}`;
+const RerunChain = graphql(`
+  query RerunChain($id: ID!) { command(id: $id) { id rerunOf { id rerunOf { id rerunOf { id } } } } }
+`);
 
 const ms = (iso: string | null) => Date.parse(iso!);
 
-function errorOf(res: GqlResponse) {
+function errorOf(res: GqlResponse<unknown>) {
   expect(res.errors, JSON.stringify(res)).toHaveLength(1);
   return res.errors![0]!;
 }
 
-async function history(endpointId: string, args: Record<string, unknown> = {}): Promise<any> {
-  return (await gqlData(app, HISTORY, { e: endpointId, ...args })).commandHistory;
-}
-
-async function historyIds(endpointId: string, args: Record<string, unknown> = {}): Promise<string[]> {
-  return (await history(endpointId, { first: 100, ...args })).edges.map((e: any) => e.node.id);
+async function historyIds(endpointId: string, filter: HistoryFilter = {}): Promise<string[]> {
+  return (await commandHistory(app, endpointId, { first: 100, ...filter })).edges.map((e) => e.node.id);
 }
 
 async function storedCount(endpointId: string): Promise<number> {
@@ -56,7 +49,7 @@ async function expectDomainError(promise: Promise<unknown>, code: string): Promi
   expect((error as DomainError).code).toBe(code);
 }
 
-async function waitForStatus(id: string, status: string, within = 5_000): Promise<any> {
+async function waitForStatus(id: string, status: Command['status'], within = 5_000): Promise<Command> {
   return waitFor(
     async () => {
       const c = await commandById(app, id);
@@ -72,7 +65,7 @@ describe('invokeCommand', () => {
     const fx = await createEndpoint(app);
     const payload = { on: true, level: 3, tags: ['a', 'b'], nested: { x: null } };
     const before = Date.now();
-    const c = await invoke(app, fx.endpointId, 'turn_on', payload);
+    const c = await invokeCommand(app, fx.endpointId, 'turn_on', payload);
 
     expect(c.id).toMatch(/^[1-9][0-9]*$/);
     expect(c).toMatchObject({
@@ -92,25 +85,25 @@ describe('invokeCommand', () => {
     expect(c.updatedAt).toBe(c.createdAt);
 
     expect(await commandById(app, c.id)).toEqual(c);
-    const rows = await rawQuery<any>(
+    const rows = await rawQuery<{ status: string; command_type: string; payload: unknown; retention: number | string }>(
       'select status, command_type, payload, extract(epoch from expires_at - created_at)::int as retention from commands where id = $1',
       [Number(c.id)],
     );
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ status: 'PENDING', command_type: 'turn_on', payload });
-    expect(Number(rows[0].retention)).toBe(3600);
+    expect(Number(rows[0]!.retention)).toBe(3600);
   });
 
   it('stores a null payload when none is given', async () => {
     const fx = await createEndpoint(app);
-    const data = await gqlData(app, INVOKE, { input: { endpointId: fx.endpointId, commandType: 'ping' } });
+    const data = await gqlData(app, InvokeCommand, { input: { endpointId: fx.endpointId, commandType: 'ping' } });
     expect(data.invokeCommand.payload).toBeNull();
     expect((await commandById(app, data.invokeCommand.id)).payload).toBeNull();
   });
 
   it.each([1, 120, 604800])('uses an explicit retention of %i s', async (retention) => {
     const fx = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'reboot', { n: 1 }, retention);
+    const c = await invokeCommand(app, fx.endpointId, 'reboot', { n: 1 }, retention);
     expect(ms(c.expiresAt) - ms(c.createdAt)).toBe(retention * 1000);
   });
 
@@ -118,14 +111,14 @@ describe('invokeCommand', () => {
     const fx = await createEndpoint(app);
     const type = 'A_z-9'.repeat(25) + 'abc';
     expect(type).toHaveLength(128);
-    const c = await invoke(app, fx.endpointId, type);
+    const c = await invokeCommand(app, fx.endpointId, type);
     expect(c.commandType).toBe(type);
   });
 
   it.each(['00000000-0000-0000-0000-000000000000', 'not-an-endpoint'])(
     'refuses the unknown endpoint %j with NOT_FOUND',
     async (endpointId) => {
-      const res = await gql(app, INVOKE, { input: { endpointId, commandType: 'reboot' } });
+      const res = await gql(app, InvokeCommand, { input: { endpointId, commandType: 'reboot' } });
       expect(errorOf(res).extensions?.code).toBe('NOT_FOUND');
       expect(res.data?.invokeCommand ?? null).toBeNull();
       if (endpointId.includes('-0000-')) expect(await storedCount(endpointId)).toBe(0);
@@ -136,7 +129,7 @@ describe('invokeCommand', () => {
     'refuses the command type %j with BAD_USER_INPUT and stores nothing',
     async (commandType) => {
       const fx = await createEndpoint(app);
-      const res = await gql(app, INVOKE, { input: { endpointId: fx.endpointId, commandType, payload: { a: 1 } } });
+      const res = await gql(app, InvokeCommand, { input: { endpointId: fx.endpointId, commandType, payload: { a: 1 } } });
       const error = errorOf(res);
       expect(error.extensions?.code).toBe('BAD_USER_INPUT');
       expect(error.extensions?.field).toBe('commandType');
@@ -148,7 +141,7 @@ describe('invokeCommand', () => {
     'refuses retentionSeconds %i with BAD_USER_INPUT and stores nothing',
     async (retentionSeconds) => {
       const fx = await createEndpoint(app);
-      const res = await gql(app, INVOKE, { input: { endpointId: fx.endpointId, commandType: 'reboot', retentionSeconds } });
+      const res = await gql(app, InvokeCommand, { input: { endpointId: fx.endpointId, commandType: 'reboot', retentionSeconds } });
       const error = errorOf(res);
       expect(error.extensions?.code).toBe('BAD_USER_INPUT');
       expect(error.extensions?.field).toBe('retentionSeconds');
@@ -160,9 +153,9 @@ describe('invokeCommand', () => {
   it('refuses a payload over the default limit of 64 KiB and accepts one at the limit', async () => {
     const fx = await createEndpoint(app);
     // JSON text of a string is its characters plus two quotes.
-    const atLimit = await invoke(app, fx.endpointId, 'big', 'x'.repeat(64 * 1024 - 2));
+    const atLimit = await invokeCommand(app, fx.endpointId, 'big', 'x'.repeat(64 * 1024 - 2));
     expect(atLimit.payload).toHaveLength(64 * 1024 - 2);
-    const res = await gql(app, INVOKE, {
+    const res = await gql(app, InvokeCommand, {
       input: { endpointId: fx.endpointId, commandType: 'big', payload: 'x'.repeat(64 * 1024 - 1) },
     });
     expect(errorOf(res).extensions?.code).toBe('BAD_USER_INPUT');
@@ -178,18 +171,18 @@ describe('invokeCommand', () => {
     afterAll(() => small?.stop());
 
     const attempt = (endpointId: string, payload: unknown) =>
-      gql(small, INVOKE, { input: { endpointId, commandType: 'cfg', payload } });
+      gql(small, InvokeCommand, { input: { endpointId, commandType: 'cfg', payload } });
 
     it('accepts a payload of exactly 100 bytes of JSON and refuses 101', async () => {
       const fx = await createEndpoint(small);
       const ok = await attempt(fx.endpointId, 'x'.repeat(98));
       expect(ok.errors).toBeUndefined();
-      expect(ok.data.invokeCommand.payload).toBe('x'.repeat(98));
+      expect(ok.data?.invokeCommand.payload).toBe('x'.repeat(98));
 
       const tooBig = await attempt(fx.endpointId, 'x'.repeat(99));
       expect(errorOf(tooBig).extensions?.code).toBe('BAD_USER_INPUT');
       expect(errorOf(tooBig).message).toMatch(/101 bytes.*100/);
-      expect(await historyIds(fx.endpointId)).toEqual([ok.data.invokeCommand.id]);
+      expect(await historyIds(fx.endpointId)).toEqual([ok.data?.invokeCommand.id]);
     });
 
     it('counts UTF-8 bytes, not characters', async () => {
@@ -216,9 +209,9 @@ describe('rerunCommand', () => {
   it('creates a new command with the same endpoint, type and payload, linked by rerunOf', async () => {
     const fx = await createEndpoint(app);
     const payload = { duration: 5, mode: 'soft' };
-    const original = await invoke(app, fx.endpointId, 'blink', payload, 90);
+    const original = await invokeCommand(app, fx.endpointId, 'blink', payload, 90);
 
-    const rerun = (await gqlData(app, RERUN, { id: original.id })).rerunCommand;
+    const rerun = await rerunCommand(app, original.id);
     expect(rerun.id).not.toBe(original.id);
     expect(Number(rerun.id)).toBeGreaterThan(Number(original.id));
     expect(rerun).toMatchObject({
@@ -232,14 +225,12 @@ describe('rerunCommand', () => {
     // Without an explicit retention, the re-run gets the original's.
     expect(ms(rerun.expiresAt) - ms(rerun.createdAt)).toBe(90_000);
 
-    const again = (await gqlData(app, RERUN, { id: rerun.id, r: 30 })).rerunCommand;
+    const again = await rerunCommand(app, rerun.id, 30);
     expect(again.rerunOf).toEqual({ id: rerun.id });
     expect(again.payload).toEqual(payload);
     expect(ms(again.expiresAt) - ms(again.createdAt)).toBe(30_000);
 
-    const chain = await gqlData(app, 'query($id: ID!) { command(id: $id) { id rerunOf { id rerunOf { id rerunOf { id } } } } }', {
-      id: again.id,
-    });
+    const chain = await gqlData(app, RerunChain, { id: again.id });
     expect(chain.command).toEqual({ id: again.id, rerunOf: { id: rerun.id, rerunOf: { id: original.id, rerunOf: null } } });
 
     // The original is untouched, and history has all three, newest first.
@@ -249,22 +240,22 @@ describe('rerunCommand', () => {
 
   it('re-runs an executed command as a new PENDING one', async () => {
     const fx = await createEndpoint(app);
-    const original = await invoke(app, fx.endpointId, 'reboot', { hard: true });
+    const original = await invokeCommand(app, fx.endpointId, 'reboot', { hard: true });
     await app.services.commands.recordResults(fx.endpointId, 'reboot', [{ id: Number(original.id), statusCode: 500 }]);
-    const rerun = (await gqlData(app, RERUN, { id: original.id })).rerunCommand;
+    const rerun = await rerunCommand(app, original.id);
     expect(rerun).toMatchObject({ status: 'PENDING', statusCode: null, payload: { hard: true }, rerunOf: { id: original.id } });
     expect(ms(rerun.expiresAt) - ms(rerun.createdAt)).toBe(3600_000);
   });
 
   it.each(['999999999999', 'abc', '0'])('refuses the unknown id %j with NOT_FOUND', async (id) => {
-    const res = await gql(app, RERUN, { id });
+    const res = await gql(app, RerunCommand, { id });
     expect(errorOf(res).extensions?.code).toBe('NOT_FOUND');
   });
 
   it.each([0, -5, 604801])('refuses an explicit retention of %i and stores nothing', async (r) => {
     const fx = await createEndpoint(app);
-    const original = await invoke(app, fx.endpointId, 'reboot');
-    const res = await gql(app, RERUN, { id: original.id, r });
+    const original = await invokeCommand(app, fx.endpointId, 'reboot');
+    const res = await gql(app, RerunCommand, { id: original.id, retentionSeconds: r });
     expect(errorOf(res).extensions?.code).toBe('BAD_USER_INPUT');
     expect(await historyIds(fx.endpointId)).toEqual([original.id]);
   });
@@ -273,8 +264,8 @@ describe('rerunCommand', () => {
 describe('command(id)', () => {
   it('returns the command by id', async () => {
     const fx = await createEndpoint(app);
-    const a = await invoke(app, fx.endpointId, 'a', 1);
-    const b = await invoke(app, fx.endpointId, 'b', 2);
+    const a = await invokeCommand(app, fx.endpointId, 'a', 1);
+    const b = await invokeCommand(app, fx.endpointId, 'b', 2);
     expect(await commandById(app, a.id)).toEqual(a);
     expect(await commandById(app, b.id)).toEqual(b);
   });
@@ -282,9 +273,9 @@ describe('command(id)', () => {
   it.each(['999999999999', 'abc', '0', '-1', '1.5', '', ' 1', '99999999999999999999', '9007199254740993'])(
     'returns null for the unknown or garbage id %j',
     async (id) => {
-      const res = await gql(app, COMMAND, { id });
+      const res = await gql(app, CommandById, { id });
       expect(res.errors).toBeUndefined();
-      expect(res.data.command).toBeNull();
+      expect(res.data?.command).toBeNull();
     },
   );
 });
@@ -293,30 +284,30 @@ describe('commandHistory', () => {
   it('lists newest first and filters by command types and statuses, alone or combined', async () => {
     const fx = await createEndpoint(app);
     const other = await createEndpoint(app);
-    const c1 = await invoke(app, fx.endpointId, 'alpha');
-    const c2 = await invoke(app, fx.endpointId, 'beta');
-    const o1 = await invoke(app, other.endpointId, 'alpha');
-    const c3 = await invoke(app, fx.endpointId, 'alpha');
-    const c4 = await invoke(app, fx.endpointId, 'gamma', null, 1);
-    const c5 = await invoke(app, fx.endpointId, 'beta');
+    const c1 = await invokeCommand(app, fx.endpointId, 'alpha');
+    const c2 = await invokeCommand(app, fx.endpointId, 'beta');
+    const o1 = await invokeCommand(app, other.endpointId, 'alpha');
+    const c3 = await invokeCommand(app, fx.endpointId, 'alpha');
+    const c4 = await invokeCommand(app, fx.endpointId, 'gamma', null, 1);
+    const c5 = await invokeCommand(app, fx.endpointId, 'beta');
     await app.services.commands.recordResults(fx.endpointId, 'alpha', [{ id: Number(c1.id), statusCode: 200 }]);
     await waitForStatus(c4.id, 'EXPIRED');
 
-    const ids = (...cs: any[]) => cs.map((c) => c.id);
+    const ids = (...cs: Command[]) => cs.map((c) => c.id);
     expect(await historyIds(fx.endpointId)).toEqual(ids(c5, c4, c3, c2, c1));
     expect(await historyIds(other.endpointId)).toEqual(ids(o1));
-    expect(await historyIds(fx.endpointId, { types: ['alpha'] })).toEqual(ids(c3, c1));
-    expect(await historyIds(fx.endpointId, { types: ['alpha', 'gamma'] })).toEqual(ids(c4, c3, c1));
+    expect(await historyIds(fx.endpointId, { commandTypes: ['alpha'] })).toEqual(ids(c3, c1));
+    expect(await historyIds(fx.endpointId, { commandTypes: ['alpha', 'gamma'] })).toEqual(ids(c4, c3, c1));
     expect(await historyIds(fx.endpointId, { statuses: ['PENDING'] })).toEqual(ids(c5, c3, c2));
     expect(await historyIds(fx.endpointId, { statuses: ['EXPIRED'] })).toEqual(ids(c4));
     expect(await historyIds(fx.endpointId, { statuses: ['EXECUTED', 'EXPIRED'] })).toEqual(ids(c4, c1));
-    expect(await historyIds(fx.endpointId, { types: ['alpha', 'beta'], statuses: ['PENDING'] })).toEqual(ids(c5, c3, c2));
-    expect(await historyIds(fx.endpointId, { types: ['alpha'], statuses: ['EXECUTED'] })).toEqual(ids(c1));
-    expect(await historyIds(fx.endpointId, { types: ['beta'], statuses: ['EXECUTED'] })).toEqual([]);
-    expect(await historyIds(fx.endpointId, { types: ['nope'] })).toEqual([]);
+    expect(await historyIds(fx.endpointId, { commandTypes: ['alpha', 'beta'], statuses: ['PENDING'] })).toEqual(ids(c5, c3, c2));
+    expect(await historyIds(fx.endpointId, { commandTypes: ['alpha'], statuses: ['EXECUTED'] })).toEqual(ids(c1));
+    expect(await historyIds(fx.endpointId, { commandTypes: ['beta'], statuses: ['EXECUTED'] })).toEqual([]);
+    expect(await historyIds(fx.endpointId, { commandTypes: ['nope'] })).toEqual([]);
 
-    const page = await history(fx.endpointId, { statuses: ['PENDING'] });
-    expect(page.edges.map((e: any) => e.node)).toEqual([
+    const page = await commandHistory(app, fx.endpointId, { statuses: ['PENDING'] });
+    expect(page.edges.map((e) => e.node)).toMatchObject([
       { id: c5.id, commandType: 'beta', status: 'PENDING' },
       { id: c3.id, commandType: 'alpha', status: 'PENDING' },
       { id: c2.id, commandType: 'beta', status: 'PENDING' },
@@ -326,7 +317,7 @@ describe('commandHistory', () => {
   it('pages with first/after without duplicates or gaps, with stable cursors while commands are added', async () => {
     const fx = await createEndpoint(app);
     const created: string[] = [];
-    for (let i = 0; i < 8; i++) created.push((await invoke(app, fx.endpointId, 'step', { i })).id);
+    for (let i = 0; i < 8; i++) created.push((await invokeCommand(app, fx.endpointId, 'step', { i })).id);
     const newestFirst = [...created].reverse();
 
     const seen: string[] = [];
@@ -334,14 +325,14 @@ describe('commandHistory', () => {
     let after: string | null = null;
     let pages = 0;
     for (;;) {
-      const page: any = await history(fx.endpointId, { first: 3, after });
+      const page: CommandPage = await commandHistory(app, fx.endpointId, { first: 3, after });
       pages++;
       const edges = page.edges;
-      seen.push(...edges.map((e: any) => e.node.id));
+      seen.push(...edges.map((e) => e.node.id));
       expect(page.pageInfo.endCursor).toBe(edges.at(-1)?.cursor ?? null);
       cursors.push(page.pageInfo.endCursor);
       // New commands between page reads must not shift later pages.
-      await invoke(app, fx.endpointId, 'step', { late: pages });
+      await invokeCommand(app, fx.endpointId, 'step', { late: pages });
       if (!page.pageInfo.hasNextPage) break;
       expect(edges).toHaveLength(3);
       after = page.pageInfo.endCursor;
@@ -352,51 +343,49 @@ describe('commandHistory', () => {
     expect(new Set(seen).size).toBe(seen.length);
 
     // A cursor keeps meaning the same position later.
-    const again = await history(fx.endpointId, { first: 3, after: cursors[0] });
-    expect(again.edges.map((e: any) => e.node.id)).toEqual(newestFirst.slice(3, 6));
+    const again = await commandHistory(app, fx.endpointId, { first: 3, after: cursors[0] });
+    expect(again.edges.map((e) => e.node.id)).toEqual(newestFirst.slice(3, 6));
 
     // When the rest fits exactly, there is no next page.
-    const rest = await history(fx.endpointId, { first: 5, after: cursors[0] });
-    expect(rest.edges.map((e: any) => e.node.id)).toEqual(newestFirst.slice(3));
+    const rest = await commandHistory(app, fx.endpointId, { first: 5, after: cursors[0] });
+    expect(rest.edges.map((e) => e.node.id)).toEqual(newestFirst.slice(3));
     expect(rest.pageInfo.hasNextPage).toBe(false);
-    const oneShort = await history(fx.endpointId, { first: 4, after: cursors[0] });
+    const oneShort = await commandHistory(app, fx.endpointId, { first: 4, after: cursors[0] });
     expect(oneShort.pageInfo.hasNextPage).toBe(true);
 
     // The first page now starts with the commands added meanwhile.
-    const first = await history(fx.endpointId, { first: 3 });
-    expect(first.edges.map((e: any) => e.node.id)).not.toContain(newestFirst[0]);
+    const first = await commandHistory(app, fx.endpointId, { first: 3 });
+    expect(first.edges.map((e) => e.node.id)).not.toContain(newestFirst[0]);
     expect(first.pageInfo.hasNextPage).toBe(true);
 
-    const empty = await history(fx.endpointId, { first: 0 });
+    const empty = await commandHistory(app, fx.endpointId, { first: 0 });
     expect(empty.edges).toEqual([]);
     expect(empty.pageInfo).toEqual({ hasNextPage: true, endCursor: null });
   });
 
   it('gives 20 per page by default, and an empty page for an endpoint without commands', async () => {
     const fx = await createEndpoint(app);
-    const empty = await history(fx.endpointId);
+    const empty = await commandHistory(app, fx.endpointId);
     expect(empty).toEqual({ edges: [], pageInfo: { hasNextPage: false, endCursor: null } });
-    const ids = await Promise.all(Array.from({ length: 21 }, (_, i) => invoke(app, fx.endpointId, 'many', { i })));
-    const page = await gqlData(app, 'query($e: ID!) { commandHistory(endpointId: $e) { edges { node { id } } pageInfo { hasNextPage } } }', {
-      e: fx.endpointId,
-    });
-    expect(page.commandHistory.edges).toHaveLength(20);
-    expect(page.commandHistory.pageInfo.hasNextPage).toBe(true);
+    const ids = await Promise.all(Array.from({ length: 21 }, (_, i) => invokeCommand(app, fx.endpointId, 'many', { i })));
+    const page = await commandHistory(app, fx.endpointId);
+    expect(page.edges).toHaveLength(20);
+    expect(page.pageInfo.hasNextPage).toBe(true);
     const newest = ids.map((c) => Number(c.id)).sort((x, y) => y - x);
-    expect(page.commandHistory.edges.map((e: any) => Number(e.node.id))).toEqual(newest.slice(0, 20));
+    expect(page.edges.map((e) => Number(e.node.id))).toEqual(newest.slice(0, 20));
   });
 
   it('pages within a filter', async () => {
     const fx = await createEndpoint(app);
     const wanted: string[] = [];
     for (let i = 0; i < 5; i++) {
-      wanted.push((await invoke(app, fx.endpointId, 'keep')).id);
-      await invoke(app, fx.endpointId, 'skip');
+      wanted.push((await invokeCommand(app, fx.endpointId, 'keep')).id);
+      await invokeCommand(app, fx.endpointId, 'skip');
     }
-    const p1 = await history(fx.endpointId, { types: ['keep'], first: 2 });
-    const p2 = await history(fx.endpointId, { types: ['keep'], first: 2, after: p1.pageInfo.endCursor });
-    const p3 = await history(fx.endpointId, { types: ['keep'], first: 2, after: p2.pageInfo.endCursor });
-    const ids = [p1, p2, p3].flatMap((p) => p.edges.map((e: any) => e.node.id));
+    const p1 = await commandHistory(app, fx.endpointId, { commandTypes: ['keep'], first: 2 });
+    const p2 = await commandHistory(app, fx.endpointId, { commandTypes: ['keep'], first: 2, after: p1.pageInfo.endCursor });
+    const p3 = await commandHistory(app, fx.endpointId, { commandTypes: ['keep'], first: 2, after: p2.pageInfo.endCursor });
+    const ids = [p1, p2, p3].flatMap((p) => p.edges.map((e) => e.node.id));
     expect(ids).toEqual([...wanted].reverse());
     expect([p1, p2, p3].map((p) => p.pageInfo.hasNextPage)).toEqual([true, true, false]);
   });
@@ -405,27 +394,27 @@ describe('commandHistory', () => {
     'refuses the cursor %j with BAD_USER_INPUT',
     async (after) => {
       const fx = await createEndpoint(app);
-      await invoke(app, fx.endpointId, 'x');
-      const res = await gql(app, HISTORY, { e: fx.endpointId, after });
+      await invokeCommand(app, fx.endpointId, 'x');
+      const res = await gql(app, CommandHistory, { endpointId: fx.endpointId, after });
       expect(errorOf(res).extensions?.code).toBe('BAD_USER_INPUT');
     },
   );
 
   it('bounds the page size: 100 is fine, 101 and -1 are BAD_USER_INPUT', async () => {
     const fx = await createEndpoint(app);
-    await invoke(app, fx.endpointId, 'x');
-    expect((await history(fx.endpointId, { first: 100 })).edges).toHaveLength(1);
+    await invokeCommand(app, fx.endpointId, 'x');
+    expect((await commandHistory(app, fx.endpointId, { first: 100 })).edges).toHaveLength(1);
     for (const first of [101, 1000, -1]) {
-      const res = await gql(app, HISTORY, { e: fx.endpointId, first });
+      const res = await gql(app, CommandHistory, { endpointId: fx.endpointId, first });
       expect(errorOf(res).extensions?.code).toBe('BAD_USER_INPUT');
     }
   });
 
   it('is NOT_FOUND for an unknown endpoint and BAD_USER_INPUT for a malformed type filter', async () => {
-    const unknown = await gql(app, HISTORY, { e: '00000000-0000-0000-0000-000000000000' });
+    const unknown = await gql(app, CommandHistory, { endpointId: '00000000-0000-0000-0000-000000000000' });
     expect(errorOf(unknown).extensions?.code).toBe('NOT_FOUND');
     const fx = await createEndpoint(app);
-    const bad = await gql(app, HISTORY, { e: fx.endpointId, types: ['bad type'] });
+    const bad = await gql(app, CommandHistory, { endpointId: fx.endpointId, commandTypes: ['bad type'] });
     expect(errorOf(bad).extensions?.code).toBe('BAD_USER_INPUT');
   });
 });
@@ -433,7 +422,7 @@ describe('commandHistory', () => {
 describe('expiry', () => {
   it('expires a PENDING command after its retention, not before its expiresAt', async () => {
     const fx = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'short', { a: 1 }, 1);
+    const c = await invokeCommand(app, fx.endpointId, 'short', { a: 1 }, 1);
     expect(c.status).toBe('PENDING');
     const expired = await waitForStatus(c.id, 'EXPIRED', 5_000);
     expect(ms(expired.updatedAt)).toBeGreaterThanOrEqual(ms(expired.expiresAt));
@@ -444,8 +433,8 @@ describe('expiry', () => {
 
   it('leaves a command with a long retention PENDING', async () => {
     const fx = await createEndpoint(app);
-    const long = await invoke(app, fx.endpointId, 'long', null, 3600);
-    const short = await invoke(app, fx.endpointId, 'short', null, 1);
+    const long = await invokeCommand(app, fx.endpointId, 'long', null, 3600);
+    const short = await invokeCommand(app, fx.endpointId, 'short', null, 1);
     await waitForStatus(short.id, 'EXPIRED', 5_000);
     expect((await commandById(app, long.id)).status).toBe('PENDING');
   });
@@ -456,12 +445,12 @@ describe('device side: app.services.commands', () => {
     const fx = await createEndpoint(app);
     const other = await createEndpoint(app);
     const commands = app.services.commands;
-    const p1 = await invoke(app, fx.endpointId, 'sw', { n: 1 });
-    const expiring = await invoke(app, fx.endpointId, 'sw', { n: 2 }, 1);
-    const executed = await invoke(app, fx.endpointId, 'sw', { n: 3 });
-    const otherType = await invoke(app, fx.endpointId, 'other', { n: 4 });
-    await invoke(app, other.endpointId, 'sw', { n: 5 });
-    const p2 = await invoke(app, fx.endpointId, 'sw', { n: 6 });
+    const p1 = await invokeCommand(app, fx.endpointId, 'sw', { n: 1 });
+    const expiring = await invokeCommand(app, fx.endpointId, 'sw', { n: 2 }, 1);
+    const executed = await invokeCommand(app, fx.endpointId, 'sw', { n: 3 });
+    const otherType = await invokeCommand(app, fx.endpointId, 'other', { n: 4 });
+    await invokeCommand(app, other.endpointId, 'sw', { n: 5 });
+    const p2 = await invokeCommand(app, fx.endpointId, 'sw', { n: 6 });
     await commands.recordResults(fx.endpointId, 'sw', [{ id: Number(executed.id), statusCode: 200 }]);
     await waitForStatus(expiring.id, 'EXPIRED');
 
@@ -476,7 +465,7 @@ describe('device side: app.services.commands', () => {
 
   it('recordResults() marks EXECUTED with the code, phrase and payload, visible over GraphQL', async () => {
     const fx = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'reboot', { delay: 1 });
+    const c = await invokeCommand(app, fx.endpointId, 'reboot', { delay: 1 });
     const changed = await app.services.commands.recordResults(fx.endpointId, 'reboot', [
       { id: Number(c.id), statusCode: 200, reasonPhrase: 'OK', payload: { uptime: 5, log: ['a'] } },
     ]);
@@ -499,8 +488,8 @@ describe('device side: app.services.commands', () => {
 
   it('records a non-2xx result as EXECUTED, and a result without phrase or payload as nulls', async () => {
     const fx = await createEndpoint(app);
-    const a = await invoke(app, fx.endpointId, 'open');
-    const b = await invoke(app, fx.endpointId, 'open');
+    const a = await invokeCommand(app, fx.endpointId, 'open');
+    const b = await invokeCommand(app, fx.endpointId, 'open');
     await app.services.commands.recordResults(fx.endpointId, 'open', [
       { id: Number(b.id), statusCode: 409, reasonPhrase: 'Door is jammed', payload: { tries: 3 } },
       { id: Number(a.id), statusCode: 500 },
@@ -516,7 +505,7 @@ describe('device side: app.services.commands', () => {
 
   it('keeps the first result when a duplicate arrives', async () => {
     const fx = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'dup');
+    const c = await invokeCommand(app, fx.endpointId, 'dup');
     const commands = app.services.commands;
     await commands.recordResults(fx.endpointId, 'dup', [{ id: Number(c.id), statusCode: 200, reasonPhrase: 'first', payload: { n: 1 } }]);
     const firstSeen = await commandById(app, c.id);
@@ -530,7 +519,7 @@ describe('device side: app.services.commands', () => {
 
   it('lands a result that arrives after expiry', async () => {
     const fx = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'late', null, 1);
+    const c = await invokeCommand(app, fx.endpointId, 'late', null, 1);
     await waitForStatus(c.id, 'EXPIRED');
     const changed = await app.services.commands.recordResults(fx.endpointId, 'late', [
       { id: Number(c.id), statusCode: 200, reasonPhrase: 'finally' },
@@ -545,8 +534,8 @@ describe('device side: app.services.commands', () => {
     const fx = await createEndpoint(app);
     const other = await createEndpoint(app);
     const commands = app.services.commands;
-    const mine = await invoke(app, fx.endpointId, 'sw');
-    const theirs = await invoke(app, other.endpointId, 'sw');
+    const mine = await invokeCommand(app, fx.endpointId, 'sw');
+    const theirs = await invokeCommand(app, other.endpointId, 'sw');
 
     await expectDomainError(commands.recordResults(fx.endpointId, 'sw', [{ id: 2 ** 50, statusCode: 200 }]), 'NOT_FOUND');
     await expectDomainError(commands.recordResults(fx.endpointId, 'sw', [{ id: Number(theirs.id), statusCode: 200 }]), 'NOT_FOUND');
@@ -560,10 +549,10 @@ describe('device side: app.services.commands', () => {
     const fx = await createEndpoint(app);
     const other = await createEndpoint(app);
     const commands = app.services.commands;
-    const earlierForeign = await invoke(app, other.endpointId, 'sw');
-    const valid = await invoke(app, fx.endpointId, 'sw');
-    const laterForeign = await invoke(app, other.endpointId, 'sw');
-    const otherType = await invoke(app, fx.endpointId, 'nope');
+    const earlierForeign = await invokeCommand(app, other.endpointId, 'sw');
+    const valid = await invokeCommand(app, fx.endpointId, 'sw');
+    const laterForeign = await invokeCommand(app, other.endpointId, 'sw');
+    const otherType = await invokeCommand(app, fx.endpointId, 'nope');
     const item = (id: string | number, statusCode = 200) => ({ id: Number(id), statusCode, reasonPhrase: 'x' });
 
     // Invalid items before and after the valid one (results are applied in id order).
@@ -587,7 +576,7 @@ describe('device side: app.services.commands', () => {
 
   it('treats an empty batch as a no-op', async () => {
     const fx = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'sw');
+    const c = await invokeCommand(app, fx.endpointId, 'sw');
     expect(await app.services.commands.recordResults(fx.endpointId, 'sw', [])).toEqual([]);
     expect(await app.services.commands.recordResults('00000000-0000-0000-0000-000000000000', 'sw', [])).toEqual([]);
     expect(await commandById(app, c.id)).toEqual(c);

@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
-import { commandById, createEndpoint, gqlData, invoke, startApp, waitFor, type Fixture } from './support/app.ts';
+import { type Command, commandById, createEndpoint, type Fixture, invokeCommand, telemetry } from './support/api.ts';
+import { startApp, waitFor } from './support/app.ts';
 import { spawnLines, type Proc } from './support/process.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -106,7 +107,7 @@ function messages(sim: Sim): string[] {
   });
 }
 
-async function waitExecuted(id: string | number, sim: Sim): Promise<any> {
+async function waitExecuted(id: string | number, sim: Sim): Promise<Command> {
   return waitFor(
     async () => {
       const c = await commandById(app, id);
@@ -117,9 +118,10 @@ async function waitExecuted(id: string | number, sim: Sim): Promise<any> {
   );
 }
 
-const TELEMETRY = 'query($id: ID!) { endpoint(id: $id) { telemetry(last: 50) { timestamp receivedAt data } } }';
-async function telemetryOf(endpointId: string): Promise<{ timestamp: string; receivedAt: string; data: any }[]> {
-  return (await gqlData(app, TELEMETRY, { id: endpointId })).endpoint.telemetry;
+/** What the simulator sends as telemetry. */
+type SimulatorSample = { temperature: number; timestamp: number; uptime: number };
+async function telemetryOf(endpointId: string) {
+  return (await telemetry(app, endpointId, 50)).map((s) => ({ ...s, data: s.data as SimulatorSample }));
 }
 
 /** Waits for at least `count` samples from the simulator and checks their shape. */
@@ -142,7 +144,7 @@ async function expectSimulatorTelemetry(fx: Fixture, sim: Sim, count: number, st
     expect(new Date(s.timestamp).getTime()).toBe(s.data.timestamp);
   }
   // Newest first, and one sample per tick: distinct timestamps.
-  const stamps = samples.map((s) => s.data.timestamp as number);
+  const stamps = samples.map((s) => s.data.timestamp);
   expect(stamps).toEqual([...stamps].sort((a, b) => b - a));
   expect(new Set(stamps).size).toBe(stamps.length);
 }
@@ -151,7 +153,7 @@ describe('the device simulator over MQTT', () => {
   it('executes the backlog and later commands with the configured result, and sends telemetry', async () => {
     const fx = await createEndpoint(app);
     // Outstanding before the simulator starts: it must get it when it observes.
-    const backlog = await invoke(app, fx.endpointId, 'switch-light', { on: true });
+    const backlog = await invokeCommand(app, fx.endpointId, 'switch-light', { on: true });
     expect(backlog.status).toBe('PENDING');
 
     const startedAt = Date.now();
@@ -179,7 +181,7 @@ describe('the device simulator over MQTT', () => {
     await waitLine(sim, (m) => m === `command switch-light #${backlog.id} payload {"on":true}`, 'for the backlog command');
 
     // Invoked while it is connected: pushed to it, printed, answered.
-    const live = await invoke(app, fx.endpointId, 'reboot', { delay: 3 });
+    const live = await invokeCommand(app, fx.endpointId, 'reboot', { delay: 3 });
     expect(live.status).toBe('PENDING');
     const liveDone = await waitExecuted(live.id, sim);
     expect(liveDone).toMatchObject({
@@ -193,7 +195,7 @@ describe('the device simulator over MQTT', () => {
     await waitLine(sim, (m) => m === 'reported 1 result(s) for reboot with 202', 'reporting the reboot result');
 
     // A command without a payload is printed without one.
-    const bare = await invoke(app, fx.endpointId, 'zero');
+    const bare = await invokeCommand(app, fx.endpointId, 'zero');
     expect(await waitExecuted(bare.id, sim)).toMatchObject({ statusCode: 202, reasonPhrase: 'done by the simulator' });
     await waitLine(sim, (m) => m === `command zero #${bare.id}`, 'for the command without a payload');
 
@@ -212,7 +214,7 @@ describe('the device simulator over MQTT', () => {
       simArgs(fx, [`--mqtt=mqtt://127.0.0.1:${app.mqttPort}`, '--types= blink ,reboot', '--telemetry-every=0', '--status-code=201']),
     );
     await waitLine(sim, (m) => m === 'observing blink, reboot', 'observing blink and reboot');
-    const blink = await invoke(app, fx.endpointId, 'blink', [1, 2]);
+    const blink = await invokeCommand(app, fx.endpointId, 'blink', [1, 2]);
     expect(await waitExecuted(blink.id, sim)).toMatchObject({ statusCode: 201, reasonPhrase: 'OK' });
     await waitLine(sim, (m) => m === `command blink #${blink.id} payload [1,2]`, 'for the blink command');
     // --telemetry-every 0: no samples (checked after the command round trip, which took a while).
@@ -256,7 +258,7 @@ async function startRecordingProxy(targetPort: number): Promise<{ url: string; r
 describe('the device simulator over HTTP (--http)', () => {
   it('long-polls: executes the backlog and a command invoked while it waits, and sends telemetry', async () => {
     const fx = await createEndpoint(app);
-    const backlog = await invoke(app, fx.endpointId, 'reboot', { early: true });
+    const backlog = await invokeCommand(app, fx.endpointId, 'reboot', { early: true });
     const proxy = await startRecordingProxy(app.httpPort);
     try {
       const startedAt = Date.now();
@@ -287,7 +289,7 @@ describe('the device simulator over HTTP (--http)', () => {
       const cex = `/kp1/${fx.appVersion}/cex/${fx.token}`;
       const heldPolls = () => proxy.requests.filter((r) => r === `POST ${cex}/command/reboot?wait=20`).length;
       await waitFor(() => heldPolls() >= 2, WAIT_MS, () => `no second long poll: ${JSON.stringify(proxy.requests)}`);
-      const live = await invoke(app, fx.endpointId, 'reboot', { delay: 5 });
+      const live = await invokeCommand(app, fx.endpointId, 'reboot', { delay: 5 });
       expect(await waitExecuted(live.id, sim)).toMatchObject({
         status: 'EXECUTED',
         statusCode: 409,

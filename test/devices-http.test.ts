@@ -3,7 +3,15 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
-import { commandById, createEndpoint, gqlData, invoke, startApp, unique, waitFor, type Fixture } from './support/app.ts';
+import {
+  commandById,
+  commandHistory,
+  createApplicationVersion,
+  createEndpoint,
+  type Fixture,
+  invokeCommand,
+} from './support/api.ts';
+import { startApp, unique, waitFor } from './support/app.ts';
 import { commandStatus, rawQuery } from './support/db.ts';
 
 let app: App;
@@ -54,9 +62,9 @@ async function poll(fx: Fixture, type: string, query = ''): Promise<HttpReply> {
 describe('the Kaa tutorial curl flow', () => {
   it('polls outstanding commands oldest first, reports a result, and the command is EXECUTED', async () => {
     const fx = await createEndpoint(app);
-    const first = await invoke(app, fx.endpointId, 'reboot', { delay: 5, reason: 'update' });
-    const second = await invoke(app, fx.endpointId, 'reboot');
-    await invoke(app, fx.endpointId, 'zero', { other: true });
+    const first = await invokeCommand(app, fx.endpointId, 'reboot', { delay: 5, reason: 'update' });
+    const second = await invokeCommand(app, fx.endpointId, 'reboot');
+    await invokeCommand(app, fx.endpointId, 'zero', { other: true });
 
     const res = await poll(fx, 'reboot');
     expect(res.status, res.text).toBe(200);
@@ -84,12 +92,8 @@ describe('the Kaa tutorial curl flow', () => {
     expect(empty.status).toBe(200);
     expect(empty.text).toBe('[]');
 
-    const { commandHistory } = await gqlData(
-      app,
-      `query($e: ID!) { commandHistory(endpointId: $e, commandTypes: ["reboot"]) { edges { node { id status statusCode reasonPhrase resultPayload executedAt } } } }`,
-      { e: fx.endpointId },
-    );
-    const byId = new Map(commandHistory.edges.map((e: any) => [e.node.id, e.node]));
+    const history = await commandHistory(app, fx.endpointId, { commandTypes: ['reboot'] });
+    const byId = new Map(history.edges.map((e) => [e.node.id, e.node]));
     expect(byId.get(String(first.id))).toMatchObject({ status: 'EXECUTED', statusCode: 200, reasonPhrase: 'OK', resultPayload: 'Success' });
     expect(byId.get(String(second.id))).toMatchObject({ status: 'EXECUTED', statusCode: 204, reasonPhrase: null });
     // The other type was never touched.
@@ -102,7 +106,7 @@ describe('the Kaa tutorial curl flow', () => {
     ['application/json'],
   ])('parses the body as JSON whatever the content-type says (%s)', async (contentType) => {
     const fx = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'reboot', [1, 2]);
+    const c = await invokeCommand(app, fx.endpointId, 'reboot', [1, 2]);
     const res = await post(kp1Path(fx, 'cex', 'command/reboot'), '{"observe":true}', { 'content-type': contentType });
     expect(res.json()).toStrictEqual([{ id: Number(c.id), payload: [1, 2] }]);
     const bad = await post(kp1Path(fx, 'cex', 'command/reboot'), 'observe=true', { 'content-type': contentType });
@@ -112,11 +116,8 @@ describe('the Kaa tutorial curl flow', () => {
   it('lets an endpoint use any version name of its own application', async () => {
     const fx = await createEndpoint(app);
     const v2 = unique('v2');
-    await gqlData(app, 'mutation($a: String!, $n: String!) { createApplicationVersion(applicationName: $a, name: $n) { id } }', {
-      a: fx.application,
-      n: v2,
-    });
-    const c = await invoke(app, fx.endpointId, 'reboot');
+    await createApplicationVersion(app, fx.application, v2);
+    const c = await invokeCommand(app, fx.endpointId, 'reboot');
     const viaV2 = { ...fx, appVersion: v2 };
     expect((await poll(viaV2, 'reboot')).json()).toStrictEqual([{ id: Number(c.id) }]);
     expect((await poll(fx, 'reboot')).json()).toStrictEqual([{ id: Number(c.id) }]);
@@ -129,7 +130,7 @@ describe('the Kaa tutorial curl flow', () => {
 describe('errors', () => {
   it('400 for a body that is not JSON, with nothing changed', async () => {
     const fx = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'reboot');
+    const c = await invokeCommand(app, fx.endpointId, 'reboot');
     expectKp1Error(await post(kp1Path(fx, 'cex', 'command/reboot'), '{'), 400);
     expectKp1Error(await post(kp1Path(fx, 'cex', 'result/reboot'), `[{"id":${c.id},"statusCode":200}`), 400);
     expectKp1Error(await post(kp1Path(fx, 'dcx', 'json'), 'not json'), 400);
@@ -151,7 +152,7 @@ describe('errors', () => {
     ['result', '42'],
   ])('400 for a %s body of the wrong shape: %s', async (kind, body) => {
     const fx = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'reboot');
+    const c = await invokeCommand(app, fx.endpointId, 'reboot');
     // Point any result at the real command, so only the shape is wrong.
     const text = body.replace('"id":1,', `"id":${c.id},`);
     expectKp1Error(await post(kp1Path(fx, 'cex', `${kind}/reboot`), text), 400);
@@ -169,7 +170,7 @@ describe('errors', () => {
   it("403 for the token of another application's endpoint under this app version", async () => {
     const mine = await createEndpoint(app);
     const theirs = await createEndpoint(app);
-    const c = await invoke(app, theirs.endpointId, 'reboot');
+    const c = await invokeCommand(app, theirs.endpointId, 'reboot');
     const crossed = { appVersion: mine.appVersion, token: theirs.token };
     expectKp1Error(await post(kp1Path(crossed, 'cex', 'command/reboot'), '{}'), 403);
     expectKp1Error(await post(kp1Path(crossed, 'cex', 'result/reboot'), JSON.stringify([{ id: Number(c.id), statusCode: 200 }])), 403);
@@ -187,9 +188,9 @@ describe('errors', () => {
   it('404 for an unknown command id in a result, and nothing of the batch changes', async () => {
     const fx = await createEndpoint(app);
     const other = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'reboot');
-    const zero = await invoke(app, fx.endpointId, 'zero');
-    const foreign = await invoke(app, other.endpointId, 'reboot');
+    const c = await invokeCommand(app, fx.endpointId, 'reboot');
+    const zero = await invokeCommand(app, fx.endpointId, 'zero');
+    const foreign = await invokeCommand(app, other.endpointId, 'reboot');
     const result = (id: number) => ({ id, statusCode: 200 });
     const path = kp1Path(fx, 'cex', 'result/reboot');
     expectKp1Error(await post(path, JSON.stringify([result(Number(c.id)), result(999_999_999)])), 404);
@@ -230,7 +231,7 @@ describe('errors', () => {
 
     it('413 for a body above the limit, with nothing stored; at the limit it is accepted', async () => {
       const fx = await createEndpoint(small);
-      const c = await invoke(small, fx.endpointId, 'reboot');
+      const c = await invokeCommand(small, fx.endpointId, 'reboot');
       const padded = (bytes: number) => {
         const base = JSON.stringify([{ id: Number(c.id), statusCode: 200, reasonPhrase: 'OK', payload: '' }]);
         return base.replace('"payload":""', `"payload":"${'x'.repeat(bytes - base.length)}"`);
@@ -277,7 +278,7 @@ describe('errors', () => {
 describe('results', () => {
   it('a non-2xx result is still EXECUTED, with its code and phrase', async () => {
     const fx = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'book-slot', { slot: 3 });
+    const c = await invokeCommand(app, fx.endpointId, 'book-slot', { slot: 3 });
     const res = await post(
       kp1Path(fx, 'cex', 'result/book-slot'),
       JSON.stringify([{ id: Number(c.id), statusCode: 409, reasonPhrase: 'slot taken', payload: { by: 'other' } }]),
@@ -294,7 +295,7 @@ describe('results', () => {
 
   it('a duplicate result is acknowledged and the first result stays', async () => {
     const fx = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'reboot');
+    const c = await invokeCommand(app, fx.endpointId, 'reboot');
     const path = kp1Path(fx, 'cex', 'result/reboot');
     await post(path, JSON.stringify([{ id: Number(c.id), statusCode: 200, reasonPhrase: 'OK', payload: 'first' }]));
     const before = await commandById(app, c.id);
@@ -308,7 +309,7 @@ describe('results', () => {
 
   it('an empty array is a valid no-op', async () => {
     const fx = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'reboot');
+    const c = await invokeCommand(app, fx.endpointId, 'reboot');
     const res = await post(kp1Path(fx, 'cex', 'result/reboot'), '[]');
     expect(res.status, res.text).toBe(200);
     expect(res.text).toBe('');
@@ -317,7 +318,7 @@ describe('results', () => {
 
   it('a result after expiry lands (EXECUTED after expiresAt); the expired command is no longer polled', async () => {
     const fx = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'reboot', null, 1);
+    const c = await invokeCommand(app, fx.endpointId, 'reboot', null, 1);
     await waitFor(async () => (await commandStatus(c.id)) === 'EXPIRED', 10_000, () => `command ${c.id} did not expire`);
     expect((await poll(fx, 'reboot')).json()).toEqual([]);
     const res = await post(
@@ -327,7 +328,7 @@ describe('results', () => {
     expect(res.status, res.text).toBe(200);
     const after = await commandById(app, c.id);
     expect(after).toMatchObject({ status: 'EXECUTED', statusCode: 200, reasonPhrase: 'late' });
-    expect(Date.parse(after.executedAt)).toBeGreaterThanOrEqual(Date.parse(after.expiresAt));
+    expect(Date.parse(after.executedAt!)).toBeGreaterThanOrEqual(Date.parse(after.expiresAt));
   });
 });
 
@@ -339,7 +340,7 @@ describe('long polling', () => {
     const pending = poll(fx, 'reboot', '?wait=5').finally(() => (settled = true));
     await new Promise((r) => setTimeout(r, 500));
     expect(settled, 'the poll returned before any command existed').toBe(false);
-    const c = await invoke(app, fx.endpointId, 'reboot', { now: true });
+    const c = await invokeCommand(app, fx.endpointId, 'reboot', { now: true });
     const res = await pending;
     const elapsed = Date.now() - started;
     expect(res.status, res.text).toBe(200);
@@ -365,8 +366,8 @@ describe('long polling', () => {
     const started = Date.now();
     const pending = poll(fx, 'reboot', '?wait=2');
     await new Promise((r) => setTimeout(r, 300));
-    await invoke(app, fx.endpointId, 'zero');
-    await invoke(app, other.endpointId, 'reboot');
+    await invokeCommand(app, fx.endpointId, 'zero');
+    await invokeCommand(app, other.endpointId, 'reboot');
     const res = await pending;
     expect(res.text).toBe('[]');
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
@@ -374,7 +375,7 @@ describe('long polling', () => {
 
   it('returns outstanding commands at once, without waiting', async () => {
     const fx = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'reboot');
+    const c = await invokeCommand(app, fx.endpointId, 'reboot');
     const started = Date.now();
     const res = await poll(fx, 'reboot', '?wait=30');
     expect(res.json()).toStrictEqual([{ id: Number(c.id) }]);

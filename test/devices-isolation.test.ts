@@ -8,7 +8,8 @@ import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../src/app.ts';
 import { createLogger } from '../src/logger.ts';
-import { createEndpoint, gqlData, invoke, sharedPglite, startApp, testConfig, unique, waitFor } from './support/app.ts';
+import { createEndpoint, invokeCommand, telemetry } from './support/api.ts';
+import { sharedPglite, startApp, testConfig, unique, waitFor } from './support/app.ts';
 import { commandStatus, rawQuery } from './support/db.ts';
 import { bindDevice, closeDevices, commandsIn, connectDevice, idsReceived, kp1Topic, pushedTo } from './support/mqtt.ts';
 
@@ -97,7 +98,7 @@ describe('subscriptions', () => {
     const invoked: number[] = [];
     for (let i = 0; i < COMMANDS_FOR_B; i += 20) {
       const batch = await Promise.all(
-        Array.from({ length: Math.min(20, COMMANDS_FOR_B - i) }, (_, j) => invoke(app, b.endpointId, 'x', { n: i + j })),
+        Array.from({ length: Math.min(20, COMMANDS_FOR_B - i) }, (_, j) => invokeCommand(app, b.endpointId, 'x', { n: i + j })),
       );
       invoked.push(...batch.map((c) => Number(c.id)));
     }
@@ -140,10 +141,10 @@ describe('no relaying between connections', () => {
   it("A publishing a result with a wrong id on B's topic gets 404 and nothing of B changes", async () => {
     const a = await createEndpoint(app);
     const b = await createEndpoint(app, { appVersion: a.appVersion });
-    const forB = await invoke(app, b.endpointId, 'x');
+    const forB = await invokeCommand(app, b.endpointId, 'x');
     const deviceA = await connectDevice(app);
     await bindDevice(deviceA, a);
-    const aCommand = await invoke(app, a.endpointId, 'x');
+    const aCommand = await invokeCommand(app, a.endpointId, 'x');
     const reply = await deviceA.request(kp1Topic(b, 'cex', 'result/x'), JSON.stringify([{ id: Number(aCommand.id), statusCode: 200 }]));
     expect(reply.kind).toBe('error');
     expect(reply.json).toMatchObject({ statusCode: 404 });
@@ -157,7 +158,7 @@ describe('refused misuse', () => {
     const fx = await createEndpoint(app);
     const device = await connectDevice(app);
     await bindDevice(device, fx);
-    const c = await invoke(app, fx.endpointId, 'x');
+    const c = await invokeCommand(app, fx.endpointId, 'x');
     const result = JSON.stringify([{ id: Number(c.id), statusCode: 200 }]);
     const reply = await device.request(kp1Topic(fx, 'cex', 'result/x'), result, { retain: true });
     expect(reply.kind).toBe('error');
@@ -180,7 +181,7 @@ describe('refused misuse', () => {
 
   it('a CONNECT with a Will on a kp1 topic is refused; a Will elsewhere is not', async () => {
     const fx = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'x');
+    const c = await invokeCommand(app, fx.endpointId, 'x');
     const will = {
       topic: kp1Topic(fx, 'cex', 'result/x'),
       payload: Buffer.from(JSON.stringify([{ id: Number(c.id), statusCode: 200 }])),
@@ -212,7 +213,7 @@ describe('bad input', () => {
     const fx = await createEndpoint(app);
     const device = await connectDevice(app);
     await bindDevice(device, fx);
-    const c = await invoke(app, fx.endpointId, 'x');
+    const c = await invokeCommand(app, fx.endpointId, 'x');
     const cases: [string, string | Buffer][] = [
       [kp1Topic(fx, 'cex', 'result/x'), '{'],
       [kp1Topic(fx, 'cex', 'result/x'), Buffer.from([0xff, 0xfe, 0x00])],
@@ -237,7 +238,7 @@ describe('bad input', () => {
 
   it('unknown tokens and unknown app versions get an error reply and change nothing', async () => {
     const fx = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'x');
+    const c = await invokeCommand(app, fx.endpointId, 'x');
     const device = await connectDevice(app);
     const result = JSON.stringify([{ id: Number(c.id), statusCode: 200 }]);
     const unknownToken = await device.request(kp1Topic({ ...fx, token: unique('nobody') }, 'cex', 'result/x'), result, { ms: 3_000 });
@@ -251,7 +252,7 @@ describe('bad input', () => {
     const fx = await createEndpoint(app);
     const watcher = await connectDevice(app);
     await bindDevice(watcher, fx);
-    const c = await invoke(app, fx.endpointId, 'x');
+    const c = await invokeCommand(app, fx.endpointId, 'x');
     const result = JSON.stringify([{ id: Number(c.id), statusCode: 200 }]);
 
     const vandal = await connectDevice(app);
@@ -334,7 +335,7 @@ describe('tokens in logs', () => {
     // MQTT: the tutorial flow plus errors and refusals.
     const device = await connectDevice(logged, { clientId: unique('logged-device') });
     expect((await device.request(kp1Topic(fx, 'cex', 'command/reboot'), '{"observe":true}')).kind).toBe('status');
-    const c = await invoke(logged, fx.endpointId, 'reboot', { delay: 1 });
+    const c = await invokeCommand(logged, fx.endpointId, 'reboot', { delay: 1 });
     await device.until(() => idsReceived(device, fx, 'reboot').has(Number(c.id)));
     expect(await device.subscribe(kp1Topic(fx, 'cex', '#'))).toBe(1);
     expect(await device.subscribe('#')).toBe(0x80);
@@ -364,7 +365,7 @@ describe('tokens in logs', () => {
     await device.close();
 
     // HTTP: the curl flow plus every error status.
-    const c2 = await invoke(logged, fx.endpointId, 'zero');
+    const c2 = await invokeCommand(logged, fx.endpointId, 'zero');
     expect((await http(`cex/${fx.token}/command/zero`, '{}')).status).toBe(200);
     expect((await http(`cex/${fx.token}/result/zero`, JSON.stringify([{ id: Number(c2.id), statusCode: 200 }]))).status).toBe(200);
     expect((await http(`dcx/${fx.token}/json`, '[{"t":1},{"t":2}]')).status).toBe(200);
@@ -380,8 +381,7 @@ describe('tokens in logs', () => {
     const version = await fetch(`${logged.url}/kp1/${unique('nover')}/cex/${fx.token}/command/zero`, { method: 'POST', body: '{}' });
     expect(version.status).toBe(404);
 
-    const { endpoint } = await gqlData(logged, 'query($id: ID!) { endpoint(id: $id) { telemetry { data } } }', { id: fx.endpointId });
-    expect(endpoint.telemetry).toHaveLength(3);
+    expect(await telemetry(logged, fx.endpointId)).toHaveLength(3);
 
     // The log saw the session (so the check below is not vacuous) ...
     await waitFor(() => logText().includes('command executed') && logText().includes('mqtt client error'));

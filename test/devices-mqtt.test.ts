@@ -3,7 +3,8 @@
 // "results stored before PUBACK".
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
-import { commandById, createEndpoint, gqlData, invoke, startApp, unique, waitFor } from './support/app.ts';
+import { commandById, createApplicationVersion, createEndpoint, invokeCommand, telemetry } from './support/api.ts';
+import { startApp, unique, waitFor } from './support/app.ts';
 import { commandStatus, rawQuery } from './support/db.ts';
 import { closeDevices, commandsIn, connectDevice, idsReceived, kp1Topic, type Device } from './support/mqtt.ts';
 
@@ -34,14 +35,14 @@ describe('the Kaa tutorial flow over MQTT', () => {
     expect(first.text).toBe('[]');
     expect(first.retain).toBe(false);
 
-    const zero = await invoke(app, fx.endpointId, 'zero', { value: 0 });
+    const zero = await invokeCommand(app, fx.endpointId, 'zero', { value: 0 });
     const pushed = await device.next(zeroStatus);
     expect(JSON.parse(pushed.text)).toStrictEqual([{ id: Number(zero.id), payload: { value: 0 } }]);
     // Pushes use QoS 1 and are never retained (kp1.md §2).
     expect(pushed.qos).toBe(1);
     expect(pushed.retain).toBe(false);
 
-    const reboot = await invoke(app, fx.endpointId, 'reboot');
+    const reboot = await invokeCommand(app, fx.endpointId, 'reboot');
     const rebootPush = await device.next(rebootStatus);
     expect(JSON.parse(rebootPush.text)).toStrictEqual([{ id: Number(reboot.id) }]);
 
@@ -62,8 +63,7 @@ describe('the Kaa tutorial flow over MQTT', () => {
     await device.publish(kp1Topic(fx, 'dcx', 'json/3'), JSON.stringify({ temperature: 21.5, humidity: 40 }));
     const dcx = await device.next(kp1Topic(fx, 'dcx', 'json/3/status'));
     expect(dcx.text).toBe('');
-    const { endpoint } = await gqlData(app, 'query($id: ID!) { endpoint(id: $id) { telemetry { data } } }', { id: fx.endpointId });
-    expect(endpoint.telemetry).toEqual([{ data: { temperature: 21.5, humidity: 40 } }]);
+    expect((await telemetry(app, fx.endpointId)).map((s) => s.data)).toEqual([{ temperature: 21.5, humidity: 40 }]);
 
     // Nothing on an /error topic during the whole flow.
     expect(device.messages.filter((m) => m.topic.endsWith('/error'))).toEqual([]);
@@ -72,14 +72,11 @@ describe('the Kaa tutorial flow over MQTT', () => {
   it('pushes under the app version the device last used (another version of its application)', async () => {
     const fx = await createEndpoint(app);
     const v2 = unique('v2');
-    await gqlData(app, 'mutation($a: String!, $n: String!) { createApplicationVersion(applicationName: $a, name: $n) { id } }', {
-      a: fx.application,
-      n: v2,
-    });
+    await createApplicationVersion(app, fx.application, v2);
     const viaV2 = { ...fx, appVersion: v2 };
     const device = await connectDevice(app);
     expect((await device.request(kp1Topic(viaV2, 'cex', 'command/zero'), '{"observe":true}')).json).toEqual([]);
-    const c = await invoke(app, fx.endpointId, 'zero');
+    const c = await invokeCommand(app, fx.endpointId, 'zero');
     const pushed = await device.next(kp1Topic(viaV2, 'cex', 'command/zero/status'));
     expect(commandsIn(pushed.text)).toStrictEqual([{ id: Number(c.id) }]);
   });
@@ -93,17 +90,17 @@ describe('observe', () => {
     const rebootStatus = kp1Topic(fx, 'cex', 'command/reboot/status');
     expect((await device.request(kp1Topic(fx, 'cex', 'command/zero'), '{"observe":true}')).json).toEqual([]);
 
-    const before = await invoke(app, fx.endpointId, 'zero');
+    const before = await invokeCommand(app, fx.endpointId, 'zero');
     await device.next(zeroStatus);
 
     const optOut = await device.request(kp1Topic(fx, 'cex', 'command/zero'), '{"observe":false}');
     expect(optOut.json).toStrictEqual([{ id: Number(before.id) }]);
 
     const mark = device.mark;
-    const silent = await invoke(app, fx.endpointId, 'zero', { n: 1 });
+    const silent = await invokeCommand(app, fx.endpointId, 'zero', { n: 1 });
     // Pushes go out in event order on one connection: once the reboot arrives, a zero push
     // (if any) would already be here.
-    const barrier = await invoke(app, fx.endpointId, 'reboot');
+    const barrier = await invokeCommand(app, fx.endpointId, 'reboot');
     const rebootPush = await device.next(rebootStatus, mark);
     expect(commandsIn(rebootPush.text)).toStrictEqual([{ id: Number(barrier.id) }]);
     expect(device.on(zeroStatus, mark)).toEqual([]);
@@ -113,15 +110,15 @@ describe('observe', () => {
     expect(listed.json.map((c: { id: number }) => c.id)).toEqual([Number(before.id), Number(silent.id)]);
     // {} does not change the choice.
     const mark2 = device.mark;
-    await invoke(app, fx.endpointId, 'zero');
-    const barrier2 = await invoke(app, fx.endpointId, 'reboot');
+    await invokeCommand(app, fx.endpointId, 'zero');
+    const barrier2 = await invokeCommand(app, fx.endpointId, 'reboot');
     await device.until((ms) => ms.some((m) => m.seq >= mark2 && m.topic === rebootStatus && m.text.includes(String(barrier2.id))));
     expect(device.on(zeroStatus, mark2)).toEqual([]);
 
     const optIn = await device.request(kp1Topic(fx, 'cex', 'command/zero'), '{"observe":true}');
     expect(optIn.json).toHaveLength(3);
     const mark3 = device.mark;
-    const resumed = await invoke(app, fx.endpointId, 'zero', { n: 3 });
+    const resumed = await invokeCommand(app, fx.endpointId, 'zero', { n: 3 });
     const push = await device.next(zeroStatus, mark3);
     expect(commandsIn(push.text)).toStrictEqual([{ id: Number(resumed.id), payload: { n: 3 } }]);
   });
@@ -130,12 +127,12 @@ describe('observe', () => {
 describe('backlog on binding', () => {
   it('pushes commands invoked while offline, each type on its own topic, except the requested type (its reply carries them)', async () => {
     const fx = await createEndpoint(app);
-    const z1 = await invoke(app, fx.endpointId, 'zero', { n: 1 });
-    const z2 = await invoke(app, fx.endpointId, 'zero', { n: 2 });
-    const r1 = await invoke(app, fx.endpointId, 'reboot');
-    const c1 = await invoke(app, fx.endpointId, 'config', { a: 1 });
-    const c2 = await invoke(app, fx.endpointId, 'config', { a: 2 });
-    const done = await invoke(app, fx.endpointId, 'config', { a: 0 });
+    const z1 = await invokeCommand(app, fx.endpointId, 'zero', { n: 1 });
+    const z2 = await invokeCommand(app, fx.endpointId, 'zero', { n: 2 });
+    const r1 = await invokeCommand(app, fx.endpointId, 'reboot');
+    const c1 = await invokeCommand(app, fx.endpointId, 'config', { a: 1 });
+    const c2 = await invokeCommand(app, fx.endpointId, 'config', { a: 2 });
+    const done = await invokeCommand(app, fx.endpointId, 'config', { a: 0 });
     await fetch(`${app.url}/kp1/${fx.appVersion}/cex/${fx.token}/result/config`, {
       method: 'POST',
       body: JSON.stringify([{ id: Number(done.id), statusCode: 200 }]),
@@ -166,8 +163,8 @@ describe('backlog on binding', () => {
 
   it('a binding made by a result or telemetry request pushes every outstanding type', async () => {
     const fx = await createEndpoint(app);
-    const z = await invoke(app, fx.endpointId, 'zero');
-    const r = await invoke(app, fx.endpointId, 'reboot');
+    const z = await invokeCommand(app, fx.endpointId, 'zero');
+    const r = await invokeCommand(app, fx.endpointId, 'reboot');
     const device = await connectDevice(app);
     const reply = await device.request(kp1Topic(fx, 'dcx', 'json'), '{"v":1}');
     expect(reply.kind).toBe('status');
@@ -180,7 +177,7 @@ describe('backlog on binding', () => {
     const first = await connectDevice(app);
     await first.request(kp1Topic(fx, 'cex', 'command/zero'), '{"observe":true}');
     await first.close();
-    const missed = await invoke(app, fx.endpointId, 'reboot', { while: 'away' });
+    const missed = await invokeCommand(app, fx.endpointId, 'reboot', { while: 'away' });
     const second = await connectDevice(app);
     await second.request(kp1Topic(fx, 'cex', 'command/zero'), '{"observe":true}');
     const push = await second.next(kp1Topic(fx, 'cex', 'command/reboot/status'));
@@ -194,7 +191,7 @@ describe('replies and errors', () => {
     const device = await connectDevice(app);
     // Bind first (with an id), so later command requests change no binding.
     await device.request(kp1Topic(fx, 'cex', 'command/zero'), '{"observe":true}');
-    const c = await invoke(app, fx.endpointId, 'zero');
+    const c = await invokeCommand(app, fx.endpointId, 'zero');
     await device.next(kp1Topic(fx, 'cex', 'command/zero/status'));
     const mark = device.mark;
 
@@ -227,7 +224,7 @@ describe('replies and errors', () => {
     const fx = await createEndpoint(app);
     const device = await connectDevice(app);
     await device.request(kp1Topic(fx, 'cex', 'command/zero'), '{}');
-    const c = await invoke(app, fx.endpointId, 'zero');
+    const c = await invokeCommand(app, fx.endpointId, 'zero');
 
     const cases: [string, string, number][] = [
       [kp1Topic(fx, 'cex', 'result/zero'), '{"id":', 400],
@@ -292,7 +289,7 @@ describe('replies and errors', () => {
     const small = await startApp({ maxDeviceMessageBytes: 1024 });
     try {
       const fx = await createEndpoint(small);
-      const c = await invoke(small, fx.endpointId, 'zero');
+      const c = await invokeCommand(small, fx.endpointId, 'zero');
       const device = await connectDevice(small);
       await device.request(kp1Topic(fx, 'cex', 'command/zero'), '{}');
       const big = JSON.stringify([{ id: Number(c.id), statusCode: 200, payload: 'x'.repeat(1100) }]);
@@ -317,7 +314,7 @@ describe('durability and delivery', () => {
     const fx = await createEndpoint(app);
     const device = await connectDevice(app);
     const commands = [];
-    for (let i = 0; i < 10; i++) commands.push(await invoke(app, fx.endpointId, 'zero', { i }));
+    for (let i = 0; i < 10; i++) commands.push(await invokeCommand(app, fx.endpointId, 'zero', { i }));
     for (const c of commands) {
       // No request id, no waiting: the PUBACK is the only signal.
       await device.publish(kp1Topic(fx, 'cex', 'result/zero'), JSON.stringify([{ id: Number(c.id), statusCode: 200 }]), { qos: 1 });
@@ -336,7 +333,7 @@ describe('durability and delivery', () => {
   it('a QoS 2 result is stored and acknowledged', async () => {
     const fx = await createEndpoint(app);
     const device = await connectDevice(app);
-    const c = await invoke(app, fx.endpointId, 'zero');
+    const c = await invokeCommand(app, fx.endpointId, 'zero');
     await device.publish(kp1Topic(fx, 'cex', 'result/zero'), JSON.stringify([{ id: Number(c.id), statusCode: 201 }]), { qos: 2 });
     expect(await commandStatus(c.id)).toBe('EXECUTED');
   });
@@ -350,7 +347,7 @@ describe('durability and delivery', () => {
     }
     // Fire-and-forget requests too (no request id).
     await Promise.all(Array.from({ length: 100 }, () => device.publish(kp1Topic(fx, 'cex', 'command/zero'), '{}')));
-    const c = await invoke(app, fx.endpointId, 'zero', { last: true });
+    const c = await invokeCommand(app, fx.endpointId, 'zero', { last: true });
     await device.until((ms) => ms.some((m) => m.topic === kp1Topic(fx, 'cex', 'command/zero/status') && m.text.includes(`"id":${c.id}`)));
     expect(device.closed).toBe(false);
    }, 60_000);
@@ -366,8 +363,8 @@ describe('durability and delivery', () => {
     await gateway.request(kp1Topic(a, 'cex', 'command/zero'), '{"observe":true}');
     await gateway.request(kp1Topic(b, 'cex', 'command/zero'), '{"observe":true}');
 
-    const forB = await invoke(app, b.endpointId, 'zero');
-    const forA = await invoke(app, a.endpointId, 'zero');
+    const forB = await invokeCommand(app, b.endpointId, 'zero');
+    const forA = await invokeCommand(app, a.endpointId, 'zero');
     await deviceA.until(() => idsReceived(deviceA, a, 'zero').has(Number(forA.id)));
     await deviceB.until(() => idsReceived(deviceB, b, 'zero').has(Number(forB.id)));
     await gateway.until(() => idsReceived(gateway, a, 'zero').has(Number(forA.id)) && idsReceived(gateway, b, 'zero').has(Number(forB.id)));

@@ -4,7 +4,9 @@
 // reaches an operator subscribed on the first.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
-import { collect, createEndpoint, gqlData, invoke, startApp, untilSubscribed, wsClient } from './support/app.ts';
+import { commandById, createEndpoint, invokeCommand, type Command } from './support/api.ts';
+import { collect, startApp, untilSubscribed, wsClient } from './support/app.ts';
+import { CommandStatusChanged } from './support/documents.ts';
 import { closeDevices, commandsIn, connectDevice, kp1Topic } from './support/mqtt.ts';
 
 let appA: App;
@@ -19,8 +21,6 @@ afterAll(async () => {
   await appA?.stop();
 });
 
-const STATUS_CHANGED = `subscription($e: ID) { commandStatusChanged(endpointId: $e) { id status statusCode reasonPhrase resultPayload } }`;
-
 describe('two processes on one database', () => {
   it('a device on B gets a command invoked on A; its result reaches a subscriber on A as EXECUTED', async () => {
     expect(appA.mqttPort).not.toBe(appB.mqttPort);
@@ -31,10 +31,10 @@ describe('two processes on one database', () => {
 
     const ws = wsClient(appA);
     try {
-      const sub = collect(ws, STATUS_CHANGED, { e: fx.endpointId });
+      const sub = collect(ws, CommandStatusChanged, { endpointId: fx.endpointId });
       // Invoking on A is also the poke that proves the subscription is live.
-      const invoked: any[] = [];
-      await untilSubscribed(sub, async () => invoked.push(await invoke(appA, fx.endpointId, 'reboot', { n: invoked.length })));
+      const invoked: Command[] = [];
+      await untilSubscribed(sub, async () => invoked.push(await invokeCommand(appA, fx.endpointId, 'reboot', { n: invoked.length })));
 
       // Every command invoked on A reached the device on B, pushed without a new request.
       const ids = invoked.map((c) => Number(c.id));
@@ -42,28 +42,29 @@ describe('two processes on one database', () => {
         const pushed = device.on(kp1Topic(fx, 'cex', 'command/reboot/status')).flatMap((m) => commandsIn(m.text).map((c) => c.id));
         return ids.every((id) => pushed.includes(id));
       });
-      const first = invoked[0];
+      const first = invoked[0]!;
       const pushed = device.on(kp1Topic(fx, 'cex', 'command/reboot/status'));
       expect(commandsIn(pushed[0]!.text)).toStrictEqual([{ id: Number(first.id), payload: { n: 0 } }]);
 
       const results = ids.map((id) => ({ id, statusCode: 200, reasonPhrase: 'OK', payload: 'Success' }));
       expect((await device.request(kp1Topic(fx, 'cex', 'result/reboot'), JSON.stringify(results))).kind).toBe('status');
 
-      const events = await sub.waitFor((es) => ids.every((id) => es.some((e: any) => e.commandStatusChanged.id === String(id) && e.commandStatusChanged.status === 'EXECUTED')));
-      const executed = events.find((e: any) => e.commandStatusChanged.id === String(first.id) && e.commandStatusChanged.status === 'EXECUTED');
-      expect(executed.commandStatusChanged).toEqual({
-        id: String(first.id),
-        status: 'EXECUTED',
-        statusCode: 200,
-        reasonPhrase: 'OK',
-        resultPayload: 'Success',
-      });
+      const events = await sub.waitFor((es) => ids.every((id) => es.some((e) => e.commandStatusChanged.id === String(id) && e.commandStatusChanged.status === 'EXECUTED')));
+      const executed = events.find((e) => e.commandStatusChanged.id === String(first.id) && e.commandStatusChanged.status === 'EXECUTED');
+      expect(executed?.commandStatusChanged).toEqual(
+        expect.objectContaining({
+          id: String(first.id),
+          status: 'EXECUTED',
+          statusCode: 200,
+          reasonPhrase: 'OK',
+          resultPayload: 'Success',
+        }),
+      );
       expect(sub.errors).toEqual([]);
       sub.dispose();
 
       // Both processes read the same state.
-      const onB = await gqlData(appB, 'query($id: ID!) { command(id: $id) { status } }', { id: String(first.id) });
-      expect(onB.command.status).toBe('EXECUTED');
+      expect((await commandById(appB, first.id)).status).toBe('EXECUTED');
     } finally {
       await ws.dispose();
     }
@@ -75,7 +76,7 @@ describe('two processes on one database', () => {
     const onB = await connectDevice(appB);
     await onA.request(kp1Topic(fx, 'cex', 'command/zero'), '{}');
     await onB.request(kp1Topic(fx, 'cex', 'command/zero'), '{}');
-    const c = await invoke(appB, fx.endpointId, 'zero', { where: 'B' });
+    const c = await invokeCommand(appB, fx.endpointId, 'zero', { where: 'B' });
     for (const device of [onA, onB]) {
       const push = await device.next(kp1Topic(fx, 'cex', 'command/zero/status'));
       expect(commandsIn(push.text)).toStrictEqual([{ id: Number(c.id), payload: { where: 'B' } }]);

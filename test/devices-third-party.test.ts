@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
-import { commandById, createEndpoint, gqlData, invoke, startApp, unique, waitFor, type Fixture } from './support/app.ts';
+import { type Command, commandById, createEndpoint, type Fixture, invokeCommand, telemetry } from './support/api.ts';
+import { startApp, unique, waitFor } from './support/app.ts';
 import { kp1Topic } from './support/mqtt.ts';
 import { spawnLines, type Proc } from './support/process.ts';
 
@@ -54,7 +55,7 @@ async function exitOf(proc: Proc, ms = 15_000): Promise<number | null> {
   }
 }
 
-async function waitExecuted(id: string | number): Promise<any> {
+async function waitExecuted(id: string | number): Promise<Command> {
   return waitFor(
     async () => {
       const c = await commandById(app, id);
@@ -99,8 +100,8 @@ describe('python3-paho-mqtt running the Kaa tutorial flow', () => {
     await waitFor(() => messages().some((m) => m.topic === kp1Topic(fx, 'dcx', 'json/2/status')), 20_000, describe);
     expect(messages().find((m) => m.topic === kp1Topic(fx, 'dcx', 'json/2/status'))?.payload).toBe('');
 
-    const zero = await invoke(app, fx.endpointId, 'zero', { value: 'x' });
-    const reboot = await invoke(app, fx.endpointId, 'reboot', { delay: 3 });
+    const zero = await invokeCommand(app, fx.endpointId, 'zero', { value: 'x' });
+    const reboot = await invokeCommand(app, fx.endpointId, 'reboot', { delay: 3 });
     expect(await waitExecuted(zero.id)).toMatchObject({ statusCode: 200, reasonPhrase: 'done by paho', resultPayload: { echo: { value: 'x' } } });
     expect(await waitExecuted(reboot.id)).toMatchObject({ statusCode: 202, reasonPhrase: 'done by paho', resultPayload: { echo: { delay: 3 } } });
 
@@ -113,8 +114,7 @@ describe('python3-paho-mqtt running the Kaa tutorial flow', () => {
     expect(resultReplies().map((m) => m.payload)).toEqual(['', '']);
     expect(messages().filter((m) => m.topic?.endsWith('/error'))).toEqual([]);
 
-    const { endpoint } = await gqlData(app, 'query($id: ID!) { endpoint(id: $id) { telemetry { data } } }', { id: fx.endpointId });
-    expect(endpoint.telemetry).toEqual([{ data: { temperature: 23.5, source: 'paho' } }]);
+    expect((await telemetry(app, fx.endpointId)).map((s) => s.data)).toEqual([{ temperature: 23.5, source: 'paho' }]);
 
     paho.proc.child.kill('SIGTERM');
     expect(await exitOf(paho.proc)).toBe(0);
@@ -128,7 +128,7 @@ describe('python3-paho-mqtt running the Kaa tutorial flow', () => {
     for (let round = 0; round < 3; round++) {
       // Generated tokens may start with "-"; the first round makes sure one does.
       const fx = await createEndpoint(app, round === 0 ? { token: unique('-dash') } : {});
-      const reboot = await invoke(app, fx.endpointId, 'reboot', { offline: round });
+      const reboot = await invokeCommand(app, fx.endpointId, 'reboot', { offline: round });
       const paho = startPaho(fx, { zeroStatus: 200, rebootStatus: 200 });
       const executed = await waitFor(
         async () => {
@@ -159,7 +159,7 @@ describe('mosquitto_sub and mosquitto_pub', () => {
     const fx = await createEndpoint(app);
     const sub = subscribe(['-t', kp1Topic(fx, 'cex', 'command/+/status'), '-C', '1', '-W', '20', '-F', '%t %p']);
     await subscribed(sub);
-    const zero = await invoke(app, fx.endpointId, 'zero', { at: 'later' });
+    const zero = await invokeCommand(app, fx.endpointId, 'zero', { at: 'later' });
     expect(await exitOf(sub, 25_000), sub.stderr()).toBe(0);
     expect(received(sub)).toEqual([`${kp1Topic(fx, 'cex', 'command/zero/status')} ${JSON.stringify([{ id: Number(zero.id), payload: { at: 'later' } }])}`]);
 
@@ -170,8 +170,8 @@ describe('mosquitto_sub and mosquitto_pub', () => {
 
     const sample = run(MOSQUITTO_PUB, [...common(), '-t', kp1Topic(fx, 'dcx', 'json'), '-m', '[{"timestamp":1714564800000,"v":1}]']);
     expect(await exitOf(sample), sample.stderr()).toBe(0);
-    const { endpoint } = await gqlData(app, 'query($id: ID!) { endpoint(id: $id) { telemetry { timestamp data } } }', { id: fx.endpointId });
-    expect(endpoint.telemetry).toEqual([{ timestamp: '2024-05-01T12:00:00.000Z', data: { timestamp: 1714564800000, v: 1 } }]);
+    const samples = (await telemetry(app, fx.endpointId)).map(({ timestamp, data }) => ({ timestamp, data }));
+    expect(samples).toEqual([{ timestamp: '2024-05-01T12:00:00.000Z', data: { timestamp: 1714564800000, v: 1 } }]);
   }, 90_000);
 
   // kp1.md §2: subscribing to its own topics binds the connection, and binding pushes the backlog.
@@ -179,7 +179,7 @@ describe('mosquitto_sub and mosquitto_pub', () => {
     // A few subscribers in a row: SUBSCRIBE right after CONNACK races the end of the broker's CONNECT handling.
     for (let round = 0; round < 3; round++) {
       const fx = await createEndpoint(app);
-      const reboot = await invoke(app, fx.endpointId, 'reboot', { round });
+      const reboot = await invokeCommand(app, fx.endpointId, 'reboot', { round });
       const sub = subscribe(['-t', kp1Topic(fx, 'cex', 'command/reboot/status'), '-C', '1', '-W', '15', '-F', '%t %p']);
       expect(await exitOf(sub, 25_000), `round ${round}: the backlog was not pushed on SUBSCRIBE: ${sub.lines.join('\n')}`).toBe(0);
       expect(received(sub)).toEqual([`${kp1Topic(fx, 'cex', 'command/reboot/status')} ${JSON.stringify([{ id: Number(reboot.id), payload: { round } }])}`]);
@@ -195,7 +195,7 @@ describe('mosquitto_sub and mosquitto_pub', () => {
       '-C', '3', '-W', '20', '-F', '%t [%p]',
     ]);
     await subscribed(sub);
-    const zero = await invoke(app, fx.endpointId, 'zero');
+    const zero = await invokeCommand(app, fx.endpointId, 'zero');
     const bad = run(MOSQUITTO_PUB, [...common(), '-t', kp1Topic(fx, 'cex', 'result/zero/41'), '-m', '[{"id":987654321,"statusCode":200}]']);
     expect(await exitOf(bad), bad.stderr()).toBe(0);
     const good = run(MOSQUITTO_PUB, [...common(), '-t', kp1Topic(fx, 'cex', 'result/zero/42'), '-m', JSON.stringify([{ id: Number(zero.id), statusCode: 200 }])]);

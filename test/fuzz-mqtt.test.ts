@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { App } from '../src/app.ts';
-import { createEndpoint, invoke, startApp, unique, type Fixture } from './support/app.ts';
+import { createEndpoint, type Fixture, invokeCommand } from './support/api.ts';
+import { startApp, unique } from './support/app.ts';
 import { rawQuery } from './support/db.ts';
 import { closeDevices, connectDevice, idsReceived, kp1Topic, type Device } from './support/mqtt.ts';
 import { RawMqtt, connackOf, connectPacket, sleep } from './support/security.ts';
@@ -213,7 +214,7 @@ describe('fuzzing the MQTT listener', () => {
     let fuzzing = true;
     const during = (async () => {
       while (fuzzing) {
-        invoked.push(Number((await invoke(app, canaryFx.endpointId, 'canary', { n: invoked.length })).id));
+        invoked.push(Number((await invokeCommand(app, canaryFx.endpointId, 'canary', { n: invoked.length })).id));
         await sleep(300);
       }
     })();
@@ -238,7 +239,7 @@ describe('fuzzing the MQTT listener', () => {
     expect(Number(row!.n)).toBeGreaterThan(0);
 
     // And afterwards: more commands, every one of them received by the canary.
-    for (let i = 0; i < 3; i++) invoked.push(Number((await invoke(app, canaryFx.endpointId, 'canary', { after: i })).id));
+    for (let i = 0; i < 3; i++) invoked.push(Number((await invokeCommand(app, canaryFx.endpointId, 'canary', { after: i })).id));
     expect(invoked.length).toBeGreaterThanOrEqual(4);
     await canary.until(() => invoked.every((id) => idsReceived(canary, canaryFx, 'canary').has(id)), 20_000);
     expect(canary.closed).toBe(false);

@@ -4,7 +4,10 @@
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
-import { collect, createEndpoint, invoke, startApp, untilSubscribed, wsClient } from './support/app.ts';
+import type { ResultOf } from '../src/graphql/typed.ts';
+import { createEndpoint, invokeCommand } from './support/api.ts';
+import { collect, startApp, untilSubscribed, wsClient } from './support/app.ts';
+import { CommandStatusChanged } from './support/documents.ts';
 
 let a: App;
 let b: App;
@@ -17,8 +20,7 @@ afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
 });
 
-const SUBSCRIPTION = 'subscription($e: ID!) { commandStatusChanged(endpointId: $e) { id status statusCode } }';
-type Event = { commandStatusChanged: { id: string; status: string; statusCode: number | null } };
+type Event = ResultOf<typeof CommandStatusChanged>;
 const statusesOf = (events: Event[], id: string) =>
   events.filter((e) => e.commandStatusChanged.id === id).map((e) => e.commandStatusChanged.status);
 
@@ -26,8 +28,8 @@ const statusesOf = (events: Event[], id: string) =>
 async function subscriber(on: App, endpointId: string, via: App) {
   const client = wsClient(on);
   clients.push(client);
-  const sub = collect<Event>(client, SUBSCRIPTION, { e: endpointId });
-  await untilSubscribed(sub, () => invoke(via, endpointId, 'probe'));
+  const sub = collect(client, CommandStatusChanged, { endpointId });
+  await untilSubscribed(sub, () => invokeCommand(via, endpointId, 'probe'));
   return sub;
 }
 
@@ -40,7 +42,7 @@ describe('two servers on one database', () => {
   it('delivers PENDING and EXECUTED from server B to a subscriber on server A', async () => {
     const fx = await createEndpoint(b);
     const onA = await subscriber(a, fx.endpointId, b);
-    const c = await invoke(b, fx.endpointId, 'reboot');
+    const c = await invokeCommand(b, fx.endpointId, 'reboot');
     await onA.waitFor((events) => statusesOf(events, c.id).includes('PENDING'));
 
     await b.services.commands.recordResults(fx.endpointId, 'reboot', [{ id: Number(c.id), statusCode: 200 }]);
@@ -56,7 +58,7 @@ describe('two servers on one database', () => {
     const onB = await subscriber(b, fx.endpointId, a);
     // Several short-lived commands through both servers, so the two sweepers race for them.
     const ids: string[] = [];
-    for (let i = 0; i < 6; i++) ids.push((await invoke(i % 2 ? a : b, fx.endpointId, 'short', { i }, 1)).id);
+    for (let i = 0; i < 6; i++) ids.push((await invokeCommand(i % 2 ? a : b, fx.endpointId, 'short', { i }, 1)).id);
 
     for (const sub of [onA, onB]) {
       await sub.waitFor((events) => ids.every((id) => statusesOf(events, id).includes('EXPIRED')), 5_000);
@@ -74,9 +76,9 @@ describe('two servers on one database', () => {
   it('keeps a result recorded through B against expiry swept by both', async () => {
     const fx = await createEndpoint(a);
     const onA = await subscriber(a, fx.endpointId, b);
-    const executed = await invoke(a, fx.endpointId, 'sw', null, 1);
+    const executed = await invokeCommand(a, fx.endpointId, 'sw', null, 1);
     await b.services.commands.recordResults(fx.endpointId, 'sw', [{ id: Number(executed.id), statusCode: 200 }]);
-    const expiring = await invoke(b, fx.endpointId, 'sw', null, 1);
+    const expiring = await invokeCommand(b, fx.endpointId, 'sw', null, 1);
     await onA.waitFor((events) => statusesOf(events, expiring.id).includes('EXPIRED'), 5_000);
     await new Promise((r) => setTimeout(r, 500));
     expect(statusesOf(onA.events, executed.id)).toEqual(['PENDING', 'EXECUTED']);

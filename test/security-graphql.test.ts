@@ -8,23 +8,37 @@ import { connect as tcpConnect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import type { Principal } from '../src/domain/types.ts';
+import type { ResultOf, TadaDocumentNode } from '../src/graphql/typed.ts';
+import { createEndpoint, invokeCommand, type Fixture } from './support/api.ts';
 import {
   ADMIN_KEY,
   collect,
-  createEndpoint,
   gql,
   gqlData,
-  invoke,
   startApp,
   testConfig,
+  textOf,
   unique,
   untilSubscribed,
   waitFor,
   wsClient,
-  type Fixture,
+  type GqlArguments,
   type GqlResponse,
+  type Subscription,
 } from './support/app.ts';
 import { rawQuery } from './support/db.ts';
+import {
+  CommandStatusChanged,
+  CreateApiKey,
+  CreateApplication,
+  CreateApplicationVersion,
+  CreateEndpoint,
+  EndpointById,
+  InvokeCommand,
+  RevokeApiKey,
+  SetCommandSchema,
+  SetEndpointCredentials,
+} from './support/documents.ts';
 import { closeDevices, connectDevice, idsReceived, kp1Topic } from './support/mqtt.ts';
 import { MiB, RawWs, connackOf, sleep, startLoggedApp, type LoggedApp } from './support/security.ts';
 
@@ -86,7 +100,7 @@ async function applicationsNamed(names: string[]): Promise<Set<string>> {
   return new Set(rows.map((r) => r.name));
 }
 
-const messagesOf = (res: GqlResponse) => (res.errors ?? []).map((e) => e.message);
+const messagesOf = (res: GqlResponse<unknown>) => (res.errors ?? []).map((e) => e.message);
 
 describe('query shape limits (graphql-armor), before any resolver', () => {
   /**
@@ -101,9 +115,9 @@ describe('query shape limits (graphql-armor), before any resolver', () => {
 
   it('refuses a query deeper than 12; depth 12 is fine', async () => {
     const fx = await createEndpoint(app);
-    const ok = await gql(app, nested(4), { e: fx.endpointId });
+    const ok = await gql<{ endpoint: { applicationVersion: { application: { versions: unknown[] } } } }>(app, nested(4), { e: fx.endpointId });
     expect(ok.errors).toBeUndefined();
-    expect(ok.data.endpoint.applicationVersion.application.versions).toHaveLength(1);
+    expect(ok.data?.endpoint.applicationVersion.application.versions).toHaveLength(1);
     const deep = await gql(app, nested(5), { e: fx.endpointId });
     expect(deep.data).toBeUndefined();
     expect(messagesOf(deep)).toEqual(['Syntax Error: Query depth limit of 12 exceeded, found 14.']);
@@ -145,9 +159,9 @@ describe('query shape limits (graphql-armor), before any resolver', () => {
     // Each string in the list is one token; the rest of the document is about 20.
     const history = (n: number) =>
       `{ commandHistory(endpointId: "${fx.endpointId}", commandTypes: [${'"a" '.repeat(n)}]) { edges { cursor } } }`;
-    const ok = await gql(app, history(4500));
+    const ok = await gql<{ commandHistory: { edges: unknown[] } }>(app, history(4500));
     expect(ok.errors).toBeUndefined();
-    expect(ok.data.commandHistory.edges).toEqual([]);
+    expect(ok.data?.commandHistory.edges).toEqual([]);
     const res = await gql(app, history(5000));
     expect(res.data).toBeUndefined();
     expect(res.errors).toEqual([expect.objectContaining({ message: 'Syntax Error: Token limit of 5000 exceeded.' })]);
@@ -165,14 +179,14 @@ describe('query shape limits (graphql-armor), before any resolver', () => {
 
   it('runs a batch (a JSON array body) of up to 20 operations', async () => {
     const fx = await createEndpoint(app);
-    const op = { query: 'mutation($i: InvokeCommandInput!) { invokeCommand(input: $i) { id } }', variables: { i: { endpointId: fx.endpointId, commandType: 'x' } } };
+    const op = { query: textOf(InvokeCommand), variables: { input: { endpointId: fx.endpointId, commandType: 'x' } } };
     const res = await fetch(`${app.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
       body: JSON.stringify([op, op]),
     });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { data: { invokeCommand: { id: string } } }[];
+    const body = (await res.json()) as { data: ResultOf<typeof InvokeCommand> }[];
     expect(body).toHaveLength(2);
     expect(new Set(body.map((r) => r.data.invokeCommand.id)).size).toBe(2);
     expect(await commandCount(fx.endpointId)).toBe(2);
@@ -180,7 +194,7 @@ describe('query shape limits (graphql-armor), before any resolver', () => {
 
   it('refuses a batch of more than 20 operations and runs none of them', async () => {
     const fx = await createEndpoint(app);
-    const op = { query: 'mutation($i: InvokeCommandInput!) { invokeCommand(input: $i) { id } }', variables: { i: { endpointId: fx.endpointId, commandType: 'x' } } };
+    const op = { query: textOf(InvokeCommand), variables: { input: { endpointId: fx.endpointId, commandType: 'x' } } };
     const res = await fetch(`${app.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
@@ -312,12 +326,11 @@ describe('graphql-ws admission and limits', () => {
 
   /** Opens subscriptions one at a time (each confirmed live) until one is refused. */
   async function subscribeUntilRefused(fx: Fixture, client: ReturnType<typeof wsClient>, attempts: number) {
-    const query = 'subscription($e: ID) { commandStatusChanged(endpointId: $e) { id status } }';
-    const live: ReturnType<typeof collect>[] = [];
+    const live: Subscription<ResultOf<typeof CommandStatusChanged>>[] = [];
     for (let i = 0; i < attempts; i++) {
-      const sub = collect(client, query, { e: fx.endpointId });
+      const sub = collect(client, CommandStatusChanged, { endpointId: fx.endpointId });
       try {
-        await untilSubscribed(sub, () => invoke(app, fx.endpointId, 'poke'));
+        await untilSubscribed(sub, () => invokeCommand(app, fx.endpointId, 'poke'));
         live.push(sub);
       } catch {
         return { live, refused: sub, index: i + 1 };
@@ -335,12 +348,12 @@ describe('graphql-ws admission and limits', () => {
       expect(JSON.stringify(refused!.errors)).toContain('RATE_LIMITED');
       expect(JSON.stringify(refused!.errors)).toContain(`At most ${MAX_SUBSCRIPTIONS} subscriptions per connection.`);
       expect(live.length).toBeGreaterThan(0);
-      const c = await invoke(app, fx.endpointId, 'after');
-      for (const sub of live) await sub.waitFor((events) => events.some((e: any) => e.commandStatusChanged.id === c.id));
+      const c = await invokeCommand(app, fx.endpointId, 'after');
+      for (const sub of live) await sub.waitFor((events) => events.some((e) => e.commandStatusChanged.id === c.id));
       // A slot frees when a subscription ends.
       live.pop()!.dispose();
-      const again = collect(client, 'subscription($e: ID) { commandStatusChanged(endpointId: $e) { id } }', { e: fx.endpointId });
-      await untilSubscribed(again, () => invoke(app, fx.endpointId, 'poke'));
+      const again = collect(client, CommandStatusChanged, { endpointId: fx.endpointId });
+      await untilSubscribed(again, () => invokeCommand(app, fx.endpointId, 'poke'));
     } finally {
       await client.dispose();
     }
@@ -404,11 +417,11 @@ describe('error hygiene', () => {
   it('masks unexpected errors: no stack, no SQL, no driver message', async () => {
     const fx = await createEndpoint(app);
     // PostgreSQL refuses \u0000 in jsonb: an error no rule of ours expects.
-    const res = await gql(
-      app,
-      'mutation($v: String!, $s: JSON!) { setCommandSchema(applicationVersion: $v, commandType: "x", schema: $s) { version } }',
-      { v: fx.appVersion, s: { type: 'object', description: 'nul \u0000 here' } },
-    );
+    const res = await gql(app, SetCommandSchema, {
+      applicationVersion: fx.appVersion,
+      commandType: 'x',
+      schema: { type: 'object', description: 'nul \u0000 here' },
+    });
     expect(res.errors).toEqual([
       expect.objectContaining({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }),
     ]);
@@ -475,9 +488,9 @@ describe('locked-down server: GraphiQL off, anonymous introspection off, 5 mutat
     const b = await key();
     const names = Array.from({ length: 6 }, () => unique('rl'));
     for (const name of names.slice(0, 5)) {
-      await gqlData(locked, 'mutation($n: String!) { createApplication(name: $n) { id } }', { n: name }, a);
+      await gqlData(locked, CreateApplication, { name }, a);
     }
-    const sixth = await gql(locked, 'mutation($n: String!) { createApplication(name: $n) { id } }', { n: names[5] }, a);
+    const sixth = await gql(locked, CreateApplication, { name: names[5]! }, a);
     expect(sixth.data ?? null).toBeNull();
     expect(sixth.errors).toHaveLength(1);
     const error = sixth.errors![0]!;
@@ -489,16 +502,16 @@ describe('locked-down server: GraphiQL off, anonymous introspection off, 5 mutat
     const stored = await applicationsNamed(names);
     expect(names.map((n) => stored.has(n))).toEqual([true, true, true, true, true, false]);
     // Queries of the same key still run.
-    expect(await gqlData(locked, `{ endpoint(id: "${NO_SUCH_ID}") { id } }`, {}, a)).toEqual({ endpoint: null });
+    expect(await gqlData(locked, EndpointById, { id: NO_SUCH_ID }, a)).toEqual({ endpoint: null });
 
     // Another key has its own budget.
-    await gqlData(locked, 'mutation($n: String!) { createApplication(name: $n) { id } }', { n: unique('rl') }, b);
+    await gqlData(locked, CreateApplication, { name: unique('rl') }, b);
   });
 
   /** Spends a fresh key's whole budget, then runs one more mutation over graphql-ws. */
   async function wsMutationOverBudget() {
     const k = await key();
-    for (let i = 0; i < 5; i++) await gqlData(locked, 'mutation($n: String!) { createApplication(name: $n) { id } }', { n: unique('rl') }, k);
+    for (let i = 0; i < 5; i++) await gqlData(locked, CreateApplication, { name: unique('rl') }, k);
     const name = unique('rl-ws');
     const closes: number[] = [];
     // Not lazy: the client keeps the socket open until dispose(), so any close before is the server's.
@@ -506,7 +519,7 @@ describe('locked-down server: GraphiQL off, anonymous introspection off, 5 mutat
     try {
       const outcome = await new Promise<{ kind: 'next' | 'error'; value: unknown }>((resolve) => {
         client.subscribe(
-          { query: 'mutation($n: String!) { createApplication(name: $n) { id } }', variables: { n: name } },
+          { query: textOf(CreateApplication), variables: { name } },
           { next: (value) => resolve({ kind: 'next', value }), error: (value) => resolve({ kind: 'error', value }), complete: () => {} },
         );
       });
@@ -542,7 +555,7 @@ describe('locked-down server: GraphiQL off, anonymous introspection off, 5 mutat
     expect(res.errors?.[0]?.extensions?.['code']).toBe('RATE_LIMITED');
     expect(await applicationsNamed(names)).toEqual(new Set());
     // The budget was not spent by the refusal: 5 single mutations still go through.
-    for (const name of names.slice(0, 5)) await gqlData(locked, 'mutation($n: String!) { createApplication(name: $n) { id } }', { n: name }, c);
+    for (const name of names.slice(0, 5)) await gqlData(locked, CreateApplication, { name }, c);
   });
 });
 
@@ -556,41 +569,40 @@ describe('secrets never appear in logs or errors', () => {
   it('an API key, a device token and MQTT credentials stay out of the log and of every GraphQL error', { timeout: 60_000 }, async () => {
     const target = logged.app;
     const errors: unknown[] = [];
-    const call = async (query: string, variables: Record<string, unknown> = {}, key: string | null = ADMIN_KEY) => {
-      const res = await gql(target, query, variables, key);
+    const call = async <R, V>(document: TadaDocumentNode<R, V>, ...args: GqlArguments<V>) => {
+      const res = await gql(target, document, ...args);
       if (res.errors) errors.push(...res.errors);
       return res;
     };
 
     // An API key, created and used, then used wrongly and revoked.
-    const created = await call('mutation($n: String!) { createApiKey(name: $n, role: ADMIN) { id secret } }', { n: unique('ops') });
-    const apiKey: string = created.data.createApiKey.secret;
-    const apiKeyId: string = created.data.createApiKey.id;
-    await call(`{ endpoint(id: "${NO_SUCH_ID}") { id } }`, {}, apiKey);
-    await call(`{ endpoint(id: "${NO_SUCH_ID}") { id } }`, {}, `${apiKey}x`);
+    const created = await call(CreateApiKey, { name: unique('ops'), role: 'ADMIN' });
+    const apiKey = created.data!.createApiKey.secret;
+    const apiKeyId = created.data!.createApiKey.id;
+    await call(EndpointById, { id: NO_SUCH_ID }, apiKey);
+    await call(EndpointById, { id: NO_SUCH_ID }, `${apiKey}x`);
 
     // An endpoint with a chosen token, and MQTT credentials (including refused ones).
     const token = `tok-${unique('secret')}`;
     const application = unique('app');
     const appVersion = unique('v');
-    await call('mutation($n: String!) { createApplication(name: $n) { id } }', { n: application }, apiKey);
-    await call('mutation($a: String!, $n: String!) { createApplicationVersion(applicationName: $a, name: $n) { id } }', { a: application, n: appVersion }, apiKey);
-    const ep = await call('mutation($v: String!, $t: String) { createEndpoint(applicationVersion: $v, token: $t) { endpoint { id } } }', { v: appVersion, t: token }, apiKey);
-    const fx: Fixture = { application, appVersion, endpointId: ep.data.createEndpoint.endpoint.id, token };
-    await call('mutation($v: String!, $t: String) { createEndpoint(applicationVersion: $v, token: $t) { endpoint { id } } }', { v: appVersion, t: token }, apiKey);
-    await call('mutation($v: String!, $t: String) { createEndpoint(applicationVersion: $v, token: $t) { endpoint { id } } }', { v: appVersion, t: `${token} with space` }, apiKey);
+    await call(CreateApplication, { name: application }, apiKey);
+    await call(CreateApplicationVersion, { applicationName: application, name: appVersion }, apiKey);
+    const ep = await call(CreateEndpoint, { applicationVersion: appVersion, token }, apiKey);
+    const fx: Fixture = { application, appVersion, endpointId: ep.data!.createEndpoint.endpoint.id, token };
+    await call(CreateEndpoint, { applicationVersion: appVersion, token }, apiKey);
+    await call(CreateEndpoint, { applicationVersion: appVersion, token: `${token} with space` }, apiKey);
     const username = unique('user');
     const password = `pw-${unique('secret')}`;
     const wrongPassword = `wrong-${unique('secret')}`;
-    const setCreds = 'mutation($id: ID!, $u: String!, $p: String!) { setEndpointCredentials(endpointId: $id, username: $u, password: $p) { id } }';
-    await call(setCreds, { id: fx.endpointId, u: username, p: 'short' }, apiKey); // too short: BAD_USER_INPUT
-    await call(setCreds, { id: fx.endpointId, u: username, p: password }, apiKey);
+    await call(SetEndpointCredentials, { endpointId: fx.endpointId, username, password: 'short' }, apiKey); // too short: BAD_USER_INPUT
+    await call(SetEndpointCredentials, { endpointId: fx.endpointId, username, password }, apiKey);
     expect(errors.length).toBeGreaterThanOrEqual(3);
 
     // MQTT: with the credentials (request, push, result), and refused attempts.
     const device = await connectDevice(target, { clientId: unique('logged'), username, password });
     expect((await device.request(kp1Topic(fx, 'cex', 'command/reboot'), '{"observe":true}')).kind).toBe('status');
-    const c = await invoke(target, fx.endpointId, 'reboot', { delay: 1 });
+    const c = await invokeCommand(target, fx.endpointId, 'reboot', { delay: 1 });
     await device.until(() => idsReceived(device, fx, 'reboot').has(Number(c.id)));
     expect((await device.request(kp1Topic(fx, 'cex', 'result/reboot'), JSON.stringify([{ id: Number(c.id), statusCode: 200 }]))).kind).toBe('status');
     expect(await connackOf(target.mqttPort, { username, password: Buffer.from(wrongPassword) })).toBe(4);
@@ -613,8 +625,8 @@ describe('secrets never appear in logs or errors', () => {
     ws.send({ type: 'connection_init', payload: { authorization: `Bearer ${apiKey}x` } });
     await waitFor(() => ws.close, 5_000);
 
-    await call('mutation($id: ID!) { revokeApiKey(id: $id) }', { id: apiKeyId });
-    await call(`{ endpoint(id: "${NO_SUCH_ID}") { id } }`, {}, apiKey);
+    await call(RevokeApiKey, { id: apiKeyId });
+    await call(EndpointById, { id: NO_SUCH_ID }, apiKey);
 
     // The log saw all of this (so the check is not vacuous) ...
     const log = () => logged.text();

@@ -9,7 +9,15 @@ import mqttPacket from 'mqtt-packet';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import type { Principal } from '../src/domain/types.ts';
-import { createEndpoint, gqlData, invoke, setEndpointCredentials, startApp, testConfig, unique, waitFor, type Fixture } from './support/app.ts';
+import {
+  clearEndpointCredentials,
+  createEndpoint,
+  type Fixture,
+  invokeCommand,
+  revokeEndpoint,
+  setEndpointCredentials,
+} from './support/api.ts';
+import { startApp, testConfig, unique, waitFor } from './support/app.ts';
 import { commandStatus } from './support/db.ts';
 import { bindDevice, closeDevices, commandsIn, connectDevice, idsReceived, kp1Topic, pushedTo, type Device } from './support/mqtt.ts';
 import {
@@ -272,7 +280,7 @@ describe('subscription ACL', () => {
     const a = await createEndpoint(app);
     const foreign = await createEndpoint(app);
     const revoked = await createEndpoint(app, { appVersion: a.appVersion });
-    await gqlData(app, 'mutation($id: ID!) { revokeEndpoint(endpointId: $id) { revokedAt } }', { id: revoked.endpointId });
+    await revokeEndpoint(app, revoked.endpointId);
     const locked = await createEndpoint(app, { appVersion: a.appVersion });
     await setEndpointCredentials(app, locked, unique('user'), 'locked-password');
     const device = await connectDevice(app);
@@ -340,7 +348,7 @@ describe("publishing in another endpoint's name", () => {
   it('needs that endpoint\'s token: a wrong token gets 401 and changes nothing; the right one works', async () => {
     const a = await createEndpoint(app);
     const b = await createEndpoint(app, { appVersion: a.appVersion });
-    const forB = await invoke(app, b.endpointId, 'x');
+    const forB = await invokeCommand(app, b.endpointId, 'x');
     const result = JSON.stringify([{ id: Number(forB.id), statusCode: 200 }]);
     const deviceA = await connectDevice(app);
     await bindDevice(deviceA, a);
@@ -360,7 +368,7 @@ describe("publishing in another endpoint's name", () => {
 
   it('refuses retained kp1 messages with a 400 reply, storing nothing', async () => {
     const fx = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'x');
+    const c = await invokeCommand(app, fx.endpointId, 'x');
     const device = await connectDevice(app);
     const result = JSON.stringify([{ id: Number(c.id), statusCode: 200 }]);
     await bindDevice(device, fx);
@@ -469,7 +477,7 @@ describe('endpoint credentials', () => {
     await waitFor(() => early.closed, 5_000, () => 'the token-only session survived setEndpointCredentials');
 
     // The token alone: 401 over MQTT and HTTP, and a result sent with it changes nothing.
-    const pending = await invoke(app, fx.endpointId, 'x');
+    const pending = await invokeCommand(app, fx.endpointId, 'x');
     const tokenOnly = await connectDevice(app);
     await expectRefused(tokenOnly, kp1Topic(fx, 'cex', 'command/x'), '{}', 401);
     await expectRefused(tokenOnly, kp1Topic(fx, 'cex', 'result/x'), JSON.stringify([{ id: Number(pending.id), statusCode: 200 }]), 401);
@@ -498,7 +506,7 @@ describe('endpoint credentials', () => {
     expect(await commandStatus(id)).toBe('EXECUTED');
 
     // HTTP Basic with the same username and password works; a wrong one does not.
-    const c = await invoke(app, fx.endpointId, 'poll');
+    const c = await invokeCommand(app, fx.endpointId, 'poll');
     const polled = await httpKp1(app, fx, 'command/poll', '{}', creds);
     expect(polled.status).toBe(200);
     expect(commandsIn(polled.text).map((x) => x.id)).toEqual([Number(c.id)]);
@@ -517,7 +525,7 @@ describe('endpoint credentials', () => {
     const myCreds = { username: unique('user'), password: 'my-password-1' };
     await setEndpointCredentials(app, mine, myCreds.username, myCreds.password);
     await setEndpointCredentials(app, theirs, unique('user'), 'their-password');
-    const c = await invoke(app, theirs.endpointId, 'x');
+    const c = await invokeCommand(app, theirs.endpointId, 'x');
     const device = await connectDevice(app, myCreds);
     await bindDevice(device, mine);
     await expectRefused(device, kp1Topic(theirs, 'cex', 'result/x'), JSON.stringify([{ id: Number(c.id), statusCode: 200 }]), 401);
@@ -537,10 +545,10 @@ describe('endpoint credentials', () => {
     await bindDevice(lockedDevice, locked);
     const bystander = await connectDevice(app);
     await bindDevice(bystander, bystanderFx);
-    const before = await invoke(app, fx.endpointId, 'x');
+    const before = await invokeCommand(app, fx.endpointId, 'x');
 
     for (const target of [fx, locked]) {
-      await gqlData(app, 'mutation($id: ID!) { revokeEndpoint(endpointId: $id) { revokedAt } }', { id: target.endpointId });
+      await revokeEndpoint(app, target.endpointId);
     }
     await waitFor(() => device.closed && lockedDevice.closed, 5_000, () => 'a session of a revoked endpoint is still open');
     expect(bystander.closed).toBe(false);
@@ -580,10 +588,7 @@ describe('endpoint credentials', () => {
     const device = await connectDevice(app, creds);
     await bindDevice(device, fx);
 
-    const data = await gqlData(app, 'mutation($id: ID!) { clearEndpointCredentials(endpointId: $id) { mqttUsername } }', {
-      id: fx.endpointId,
-    });
-    expect(data.clearEndpointCredentials.mqttUsername).toBeNull();
+    expect((await clearEndpointCredentials(app, fx.endpointId)).mqttUsername).toBeNull();
     await waitFor(() => device.closed, 5_000, () => 'the session survived clearEndpointCredentials');
     expect(await connackOf(app.mqttPort, { username: creds.username, password: Buffer.from(creds.password) })).toBe(
       BAD_USERNAME_OR_PASSWORD,

@@ -2,8 +2,10 @@
 // (`Endpoint.telemetry`, the `telemetryReceived` subscription over graphql-ws).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
-import { collect, createEndpoint, gql, gqlData, startApp, untilSubscribed, wsClient, type Fixture } from './support/app.ts';
+import { createEndpoint, telemetry, type Fixture } from './support/api.ts';
+import { collect, gql, startApp, untilSubscribed, wsClient } from './support/app.ts';
 import { rawQuery } from './support/db.ts';
+import { Telemetry, TelemetryReceived } from './support/documents.ts';
 import { closeDevices, connectDevice, kp1Topic } from './support/mqtt.ts';
 
 let app: App;
@@ -13,11 +15,8 @@ beforeAll(async () => {
 afterEach(() => closeDevices());
 afterAll(() => app?.stop());
 
-const TELEMETRY = `query($id: ID!, $last: Int) { endpoint(id: $id) { telemetry(last: $last) { timestamp receivedAt data endpoint { id } } } }`;
-
-async function telemetry(fx: Fixture, last?: number): Promise<any[]> {
-  return (await gqlData(app, TELEMETRY, { id: fx.endpointId, last })).endpoint.telemetry;
-}
+/** A field of the samples these tests send (JSON objects). */
+const dataField = (name: string) => (sample: { data: unknown }) => (sample.data as Record<string, unknown>)[name];
 
 async function sendHttp(fx: Fixture, body: string): Promise<{ status: number; text: string }> {
   const res = await fetch(`${app.url}/kp1/${fx.appVersion}/dcx/${fx.token}/json`, {
@@ -62,8 +61,9 @@ describe.each(['http', 'mqtt'] as const)('telemetry over %s', (transport) => {
     const before = Date.now();
     expect(await send(fx, JSON.stringify({ temperature: 21.5, tags: ['a'], nested: { ok: true } }))).toBe(200);
     const after = Date.now();
-    const [sample, ...rest] = await telemetry(fx);
+    const [sample, ...rest] = await telemetry(app, fx.endpointId);
     expect(rest).toEqual([]);
+    if (!sample) throw new Error('no sample was stored');
     expect(sample.data).toEqual({ temperature: 21.5, tags: ['a'], nested: { ok: true } });
     expect(sample.endpoint).toEqual({ id: fx.endpointId });
     expect(sample.timestamp).toBe(sample.receivedAt);
@@ -75,7 +75,7 @@ describe.each(['http', 'mqtt'] as const)('telemetry over %s', (transport) => {
     const fx = await createEndpoint(app);
     expect(await send(fx, '42')).toBe(200);
     expect(await send(fx, '"text"')).toBe(200);
-    expect((await telemetry(fx)).map((s) => s.data).sort()).toEqual([42, 'text']);
+    expect((await telemetry(app, fx.endpointId)).map((s) => s.data).sort()).toEqual([42, 'text']);
   });
 
   it('stores an array as a batch, each with its own timestamp (epoch ms or ISO) or the receipt time', async () => {
@@ -88,19 +88,19 @@ describe.each(['http', 'mqtt'] as const)('telemetry over %s', (transport) => {
     ];
     const before = Date.now();
     expect(await send(fx, JSON.stringify(batch))).toBe(200);
-    const samples = await telemetry(fx);
+    const samples = await telemetry(app, fx.endpointId);
     expect(samples).toHaveLength(4);
     // Newest first by the sample's own timestamp: the receipt-stamped one is the newest.
-    expect(samples.map((s) => s.data.v)).toEqual([4, 3, 2, 1]);
+    expect(samples.map(dataField('v'))).toEqual([4, 3, 2, 1]);
     expect(samples.map((s) => s.timestamp).slice(1)).toEqual([
       '2024-05-01T13:00:00.250Z',
       '2024-05-01T12:30:00.000Z',
       '2024-05-01T12:00:00.000Z',
     ]);
-    expect(ms(samples[0].timestamp)).toBeGreaterThanOrEqual(before - 1_000);
+    expect(ms(samples[0]!.timestamp)).toBeGreaterThanOrEqual(before - 1_000);
     // The whole batch has one receipt time; the sample keeps its timestamp field as sent.
     expect(new Set(samples.map((s) => s.receivedAt)).size).toBe(1);
-    expect(samples[3].data).toEqual({ timestamp: 1714564800000, v: 1 });
+    expect(samples[3]!.data).toEqual({ timestamp: 1714564800000, v: 1 });
   });
 
   it('an empty batch stores nothing and succeeds', async () => {
@@ -123,7 +123,7 @@ describe.each(['http', 'mqtt'] as const)('telemetry over %s', (transport) => {
     const fx = await createEndpoint(app);
     expect(await send(fx, body)).toBe(400);
     expect(await storedCount(fx)).toBe(0);
-    expect(await telemetry(fx)).toEqual([]);
+    expect(await telemetry(app, fx.endpointId)).toEqual([]);
   });
 
   it('400 for a body that is not JSON, and nothing is stored', async () => {
@@ -139,14 +139,14 @@ describe('Endpoint.telemetry(last:)', () => {
     const batch = Array.from({ length: 25 }, (_, i) => ({ timestamp: 1714564800000 + i * 1000, i }));
     expect((await sendHttp(fx, JSON.stringify(batch))).status).toBe(200);
 
-    expect((await telemetry(fx, 3)).map((s) => s.data.i)).toEqual([24, 23, 22]);
-    expect((await telemetry(fx, 0))).toEqual([]);
-    const all = await telemetry(fx, 1000);
-    expect(all.map((s) => s.data.i)).toEqual(Array.from({ length: 25 }, (_, i) => 24 - i));
-    expect(await telemetry(fx)).toHaveLength(20);
+    expect((await telemetry(app, fx.endpointId, 3)).map(dataField('i'))).toEqual([24, 23, 22]);
+    expect((await telemetry(app, fx.endpointId, 0))).toEqual([]);
+    const all = await telemetry(app, fx.endpointId, 1000);
+    expect(all.map(dataField('i'))).toEqual(Array.from({ length: 25 }, (_, i) => 24 - i));
+    expect(await telemetry(app, fx.endpointId)).toHaveLength(20);
 
     for (const last of [-1, 1001]) {
-      const res = await gql(app, TELEMETRY, { id: fx.endpointId, last });
+      const res = await gql(app, Telemetry, { id: fx.endpointId, last });
       expect(res.errors?.[0]?.extensions?.code, JSON.stringify(res)).toBe('BAD_USER_INPUT');
     }
   });
@@ -156,7 +156,7 @@ describe('Endpoint.telemetry(last:)', () => {
     const other = await createEndpoint(app);
     await sendHttp(other, '{"mine":false}');
     await sendHttp(fx, '{"mine":true}');
-    expect((await telemetry(fx)).map((s) => s.data)).toEqual([{ mine: true }]);
+    expect((await telemetry(app, fx.endpointId)).map((s) => s.data)).toEqual([{ mine: true }]);
   });
 });
 
@@ -166,11 +166,7 @@ describe('telemetryReceived', () => {
     const other = await createEndpoint(app);
     const ws = wsClient(app);
     try {
-      const sub = collect(
-        ws,
-        'subscription($e: ID!) { telemetryReceived(endpointId: $e) { timestamp data endpoint { id } } }',
-        { e: fx.endpointId },
-      );
+      const sub = collect(ws, TelemetryReceived, { endpointId: fx.endpointId });
       await untilSubscribed(sub, () => sendHttp(fx, '{"poke":true}'));
       const start = sub.events.length;
 
@@ -180,10 +176,10 @@ describe('telemetryReceived', () => {
       expect((await device.request(kp1Topic(fx, 'dcx', 'json'), '[{"n":4},{"n":5}]')).kind).toBe('status');
 
       const events = await sub.waitFor((es) => es.length >= start + 5);
-      const received = events.slice(start).map((e: any) => e.telemetryReceived);
-      expect(received.map((s: any) => s.data)).toEqual([{ n: 1, timestamp: 1714564800000 }, { n: 2 }, { n: 3 }, { n: 4 }, { n: 5 }]);
-      expect(received[0].timestamp).toBe('2024-05-01T12:00:00.000Z');
-      expect(received.every((s: any) => s.endpoint.id === fx.endpointId)).toBe(true);
+      const received = events.slice(start).map((e) => e.telemetryReceived);
+      expect(received.map((s) => s.data)).toEqual([{ n: 1, timestamp: 1714564800000 }, { n: 2 }, { n: 3 }, { n: 4 }, { n: 5 }]);
+      expect(received[0]!.timestamp).toBe('2024-05-01T12:00:00.000Z');
+      expect(received.every((s) => s.endpoint.id === fx.endpointId)).toBe(true);
       expect(sub.errors).toEqual([]);
       sub.dispose();
     } finally {
@@ -194,7 +190,7 @@ describe('telemetryReceived', () => {
   it('refuses an unknown endpoint', async () => {
     const ws = wsClient(app);
     try {
-      const sub = collect(ws, 'subscription { telemetryReceived(endpointId: "00000000-0000-0000-0000-000000000000") { data } }');
+      const sub = collect(ws, TelemetryReceived, { endpointId: '00000000-0000-0000-0000-000000000000' });
       await sub.waitFor(() => sub.errors.length > 0);
       expect(JSON.stringify(sub.errors)).toMatch(/NOT_FOUND|No endpoint/);
     } finally {

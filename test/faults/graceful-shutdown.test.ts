@@ -3,7 +3,8 @@
 // pool and the broker are closed, the process exits by itself within 10 s, and nothing that was
 // acknowledged is lost.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEndpoints, gql, INVOKE, invoke, kp1Http, pool, sleep, type Endpoint } from './support/api.ts';
+import { InvokeCommand } from '../support/documents.ts';
+import { createEndpoints, gql, invoke, kp1Http, pool, sleep, type Endpoint } from './support/api.ts';
 import { openBackend, type Backend, type BackendKind } from './support/backend.ts';
 import { FaultDevice } from './support/devices.ts';
 import { killAllServers, type ServerProcess } from './support/server.ts';
@@ -73,7 +74,7 @@ describe.each<BackendKind>(['postgres', 'pglite'])('graceful shutdown under load
         const sentAt = Date.now();
         attemptedInvokes.add(nonce);
         try {
-          const res = await gql(server, INVOKE, { input: { endpointId: endpoints[2]!.endpointId, commandType: TYPE, payload: { nonce } } }, 12_000);
+          const res = await gql(server, InvokeCommand, { input: { endpointId: endpoints[2]!.endpointId, commandType: TYPE, payload: { nonce } } }, 12_000);
           if (res.data?.invokeCommand) {
             ackedInvokes.set(nonce, Number(res.data.invokeCommand.id));
             record('invoke', sentAt, 'acknowledged');

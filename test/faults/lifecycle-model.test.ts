@@ -5,6 +5,7 @@
 // PENDING→EXPIRED, EXPIRED→EXECUTED), and a duplicate result never changes the first.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RerunCommand } from '../support/documents.ts';
 import { commandsViaApi, createEndpoints, gqlData, invoke, kp1Http, sleep, waitFor, type CommandRow, type Endpoint } from './support/api.ts';
 import { openBackend, type Backend, type BackendKind } from './support/backend.ts';
 import { killAllServers, type ServerProcess } from './support/server.ts';
@@ -169,11 +170,9 @@ class Rerun implements fc.AsyncCommand<Model, Real> {
   check = (m: Readonly<Model>) => m.commands.length > 0;
   async run(m: Model, r: Real) {
     const original = m.commands[this.pick % m.commands.length]!;
-    const data = await gqlData(r.server, 'mutation($id: ID!) { rerunCommand(id: $id, retentionSeconds: 3600) { id status expiresAt rerunOf { id } } }', {
-      id: String(original.id),
-    });
+    const data = await gqlData(r.server, RerunCommand, { id: String(original.id), retentionSeconds: 3600 });
     const c = data.rerunCommand;
-    expect({ status: c.status, rerunOf: c.rerunOf.id }).toEqual({ status: 'PENDING', rerunOf: String(original.id) });
+    expect({ status: c.status, rerunOf: c.rerunOf?.id }).toEqual({ status: 'PENDING', rerunOf: String(original.id) });
     m.commands.push({
       id: Number(c.id),
       type: original.type,

@@ -4,7 +4,8 @@
 // the service recovers by itself within seconds: invocations, device polls, results, pushes to
 // MQTT devices (the LISTEN connection came back) and the expiry sweeper.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEndpoints, gql, INVOKE, invoke, kp1Http, sleep, waitFor, type Endpoint } from './support/api.ts';
+import { CommandById, InvokeCommand } from '../support/documents.ts';
+import { createEndpoints, gql, invoke, kp1Http, sleep, waitFor, type Endpoint, type GqlResult } from './support/api.ts';
 import { openBackend, type Backend } from './support/backend.ts';
 import { FaultDevice } from './support/devices.ts';
 import { killAllServers, type ServerProcess } from './support/server.ts';
@@ -61,7 +62,7 @@ describe('PostgreSQL restarted under load', () => {
     const ep = endpoints[1 + Math.floor(Math.random() * 2)]!;
     try {
       if (roll < 0.4) {
-        const res = await gql(server, INVOKE, { input: { endpointId: ep.endpointId, commandType: TYPE, payload: { phase } } });
+        const res = await gql(server, InvokeCommand, { input: { endpointId: ep.endpointId, commandType: TYPE, payload: { phase } } });
         if (res.data?.invokeCommand) {
           const id = Number(res.data.invokeCommand.id);
           acknowledgedInvokes.add(id);
@@ -170,17 +171,17 @@ describe('PostgreSQL restarted under load', () => {
       probes.push({ what, ms: Date.now() - t, result });
       expect.soft(result, what).toBe(expected);
     };
-    const codes = (r: { errors?: { extensions?: Record<string, any> }[] }) => JSON.stringify(r.errors?.map((e) => e.extensions?.['code']));
+    const codes = (r: GqlResult<unknown>) => JSON.stringify(r.errors?.map((e) => e.extensions?.['code']));
     for (let i = 0; i < 3 && (i === 0 || Date.now() - outage < 4_000); i++) {
       await probe(
         'graphql invoke',
-        async () => codes(await gql(server, INVOKE, { input: { endpointId: endpoints[0]!.endpointId, commandType: TYPE } }, 8_000)),
+        async () => codes(await gql(server, InvokeCommand, { input: { endpointId: endpoints[0]!.endpointId, commandType: TYPE } }, 8_000)),
         '["SERVICE_UNAVAILABLE"]',
       );
       await probe(
         'graphql query',
         // A read that must reach the database (endpoint lookups may be served from a 2 s cache).
-        async () => codes(await gql(server, 'query($c: ID!) { command(id: $c) { status } }', { c: String(expiring.id) }, 8_000)),
+        async () => codes(await gql(server, CommandById, { id: String(expiring.id) }, 8_000)),
         '["SERVICE_UNAVAILABLE"]',
       );
       await probe(

@@ -39,8 +39,8 @@ describe('subscribers across a server restart', () => {
   });
 
   it.each(['SIGKILL', 'SIGTERM'] as const)('re-query after reconnecting shows every change of the gap (%s)', async (signal) => {
-    const onA = new Subscriber(() => a.httpPort, { e: endpoint.endpointId }, { reconnect: true });
-    const onB = new Subscriber(() => b.httpPort, { e: endpoint.endpointId });
+    const onA = new Subscriber(() => a.httpPort, { endpointId: endpoint.endpointId }, { reconnect: true });
+    const onB = new Subscriber(() => b.httpPort, { endpointId: endpoint.endpointId });
     subscribers.push(onA, onB);
     for (const s of [onA, onB]) {
       s.subscribe();

@@ -4,7 +4,8 @@
 // connection dies mid-transaction: main.ts ignores exactly that one), no request hangs, and no
 // transaction is half-applied: a batch is stored whole or not at all, acknowledged or not.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEndpoints, gql, INVOKE, invoke, kp1Http, sleep, waitFor, type Endpoint } from './support/api.ts';
+import { InvokeCommand } from '../support/documents.ts';
+import { createEndpoints, gql, invoke, kp1Http, sleep, waitFor, type Endpoint } from './support/api.ts';
 import { openBackend, type Backend } from './support/backend.ts';
 import { FaultDevice } from './support/devices.ts';
 import { killAllServers, type ServerProcess } from './support/server.ts';
@@ -53,7 +54,7 @@ describe('server connections terminated mid-transaction', () => {
         try {
           if (kind === 'invoke') {
             const ep = endpoints[seq++ % endpoints.length]!;
-            const res = await gql(server, INVOKE, { input: { endpointId: ep.endpointId, commandType: TYPE, payload: { w } } }, 10_000);
+            const res = await gql(server, InvokeCommand, { input: { endpointId: ep.endpointId, commandType: TYPE, payload: { w } } }, 10_000);
             if (!res.data?.invokeCommand) failures.push(`invoke ${JSON.stringify(res.errors?.[0]?.extensions?.['code'])}`);
             if (res.data?.invokeCommand) {
               const id = Number(res.data.invokeCommand.id);
@@ -191,7 +192,7 @@ describe('server connections terminated mid-transaction', () => {
     const lost: number[] = [];
     // A subscriber must not miss events silently either: it gets every one, or an error that
     // tells it to re-subscribe and re-query (the README's contract).
-    const subscriber = new Subscriber(() => server.httpPort, { e: device.endpoint.endpointId });
+    const subscriber = new Subscriber(() => server.httpPort, { endpointId: device.endpoint.endpointId });
     subscriber.subscribe();
     await untilSubscribed(subscriber, async () => (await invoke(server, device.endpoint.endpointId, 'probe', null)).id);
     const allIds: number[] = [];

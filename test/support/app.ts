@@ -1,12 +1,14 @@
 // Starts real servers for tests: port 0, a real database (the worker's shared PGlite, or the
-// PostgreSQL server in TEST_DATABASE_URL), and real HTTP / graphql-ws clients.
+// PostgreSQL server in TEST_DATABASE_URL), and real HTTP / graphql-ws / SSE clients that send the
+// typed documents of documents.ts (api.ts has one helper per operation).
 import { randomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
+import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { expect } from 'vitest';
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
+import type { TadaDocumentNode } from '../../src/graphql/typed.ts';
 import { createLogger } from '../../src/logger.ts';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
@@ -49,95 +51,70 @@ export function unique(prefix: string): string {
   return `${prefix}-${randomBytes(5).toString('hex')}`;
 }
 
-export interface GqlResponse<T = any> {
-  status: number;
-  data?: T;
-  errors?: { message: string; path?: string[]; extensions?: Record<string, any> }[];
+export interface GqlError {
+  message: string;
+  path?: (string | number)[];
+  /** What the server adds to an error: the code always, the rest for some codes. */
+  extensions?: {
+    code?: string;
+    field?: string;
+    validationErrors?: { path: string; message: string }[];
+    retryAfterSeconds?: number;
+    [key: string]: unknown;
+  };
 }
 
-export async function gql<T = any>(
+export interface GqlResponse<T> {
+  status: number;
+  data?: T | null;
+  errors?: GqlError[];
+}
+
+/** The variables (optional when the operation needs none) and the API key (null for none). */
+export type GqlArguments<V> = {} extends V ? [variables?: V, key?: string | null] : [variables: V, key?: string | null];
+
+/** A typed document as the request's text (graphql-ws, SSE and HTTP all send text). */
+export function textOf(document: TadaDocumentNode<unknown, never> | string): string {
+  return typeof document === 'string' ? document : print(document);
+}
+
+/**
+ * One GraphQL POST. Pass a typed document (test/support/documents.ts) and the result and variables
+ * are typed; a raw string is for requests the tests build on purpose (oversized, malformed).
+ */
+export async function gql<R, V>(app: App, document: TadaDocumentNode<R, V>, ...args: GqlArguments<V>): Promise<GqlResponse<R>>;
+export async function gql<R = unknown>(
   app: App,
   query: string,
-  variables: Record<string, unknown> = {},
+  variables?: Record<string, unknown>,
+  key?: string | null,
+): Promise<GqlResponse<R>>;
+export async function gql(
+  app: App,
+  document: TadaDocumentNode<unknown, never> | string,
+  variables: unknown = {},
   key: string | null = ADMIN_KEY,
-): Promise<GqlResponse<T>> {
+): Promise<GqlResponse<unknown>> {
   const res = await fetch(`${app.url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query: textOf(document), variables }),
   });
   return { status: res.status, ...((await res.json()) as object) };
 }
 
 /** Like gql, but fails the test on any GraphQL error. */
-export async function gqlData<T = any>(
+export async function gqlData<R, V>(app: App, document: TadaDocumentNode<R, V>, ...args: GqlArguments<V>): Promise<R>;
+export async function gqlData<R = unknown>(app: App, query: string, variables?: Record<string, unknown>, key?: string | null): Promise<R>;
+export async function gqlData(
   app: App,
-  query: string,
+  document: TadaDocumentNode<unknown, never> | string,
   variables: Record<string, unknown> = {},
   key: string | null = ADMIN_KEY,
-): Promise<T> {
-  const res = await gql<T>(app, query, variables, key);
+): Promise<unknown> {
+  const res = await gql(app, textOf(document), variables, key);
   if (res.errors?.length || !res.data) throw new Error(`GraphQL errors: ${JSON.stringify(res.errors)}`);
   return res.data;
-}
-
-export interface Fixture {
-  application: string;
-  appVersion: string;
-  endpointId: string;
-  token: string;
-}
-
-/** A fresh application, version and endpoint. */
-export async function createEndpoint(app: App, opts: { appVersion?: string; token?: string } = {}): Promise<Fixture> {
-  const application = unique('app');
-  const appVersion = opts.appVersion ?? unique('v');
-  if (!opts.appVersion) {
-    await gqlData(app, 'mutation($n: String!) { createApplication(name: $n) { id } }', { n: application });
-    await gqlData(app, 'mutation($a: String!, $n: String!) { createApplicationVersion(applicationName: $a, name: $n) { id } }', {
-      a: application,
-      n: appVersion,
-    });
-  }
-  const data = await gqlData(
-    app,
-    'mutation($v: String!, $t: String) { createEndpoint(applicationVersion: $v, token: $t) { endpoint { id } token } }',
-    { v: appVersion, t: opts.token ?? null },
-  );
-  return { application, appVersion, endpointId: data.createEndpoint.endpoint.id, token: data.createEndpoint.token };
-}
-
-export const COMMAND_FIELDS =
-  'id commandType payload status statusCode reasonPhrase resultPayload createdAt updatedAt expiresAt executedAt rerunOf { id } endpoint { id }';
-
-/** A command by id through GraphQL, with COMMAND_FIELDS (null when there is none). */
-export async function commandById(app: App, id: string | number): Promise<any> {
-  return (await gqlData(app, `query($id: ID!) { command(id: $id) { ${COMMAND_FIELDS} } }`, { id: String(id) })).command;
-}
-
-/** Sets an endpoint's MQTT credentials through GraphQL and checks the answer. */
-export async function setEndpointCredentials(app: App, fx: Fixture, username: string, password: string): Promise<void> {
-  const data = await gqlData(
-    app,
-    'mutation($id: ID!, $u: String!, $p: String!) { setEndpointCredentials(endpointId: $id, username: $u, password: $p) { id mqttUsername } }',
-    { id: fx.endpointId, u: username, p: password },
-  );
-  expect(data.setEndpointCredentials.mqttUsername).toBe(username);
-}
-
-export async function invoke(
-  app: App,
-  endpointId: string,
-  commandType: string,
-  payload: unknown = null,
-  retentionSeconds?: number,
-): Promise<any> {
-  const data = await gqlData(
-    app,
-    `mutation($input: InvokeCommandInput!) { invokeCommand(input: $input) { ${COMMAND_FIELDS} } }`,
-    { input: { endpointId, commandType, payload, retentionSeconds } },
-  );
-  return data.invokeCommand;
 }
 
 export function wsClient(app: App, key: string | null = ADMIN_KEY, extra: Partial<Parameters<typeof createClient>[0]> = {}): Client {
@@ -151,20 +128,23 @@ export function wsClient(app: App, key: string | null = ADMIN_KEY, extra: Partia
   });
 }
 
+export interface Subscription<R> {
+  events: R[];
+  errors: unknown[];
+  dispose: () => void;
+  waitFor: (pred: (events: R[]) => boolean, ms?: number) => Promise<R[]>;
+}
+
 /** Collects every event of a subscription until disposed. */
-export function collect<T = any>(
-  client: Client,
-  query: string,
-  variables: Record<string, unknown> = {},
-): { events: T[]; errors: unknown[]; dispose: () => void; waitFor: (pred: (events: T[]) => boolean, ms?: number) => Promise<T[]> } {
-  const events: T[] = [];
+export function collect<R, V>(client: Client, document: TadaDocumentNode<R, V>, ...[variables]: GqlArguments<V>): Subscription<R> {
+  const events: R[] = [];
   const errors: unknown[] = [];
-  const dispose = client.subscribe<T>(
-    { query, variables },
+  const dispose = client.subscribe<R>(
+    { query: textOf(document), variables: variables ?? {} },
     {
       next: (msg) => {
         if (msg.errors) errors.push(...msg.errors);
-        if (msg.data) events.push(msg.data as T);
+        if (msg.data) events.push(msg.data as R);
       },
       error: (e) => errors.push(e),
       complete: () => {},
@@ -193,19 +173,6 @@ export async function waitFor<T>(
   }
 }
 
-/** Creates an API key with the given role (as the test admin) and returns its id and secret. */
-export async function createApiKey(
-  app: App,
-  role: 'ADMIN' | 'OPERATOR' | 'VIEWER',
-  name: string = unique(role.toLowerCase()),
-): Promise<{ id: string; secret: string }> {
-  const data = await gqlData(app, 'mutation($n: String!, $r: ApiKeyRole!) { createApiKey(name: $n, role: $r) { id secret } }', {
-    n: name,
-    r: role,
-  });
-  return data.createApiKey;
-}
-
 /**
  * graphql-ws does not acknowledge a subscription, so a test cannot know when the server started
  * listening. This repeats `poke` (which must cause an event the subscription receives) until one
@@ -228,20 +195,24 @@ export async function untilSubscribed(
   }
 }
 
+export interface SseEvent<R> {
+  data?: R | null;
+  errors?: GqlError[];
+}
+
 /** A GraphQL subscription over SSE (POST with `accept: text/event-stream`), read with fetch. */
-export async function sseSubscribe<T = any>(
+export async function sseSubscribe<R, V>(
   app: App,
-  query: string,
-  variables: Record<string, unknown> = {},
-  key: string | null = ADMIN_KEY,
+  document: TadaDocumentNode<R, V>,
+  ...[variables, key = ADMIN_KEY]: GqlArguments<V>
 ): Promise<{
   status: number;
   contentType: string | null;
   /** The `data` of every `next` event, parsed. */
-  events: { data?: T; errors?: GqlResponse['errors'] }[];
+  events: SseEvent<R>[];
   /** Whether the server ended the stream. */
   ended: () => boolean;
-  waitFor: (pred: (events: { data?: T; errors?: GqlResponse['errors'] }[]) => boolean, ms?: number) => Promise<unknown>;
+  waitFor: (pred: (events: SseEvent<R>[]) => boolean, ms?: number) => Promise<unknown>;
   close: () => Promise<void>;
 }> {
   const abort = new AbortController();
@@ -252,10 +223,10 @@ export async function sseSubscribe<T = any>(
       accept: 'text/event-stream',
       ...(key ? { authorization: `Bearer ${key}` } : {}),
     },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query: textOf(document), variables: variables ?? {} }),
     signal: abort.signal,
   });
-  const events: { data?: T; errors?: GqlResponse['errors'] }[] = [];
+  const events: SseEvent<R>[] = [];
   let done = false;
   const reading = (async () => {
     const reader = res.body!.getReader();

@@ -3,7 +3,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { expect } from 'vitest';
 import type { App } from '../../src/app.ts';
-import { invoke, type Fixture } from './app.ts';
+import { invokeCommand, type Fixture } from './api.ts';
 
 export interface Received {
   topic: string;
@@ -217,7 +217,7 @@ export async function bindDevice(device: Device, fx: Fixture, type = 'x'): Promi
  * pushed to it before has arrived too. Returns the command's id.
  */
 export async function pushedTo(device: Device, app: App, fx: Fixture, type: string, payload: unknown = null): Promise<number> {
-  const c = await invoke(app, fx.endpointId, type, payload);
+  const c = await invokeCommand(app, fx.endpointId, type, payload);
   await device.until(() => idsReceived(device, fx, type).has(Number(c.id)));
   return Number(c.id);
 }

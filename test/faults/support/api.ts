@@ -1,16 +1,27 @@
 // Clients for a server child: GraphQL over HTTP, kp1 over HTTP, and the small fixtures every
 // fault test needs. Every request has a deadline: a hang is a failure, never a stuck test.
 import { randomBytes } from 'node:crypto';
+import { print } from 'graphql';
+import type { TadaDocumentNode } from '../../../src/graphql/typed.ts';
+import type { GqlError } from '../../support/app.ts';
+import {
+  CommandHistory,
+  CreateApplication,
+  CreateApplicationVersion,
+  CreateEndpoint,
+  InvokeCommand,
+  type CommandPage,
+} from '../../support/documents.ts';
 import { ADMIN_KEY } from './server.ts';
 
 export interface Target {
   readonly url: string;
 }
 
-export interface GqlResult<T = any> {
+export interface GqlResult<T> {
   status: number;
-  data?: T;
-  errors?: { message: string; extensions?: Record<string, any> }[];
+  data?: T | null;
+  errors?: GqlError[];
   /** Milliseconds from sending to the full response. */
   ms: number;
 }
@@ -21,26 +32,21 @@ export function unique(prefix: string): string {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** A GraphQL POST; rejects on network errors and after `timeoutMs`. */
-export async function gql<T = any>(
-  target: Target,
-  query: string,
-  variables: Record<string, unknown> = {},
-  timeoutMs = 15_000,
-): Promise<GqlResult<T>> {
+/** A GraphQL POST of a typed document (test/support/documents.ts); rejects on network errors and after `timeoutMs`. */
+export async function gql<R, V>(target: Target, document: TadaDocumentNode<R, V>, variables: V, timeoutMs = 15_000): Promise<GqlResult<R>> {
   const started = Date.now();
   const res = await fetch(`${target.url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query: print(document), variables }),
     signal: AbortSignal.timeout(timeoutMs),
   });
   const body = (await res.json()) as object;
   return { status: res.status, ...body, ms: Date.now() - started };
 }
 
-export async function gqlData<T = any>(target: Target, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await gql<T>(target, query, variables);
+export async function gqlData<R, V>(target: Target, document: TadaDocumentNode<R, V>, variables: V): Promise<R> {
+  const res = await gql(target, document, variables);
   if (res.errors?.length || !res.data) throw new Error(`GraphQL errors: ${JSON.stringify(res.errors)}`);
   return res.data;
 }
@@ -55,27 +61,16 @@ export interface Endpoint {
 export async function createEndpoints(target: Target, count: number): Promise<Endpoint[]> {
   const application = unique('app');
   const appVersion = unique('v');
-  await gqlData(target, 'mutation($n: String!) { createApplication(name: $n) { id } }', { n: application });
-  await gqlData(target, 'mutation($a: String!, $n: String!) { createApplicationVersion(applicationName: $a, name: $n) { id } }', {
-    a: application,
-    n: appVersion,
-  });
+  await gqlData(target, CreateApplication, { name: application });
+  await gqlData(target, CreateApplicationVersion, { applicationName: application, name: appVersion });
   const endpoints: Endpoint[] = [];
   for (let i = 0; i < count; i++) {
     const token = unique(`tok${i}`);
-    const data = await gqlData(
-      target,
-      'mutation($v: String!, $t: String) { createEndpoint(applicationVersion: $v, token: $t) { endpoint { id } token } }',
-      { v: appVersion, t: token },
-    );
+    const data = await gqlData(target, CreateEndpoint, { applicationVersion: appVersion, token });
     endpoints.push({ appVersion, endpointId: data.createEndpoint.endpoint.id, token });
   }
   return endpoints;
 }
-
-export const INVOKE = `mutation($input: InvokeCommandInput!) {
-  invokeCommand(input: $input) { id status commandType expiresAt endpoint { id } }
-}`;
 
 export interface Invoked {
   id: number;
@@ -93,7 +88,7 @@ export async function invoke(
   retentionSeconds = 3600,
   timeoutMs = 15_000,
 ): Promise<Invoked> {
-  const res = await gql(target, INVOKE, { input: { endpointId, commandType, payload, retentionSeconds } }, timeoutMs);
+  const res = await gql(target, InvokeCommand, { input: { endpointId, commandType, payload, retentionSeconds } }, timeoutMs);
   if (res.errors?.length || !res.data) throw Object.assign(new Error(`invoke failed: ${JSON.stringify(res.errors)}`), { result: res });
   const c = res.data.invokeCommand;
   return { id: Number(c.id), endpointId: c.endpoint.id, commandType: c.commandType, expiresAt: new Date(c.expiresAt) };
@@ -146,21 +141,14 @@ export interface CommandRow {
   rerunOf: number | null;
 }
 
-const HISTORY = `query($e: ID!, $after: String) {
-  commandHistory(endpointId: $e, first: 100, after: $after) {
-    edges { node { id commandType status statusCode reasonPhrase payload resultPayload expiresAt executedAt rerunOf { id } } }
-    pageInfo { hasNextPage endCursor }
-  }
-}`;
-
 /** Every command of the endpoints, through the API (works for PGlite, whose files only the server may open). */
 export async function commandsViaApi(target: Target, endpointIds: string[]): Promise<CommandRow[]> {
   const rows: CommandRow[] = [];
   for (const endpointId of endpointIds) {
     let after: string | null = null;
-    for (let page = 0; page < 1000; page++) {
-      const data: any = await gqlData(target, HISTORY, { e: endpointId, after });
-      for (const { node } of data.commandHistory.edges) {
+    for (let pages = 0; pages < 1000; pages++) {
+      const page: CommandPage = (await gqlData(target, CommandHistory, { endpointId, first: 100, after })).commandHistory;
+      for (const { node } of page.edges) {
         rows.push({
           id: Number(node.id),
           endpointId,
@@ -175,8 +163,8 @@ export async function commandsViaApi(target: Target, endpointIds: string[]): Pro
           rerunOf: node.rerunOf ? Number(node.rerunOf.id) : null,
         });
       }
-      if (!data.commandHistory.pageInfo.hasNextPage) break;
-      after = data.commandHistory.pageInfo.endCursor;
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
     }
   }
   return rows;

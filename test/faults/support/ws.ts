@@ -1,12 +1,11 @@
 // graphql-ws subscribers for fault tests: they record every event (and every error, close and
 // reconnect), and can be told to reconnect on their own after a server restart.
+import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import type { ResultOf, VariablesOf } from '../../../src/graphql/typed.ts';
+import { CommandStatusChanged } from '../../support/documents.ts';
 import { ADMIN_KEY } from './server.ts';
-
-export const STATUS_CHANGED = `subscription($e: ID) {
-  commandStatusChanged(endpointId: $e) { id status statusCode updatedAt endpoint { id } }
-}`;
 
 export interface StatusEvent {
   id: number;
@@ -27,7 +26,7 @@ export class Subscriber {
 
   constructor(
     httpPort: () => number,
-    private readonly variables: Record<string, unknown> = {},
+    private readonly variables: VariablesOf<typeof CommandStatusChanged> = {},
     opts: { reconnect?: boolean } = {},
   ) {
     this.client = createClient({
@@ -50,8 +49,8 @@ export class Subscriber {
 
   /** Subscribes to commandStatusChanged (graphql-ws re-subscribes by itself after a reconnect). */
   subscribe(): void {
-    this.dispose = this.client.subscribe<{ commandStatusChanged: any }>(
-      { query: STATUS_CHANGED, variables: this.variables },
+    this.dispose = this.client.subscribe<ResultOf<typeof CommandStatusChanged>>(
+      { query: print(CommandStatusChanged), variables: this.variables },
       {
         next: (msg) => {
           if (msg.errors) this.errors.push(...msg.errors);
