@@ -3,7 +3,9 @@
 // refused when the endpoint is created, not by every request of the device later.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
-import { createEndpoint, gql, startApp, unique } from './support/app.ts';
+import { createEndpoint } from './support/api.ts';
+import { gql, startApp, unique } from './support/app.ts';
+import { CreateApplicationVersion, CreateEndpoint, InvokeCommand } from './support/documents.ts';
 import { closeDevices, connectDevice, kp1Topic } from './support/mqtt.ts';
 
 let app: App;
@@ -17,10 +19,7 @@ afterAll(async () => {
 
 async function createWithToken(token: string) {
   const fx = await createEndpoint(app);
-  const res = await gql(app, 'mutation($v: String!, $t: String) { createEndpoint(applicationVersion: $v, token: $t) { token } }', {
-    v: fx.appVersion,
-    t: token,
-  });
+  const res = await gql(app, CreateEndpoint, { applicationVersion: fx.appVersion, token });
   return { fx, res };
 }
 
@@ -49,7 +48,7 @@ describe('endpoint tokens', () => {
   ])('a token with %s works over HTTP and MQTT', async (_why, token) => {
     const { fx, res } = await createWithToken(token);
     expect(res.errors).toBeUndefined();
-    expect(res.data.createEndpoint.token).toBe(token);
+    expect(res.data?.createEndpoint.token).toBe(token);
 
     const http = await httpPoll(fx.appVersion, token);
     expect(http.status).toBe(200);
@@ -65,10 +64,7 @@ describe('command types and version names', () => {
   it('a command type over 128 characters is refused by operators and devices alike', async () => {
     const fx = await createEndpoint(app);
     const type = 'x'.repeat(129);
-    const invoked = await gql(app, 'mutation($e: ID!, $t: String!) { invokeCommand(input: {endpointId: $e, commandType: $t}) { id } }', {
-      e: fx.endpointId,
-      t: type,
-    });
+    const invoked = await gql(app, InvokeCommand, { input: { endpointId: fx.endpointId, commandType: type } });
     expect(invoked.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     const res = await fetch(`${app.url}/kp1/${fx.appVersion}/cex/${fx.token}/command/${type}`, { method: 'POST', body: '{}' });
     expect(res.status).toBe(400);
@@ -77,10 +73,7 @@ describe('command types and version names', () => {
   it('a version name over 64 characters is malformed for devices too (400, not an unknown version)', async () => {
     const fx = await createEndpoint(app);
     const name = 'v'.repeat(65);
-    const created = await gql(app, 'mutation($a: String!, $n: String!) { createApplicationVersion(applicationName: $a, name: $n) { id } }', {
-      a: fx.application,
-      n: name,
-    });
+    const created = await gql(app, CreateApplicationVersion, { applicationName: fx.application, name });
     expect(created.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect((await httpPoll(name, fx.token)).status).toBe(400);
     expect((await httpPoll('v'.repeat(64), fx.token)).status).toBe(404);

@@ -3,7 +3,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import type { Principal } from '../src/domain/types.ts';
-import { collect, createEndpoint, gql, invoke, sseSubscribe, startApp, wsClient } from './support/app.ts';
+import type { TadaDocumentNode } from '../src/graphql/typed.ts';
+import { createEndpoint, invokeCommand } from './support/api.ts';
+import { collect, gql, sseSubscribe, startApp, wsClient, type GqlArguments } from './support/app.ts';
+import { CommandHistory, CommandStatusChanged, TelemetryReceived } from './support/documents.ts';
 
 let app: App;
 beforeAll(async () => {
@@ -13,15 +16,12 @@ afterAll(() => app?.stop());
 
 const VIEWER: Principal = { keyId: 'test', name: 'viewer', role: 'VIEWER' };
 const UNKNOWN_ENDPOINT = '00000000-0000-0000-0000-000000000000';
-const BY_FILTER = 'subscription($e: ID, $c: ID) { commandStatusChanged(endpointId: $e, commandId: $c) { id } }';
-const TELEMETRY = 'subscription($e: ID!) { telemetryReceived(endpointId: $e) { data } }';
-const HISTORY = 'query($e: ID!) { commandHistory(endpointId: $e) { edges { node { id } } } }';
 
 /** The code of the first error a graphql-ws subscription ends with. */
-async function subscriptionCode(query: string, variables: Record<string, unknown>): Promise<unknown> {
+async function subscriptionCode<R, V>(document: TadaDocumentNode<R, V>, ...args: GqlArguments<V>): Promise<unknown> {
   const ws = wsClient(app);
   try {
-    const sub = collect(ws, query, variables);
+    const sub = collect(ws, document, ...args);
     await sub.waitFor(() => sub.errors.length > 0, 5_000);
     return (sub.errors[0] as { extensions?: { code?: string } }).extensions?.code;
   } finally {
@@ -29,8 +29,8 @@ async function subscriptionCode(query: string, variables: Record<string, unknown
   }
 }
 
-async function queryCode(query: string, variables: Record<string, unknown>, key?: null): Promise<unknown> {
-  return (await gql(app, query, variables, key)).errors?.[0]?.extensions?.code;
+async function historyCode(endpointId: string, key?: null): Promise<unknown> {
+  return (await gql(app, CommandHistory, { endpointId }, key)).errors?.[0]?.extensions?.code;
 }
 
 describe('the subscription service', () => {
@@ -47,7 +47,7 @@ describe('the subscription service', () => {
     const subscriptions = app.services.subscriptions;
     const fx = await createEndpoint(app);
     const other = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'sw');
+    const c = await invokeCommand(app, fx.endpointId, 'sw');
     for (const filter of [
       { endpointId: UNKNOWN_ENDPOINT },
       { endpointId: 'not-an-id' },
@@ -66,27 +66,28 @@ describe('the subscription service', () => {
 
 describe('over GraphQL, a subscription answers like the equivalent query', () => {
   it.each([UNKNOWN_ENDPOINT, 'not-an-id'])('endpoint %j: NOT_FOUND, as commandHistory', async (endpointId) => {
-    expect(await queryCode(HISTORY, { e: endpointId })).toBe('NOT_FOUND');
-    expect(await subscriptionCode(BY_FILTER, { e: endpointId })).toBe('NOT_FOUND');
-    expect(await subscriptionCode(TELEMETRY, { e: endpointId })).toBe('NOT_FOUND');
+    expect(await historyCode(endpointId)).toBe('NOT_FOUND');
+    expect(await subscriptionCode(CommandStatusChanged, { endpointId })).toBe('NOT_FOUND');
+    expect(await subscriptionCode(TelemetryReceived, { endpointId })).toBe('NOT_FOUND');
   });
 
   it("a command that does not exist, or is another endpoint's: NOT_FOUND", async () => {
     const fx = await createEndpoint(app);
     const other = await createEndpoint(app);
-    const c = await invoke(app, fx.endpointId, 'sw');
-    expect(await subscriptionCode(BY_FILTER, { c: '999999999999' })).toBe('NOT_FOUND');
-    expect(await subscriptionCode(BY_FILTER, { c: c.id, e: other.endpointId })).toBe('NOT_FOUND');
+    const c = await invokeCommand(app, fx.endpointId, 'sw');
+    expect(await subscriptionCode(CommandStatusChanged, { commandId: '999999999999' })).toBe('NOT_FOUND');
+    expect(await subscriptionCode(CommandStatusChanged, { commandId: c.id, endpointId: other.endpointId })).toBe('NOT_FOUND');
   });
 
   it('no key over SSE: UNAUTHENTICATED, as commandHistory', async () => {
     const fx = await createEndpoint(app);
-    expect(await queryCode(HISTORY, { e: fx.endpointId }, null)).toBe('UNAUTHENTICATED');
-    for (const [query, variables] of [
-      [BY_FILTER, {}],
-      [TELEMETRY, { e: fx.endpointId }],
-    ] as const) {
-      const stream = await sseSubscribe(app, query, variables, null);
+    expect(await historyCode(fx.endpointId, null)).toBe('UNAUTHENTICATED');
+    const streams = [
+      () => sseSubscribe(app, CommandStatusChanged, {}, null),
+      () => sseSubscribe(app, TelemetryReceived, { endpointId: fx.endpointId }, null),
+    ];
+    for (const subscribe of streams) {
+      const stream = await subscribe();
       try {
         await stream.waitFor((events) => events.length > 0, 5_000);
         expect(stream.events[0]!.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import type { Command, Principal } from '../src/domain/types.ts';
 import { MAX_BUFFERED_EVENTS, eventStream } from '../src/events/stream.ts';
-import { createEndpoint, invoke, startApp, waitFor } from './support/app.ts';
+import { createEndpoint, invokeCommand } from './support/api.ts';
+import { startApp, waitFor } from './support/app.ts';
 
 let app: App;
 beforeAll(async () => {
@@ -37,7 +38,7 @@ describe('EventBus routes', () => {
     const seen: Command[] = [];
     const offUnrouted = bus.on('commandChanged', (c) => void (c.endpointId === fx.endpointId && seen.push(c)));
 
-    const c = await invoke(app, fx.endpointId, 'reboot');
+    const c = await invokeCommand(app, fx.endpointId, 'reboot');
     await waitFor(() => seen.length === 1);
     const offCommand = bus.on('commandChanged', count('command'), { commandId: Number(c.id) });
     await app.services.commands.recordResults(fx.endpointId, 'reboot', [{ id: Number(c.id), statusCode: 200 }]);
@@ -48,7 +49,7 @@ describe('EventBus routes', () => {
 
     offCommand();
     for (const off of offs) off();
-    await invoke(app, fx.endpointId, 'reboot');
+    await invokeCommand(app, fx.endpointId, 'reboot');
     await waitFor(() => seen.length === 3);
     expect(calls).toEqual({ endpoint: 2, command: 1 });
     offUnrouted();
@@ -73,7 +74,7 @@ describe('EventBus routes', () => {
     });
 
     const ids = [];
-    for (let i = 0; i < 3; i++) ids.push((await invoke(app, fx.endpointId, 'sw')).id);
+    for (let i = 0; i < 3; i++) ids.push((await invokeCommand(app, fx.endpointId, 'sw')).id);
     const got = [];
     for (let i = 0; i < 3; i++) got.push(String((await mine.next()).value!.id));
     expect(got).toEqual(ids);
