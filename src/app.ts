@@ -9,12 +9,15 @@ import { AuthService } from './domain/auth.ts';
 import { CommandService } from './domain/commands.ts';
 import { CommandSchemaService } from './domain/command-schema-service.ts';
 import { ExpirySweeper } from './domain/expiry.ts';
+import { FleetService } from './domain/fleet.ts';
+import { PresenceService } from './domain/presence.ts';
 import { RegistryService } from './domain/registry.ts';
 import { SubscriptionService } from './domain/subscriptions.ts';
 import { TelemetryService } from './domain/telemetry.ts';
 import { EventBus } from './events/bus.ts';
 import { attachGraphQLWebSockets, createGraphQLServer } from './graphql/server.ts';
 import { createRequestHandler } from './http.ts';
+import { createConsoleHandler } from './console-assets.ts';
 import { sendJson } from './lib/json-response.ts';
 import { createKp1HttpHandler } from './devices/http.ts';
 import { Kp1Dispatcher } from './devices/kp1/dispatch.ts';
@@ -80,8 +83,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     telemetry = new TelemetryService(db, bus);
     const auth = new AuthService(db, bus, config.adminApiKey, log);
     const subscriptions = new SubscriptionService(bus, registry, commands);
-    services = { auth, registry, commands, telemetry, schemas, subscriptions, bus };
+    const presence = new PresenceService(db, config.presence, log);
+    services = { auth, registry, commands, telemetry, schemas, subscriptions, fleet: new FleetService(db), presence, bus };
     await bus.start();
+    await presence.start();
     offSchemas = await schemas.start();
 
     const secret = await auth.bootstrap();
@@ -99,6 +104,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       telemetry,
       { maxBodyBytes: config.maxDeviceMessageBytes },
       log,
+      presence,
     );
     const kp1 = createKp1HttpHandler({
       dispatcher,
@@ -108,7 +114,15 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       shutdown: shutdown.signal,
     });
     const yoga = createGraphQLServer(services, log, config.graphql);
-    const handle = createRequestHandler({ yoga, db, log, kp1, maxGraphQLRequestBytes: config.graphql.maxRequestBytes });
+    const handle = createRequestHandler({
+      yoga,
+      db,
+      log,
+      kp1,
+      console: createConsoleHandler(config.consoleDir, log),
+      graphiql: config.graphql.graphiql,
+      maxGraphQLRequestBytes: config.graphql.maxRequestBytes,
+    });
     http = createServer((req, res) => {
       if (shutdown.signal.aborted) {
         res.shouldKeepAlive = false;
@@ -135,6 +149,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       registry,
       bus,
       log,
+      presence,
       limits: { ...config.mqtt, maxPacketBytes: config.maxDeviceMessageBytes + config.mqtt.packetHeadroomBytes },
     });
   }
@@ -159,6 +174,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         await closed;
       }
       await mqtt?.close();
+      await services?.presence.stop();
       await sweeper?.stop();
       offSchemas?.();
       await services?.bus.stop();

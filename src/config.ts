@@ -1,6 +1,7 @@
 // The only reader of process.env. Every variable is parsed once, all problems are reported
 // together with the variable's name, and the rest of the code gets a typed object frozen all the
 // way down. Limits an operator cannot set are here too, so every limit has one home.
+import { fileURLToPath } from 'node:url';
 import { deepFreeze, type DeepReadonly } from './lib/deep-freeze.ts';
 
 export type DatabaseConfig =
@@ -14,6 +15,18 @@ export type Config = DeepReadonly<Settings>;
 
 interface Settings {
   host: string;
+  /** The built operator console served at / (index.html and assets/). */
+  consoleDir: string;
+  presence: {
+    /** How often a process refreshes its heartbeat and removes stale instances. */
+    heartbeatMs: number;
+    /** A process whose heartbeat is older than this is dead: its MQTT sessions no longer count. */
+    staleAfterMs: number;
+    /** Endpoint.lastSeenAt is written at most this often per endpoint. */
+    lastSeenThrottleMs: number;
+    /** How long session and last-seen changes wait to be written together. */
+    flushMs: number;
+  };
   port: number;
   mqttPort: number;
   database: DatabaseConfig;
@@ -101,6 +114,7 @@ export const defaults = {
   maxDeviceMessageBytes: 256 * 1024,
   expirySweepMs: 250,
   poolSize: 10,
+  consoleDir: fileURLToPath(new URL('../dist/console', import.meta.url)),
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -192,6 +206,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
     host: str('HOST') ?? defaults.host,
+    consoleDir: str('CONSOLE_DIR') ?? defaults.consoleDir,
+    presence: { heartbeatMs: 10_000, staleAfterMs: 35_000, lastSeenThrottleMs: 30_000, flushMs: 250 },
     port,
     mqttPort,
     database,

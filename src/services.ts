@@ -2,6 +2,8 @@
 import type { AuthService } from './domain/auth.ts';
 import type { CommandService } from './domain/commands.ts';
 import type { CommandSchemaService } from './domain/command-schema-service.ts';
+import type { FleetService } from './domain/fleet.ts';
+import type { PresenceService } from './domain/presence.ts';
 import type { RegistryService } from './domain/registry.ts';
 import type { SubscriptionService } from './domain/subscriptions.ts';
 import type { TelemetryService } from './domain/telemetry.ts';
@@ -14,5 +16,7 @@ export interface Services {
   telemetry: TelemetryService;
   schemas: CommandSchemaService;
   subscriptions: SubscriptionService;
+  fleet: FleetService;
+  presence: PresenceService;
   bus: EventBus;
 }

@@ -237,7 +237,15 @@ export class CommandService {
       rawPayload,
     );
     this.checkPayloadSize(payload);
-    return this.inserts.run({ endpointId: endpoint.id, commandType, payload, retentionSeconds, rerunOf, schemaVersion });
+    return this.inserts.run({
+      endpointId: endpoint.id,
+      applicationVersionId: endpoint.applicationVersionId,
+      commandType,
+      payload,
+      retentionSeconds,
+      rerunOf,
+      schemaVersion,
+    });
   }
 
   private async find(id: string): Promise<Command | null> {
@@ -286,7 +294,7 @@ export function encodeCursor(command: Command): string {
   return Buffer.from(`command:${command.id}`).toString('base64url');
 }
 
-function decodeCursor(cursor: string): number {
+export function decodeCursor(cursor: string): number {
   const match = /^command:([1-9][0-9]{0,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
   if (!match) throw badInput(`"after" is not a cursor this API gave out: "${cursor}".`, { field: 'after' });
   return Number(match[1]);

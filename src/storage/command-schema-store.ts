@@ -66,3 +66,17 @@ function toStored(row: typeof commandSchemas.$inferSelect): StoredCommandSchema 
     createdAt: row.createdAt,
   };
 }
+
+/** Every version of one type's schema, newest first (removals included; callers filter). */
+export async function listSchemaVersions(
+  db: Db,
+  applicationVersionId: string,
+  commandType: string,
+): Promise<StoredCommandSchema[]> {
+  const rows = await db
+    .select()
+    .from(commandSchemas)
+    .where(and(eq(commandSchemas.applicationVersionId, applicationVersionId), eq(commandSchemas.commandType, commandType)))
+    .orderBy(desc(commandSchemas.version));
+  return rows as StoredCommandSchema[];
+}

@@ -11,6 +11,7 @@ import {
   jsonb,
   pgEnum,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -59,8 +60,14 @@ export const endpoints = pgTable(
     mqttPasswordHash: text('mqtt_password_hash'),
     createdAt: ts('created_at').notNull().defaultNow(),
     revokedAt: ts('revoked_at'),
+    // Last kp1 request or MQTT binding; written at most every 30 s per endpoint (see presence.ts).
+    lastSeenAt: ts('last_seen_at'),
   },
-  (t) => [index('endpoints_application_version_idx').on(t.applicationVersionId)],
+  (t) => [
+    index('endpoints_application_version_idx').on(t.applicationVersionId),
+    // The endpoints page: by name then id, keyset-paged.
+    index('endpoints_name_idx').on(t.name, t.id),
+  ],
 );
 
 export const apiKeys = pgTable('api_keys', {
@@ -80,6 +87,11 @@ export const commands = pgTable(
     endpointId: uuid('endpoint_id')
       .notNull()
       .references(() => endpoints.id),
+    // The endpoint's (which never changes), copied so the fleet history pages by version and
+    // application through an index instead of scanning every command.
+    applicationVersionId: uuid('application_version_id')
+      .notNull()
+      .references(() => applicationVersions.id),
     commandType: text('command_type').notNull(),
     // json, not jsonb: the payload is delivered exactly as composed, key order included.
     payload: json('payload'),
@@ -96,8 +108,13 @@ export const commands = pgTable(
     schemaVersion: integer('schema_version'),
   },
   (t) => [
+    // Indexes for "newest first" are ascending, read backwards: drizzle's .desc() makes
+    // DESC NULLS LAST, which cannot serve ORDER BY … DESC (NULLS FIRST), so the planner used
+    // to walk the primary key and filter instead.
     // commandHistory: newest first per endpoint.
-    index('commands_endpoint_id_idx').on(t.endpointId, t.id.desc()),
+    index('commands_endpoint_id_idx').on(t.endpointId, t.id),
+    // The fleet history filtered by application version (or application: one scan per version).
+    index('commands_application_version_id_idx').on(t.applicationVersionId, t.id),
     // Device polls and pushes: outstanding commands of one type for one endpoint.
     index('commands_outstanding_idx')
       .on(t.endpointId, t.commandType, t.id)
@@ -122,7 +139,8 @@ export const telemetrySamples = pgTable(
     receivedAt: ts('received_at').notNull().defaultNow(),
     data: jsonb('data').notNull(),
   },
-  (t) => [index('telemetry_endpoint_time_idx').on(t.endpointId, t.timestamp.desc(), t.id.desc())],
+  // Ascending, read backwards for "latest first" (see the commands indexes).
+  (t) => [index('telemetry_endpoint_time_idx').on(t.endpointId, t.timestamp, t.id)],
 );
 
 export const commandSchemas = pgTable(
@@ -139,4 +157,27 @@ export const commandSchemas = pgTable(
     createdAt: ts('created_at').notNull().defaultNow(),
   },
   (t) => [uniqueIndex('command_schemas_version_idx').on(t.applicationVersionId, t.commandType, t.version)],
+);
+
+// Presence: which server processes are alive (each refreshes its heartbeat) and which endpoints
+// each holds an MQTT session for. An endpoint is connected while a session row of a live
+// instance exists; a crashed process's rows go when another process finds its heartbeat stale.
+export const serverInstances = pgTable('server_instances', {
+  id: uuid('id').primaryKey(),
+  startedAt: ts('started_at').notNull().defaultNow(),
+  heartbeatAt: ts('heartbeat_at').notNull().defaultNow(),
+});
+
+export const endpointSessions = pgTable(
+  'endpoint_sessions',
+  {
+    instanceId: uuid('instance_id')
+      .notNull()
+      .references(() => serverInstances.id, { onDelete: 'cascade' }),
+    endpointId: uuid('endpoint_id')
+      .notNull()
+      .references(() => endpoints.id, { onDelete: 'cascade' }),
+    since: ts('since').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.instanceId, t.endpointId] }), index('endpoint_sessions_endpoint_idx').on(t.endpointId)],
 );

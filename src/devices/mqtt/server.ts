@@ -9,7 +9,7 @@ import type { RegistryService } from '../../domain/registry.ts';
 import type { EventBus } from '../../events/bus.ts';
 import type { Logger } from '../../logger.ts';
 import type { Kp1Dispatcher } from '../kp1/dispatch.ts';
-import { DeviceSessions } from '../sessions.ts';
+import { DeviceSessions, type SessionListener } from '../sessions.ts';
 import { capPacketSize, dropClientPublishes } from './aedes-internals.ts';
 import { authenticate, preConnect } from './authenticate.ts';
 import { authorizePublish } from './authorize-publish.ts';
@@ -28,6 +28,8 @@ export interface MqttOptions {
   bus: EventBus;
   limits: MqttLimits;
   log: Logger;
+  /** Told when this process starts and stops holding sessions for an endpoint. */
+  presence?: SessionListener;
 }
 
 export interface MqttServer {
@@ -42,7 +44,7 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     dispatcher: opts.dispatcher,
     commands: opts.commands,
     registry: opts.registry,
-    sessions: new DeviceSessions(),
+    sessions: new DeviceSessions(opts.presence),
     logins: new Logins(),
     limits,
     publishRate: new PublishRate(limits.maxPublishesPerSecond),
