@@ -1,0 +1,84 @@
+// Roles in the console: a VIEWER sees no buttons it cannot use; a revoked key returns to sign-in.
+// Also screenshots every page for people to look at.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.ts';
+import { ADMIN_KEY, createApiKey, createEndpoint, gqlData, invoke, startApp, type Fixture } from '../support/app.ts';
+import { lightControllerSchema } from '../support/fixtures.ts';
+import { launchBrowser, screenshot, signIn, skipBrowser, waitLive, type Browser } from './browser.ts';
+
+describe.skipIf(skipBrowser)('console: access', () => {
+  let app: App;
+  let browser: Browser;
+  let fx: Fixture;
+
+  beforeAll(async () => {
+    app = await startApp();
+    browser = await launchBrowser();
+    fx = await createEndpoint(app);
+    await invoke(app, fx.endpointId, 'reboot', { delay: 5 });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+
+  it('a VIEWER sees the role and no Run, Send, Re-run or API keys', async () => {
+    const viewer = await createApiKey(app, 'VIEWER');
+    const page = await signIn(browser, app.url, viewer.secret);
+    expect(await page.getByTestId('role').textContent()).toBe('VIEWER');
+    await page.goto(`${app.url}/devices/${fx.endpointId}`);
+    await waitLive(page);
+    const history = page.getByRole('region', { name: 'Commands history' });
+    await expect.poll(() => history.locator('tbody tr').count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Run' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Send' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Re-run' }).count()).toBe(0);
+    expect(await page.getByRole('region', { name: 'Command execution' }).count()).toBe(0);
+    expect(await page.getByRole('link', { name: 'API keys' }).count()).toBe(0);
+    await page.getByRole('tab', { name: 'Settings' }).click();
+    await page.getByRole('heading', { name: 'MQTT credentials' }).waitFor();
+    expect(await page.getByRole('button', { name: /Rotate|Revoke|Save|Set credentials/ }).count()).toBe(0);
+    await page.close();
+  });
+
+  it('a key revoked while signed in returns to the sign-in page with a clear message', async () => {
+    const operator = await createApiKey(app, 'OPERATOR');
+    const page = await signIn(browser, app.url, operator.secret);
+    await waitLive(page);
+    await gqlData(app, 'mutation($id: ID!) { revokeApiKey(id: $id) }', { id: operator.id });
+    await page.getByLabel('API key').waitFor();
+    expect(await page.getByRole('alert').textContent()).toMatch(/no longer valid/);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await screenshot(page, 'sign-in-revoked');
+    await page.close();
+  });
+
+  it('every page renders (screenshots in test-results/screenshots)', async () => {
+    await gqlData(app, 'mutation($v: String!, $s: JSON!) { setCommandSchema(applicationVersion: $v, commandType: "light", schema: $s) { version } }', {
+      v: fx.appVersion,
+      s: lightControllerSchema,
+    });
+    const page = await browser.context.newPage();
+    await page.goto(`${app.url}/`);
+    await page.getByLabel('API key').waitFor();
+    await screenshot(page, 'sign-in');
+    await page.close();
+
+    const admin = await signIn(browser, app.url, ADMIN_KEY);
+    await waitLive(admin);
+    const pages: [string, string, string][] = [
+      ['devices', '/devices', 'Devices'],
+      ['commands', '/commands', 'Commands'],
+      ['applications', `/applications/${fx.appVersion}`, 'Form preview'],
+      ['api-keys', '/api-keys', 'API keys'],
+      ['device-settings', `/devices/${fx.endpointId}/settings`, 'MQTT credentials'],
+    ];
+    for (const [name, path, heading] of pages) {
+      await admin.goto(`${app.url}${path}`);
+      await admin.getByRole('heading', { name: heading, exact: true }).waitFor();
+      await admin.locator('.loading').waitFor({ state: 'detached' });
+      await screenshot(admin, name);
+    }
+    await admin.close();
+  });
+});
