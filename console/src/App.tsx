@@ -61,7 +61,7 @@ const NAV = [
   { to: '/devices', label: 'Devices', icon: '▣' },
   { to: '/commands', label: 'Commands', icon: '⇄' },
   { to: '/applications', label: 'Applications', icon: '◇' },
-  { to: '/api-keys', label: 'API keys', icon: '⚿', admin: true },
+  { to: '/api-keys', label: 'API keys', icon: '✦', admin: true },
 ];
 
 function Shell({ connection, session }: { connection: Connection; session: Session }) {

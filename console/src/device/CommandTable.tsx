@@ -4,7 +4,7 @@ import { useMutation } from 'urql';
 import { RerunCommand, type CommandRow } from '../queries.ts';
 import { Link } from '../router.tsx';
 import { can, SessionContext } from '../session-context.ts';
-import { JsonValue, StatusBadge, errorText, formatTime, relativeTime } from '../ui/kit.tsx';
+import { JsonValue, StatusBadge, errorText, formatTime, relativeTime, shortTime } from '../ui/kit.tsx';
 import { useToast } from '../ui/toast.tsx';
 
 export function CommandTable({ rows, showDevice = false }: { rows: readonly CommandRow[]; showDevice?: boolean }) {
@@ -74,10 +74,10 @@ export function CommandTable({ rows, showDevice = false }: { rows: readonly Comm
               <JsonValue value={row.resultPayload} label={`result of #${row.id}`} />
             </td>
             <td className="nowrap small" title={formatTime(row.createdAt)}>
-              {formatTime(row.createdAt)}
+              {shortTime(row.createdAt)}
             </td>
             <td className="nowrap small" title={formatTime(row.expiresAt)}>
-              {row.status === 'PENDING' ? relativeTime(row.expiresAt) : formatTime(row.expiresAt)}
+              {row.status === 'PENDING' ? relativeTime(row.expiresAt) : shortTime(row.expiresAt)}
             </td>
             {operator && (
               <td>

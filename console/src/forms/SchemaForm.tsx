@@ -67,6 +67,8 @@ export function SchemaForm(props: {
       showErrorList={false}
       liveValidate={tried ? 'onChange' : undefined}
       onError={() => setTried(true)}
+      // Ajv adds a summary error for a failed if/then on the whole object; the field error says it.
+      transformErrors={(errors) => errors.filter((e) => e.name !== 'if')}
       extraErrors={extraErrors}
       experimental_defaultFormStateBehavior={{ constAsDefaults: 'always', emptyObjectFields: 'populateAllDefaults' }}
       onChange={(e) => props.onChange(e.formData)}

@@ -4,7 +4,7 @@ import { useMutation, useQuery } from 'urql';
 import { ApplicationsQuery, CreateApplication, CreateVersion } from '../queries.ts';
 import { Link } from '../router.tsx';
 import { can, SessionContext } from '../session-context.ts';
-import { Empty, ErrorBox, Loading, PageHeader, errorText, formatTime } from '../ui/kit.tsx';
+import { Empty, ErrorBox, Loading, PageHeader, errorText } from '../ui/kit.tsx';
 import { useToast } from '../ui/toast.tsx';
 import { VersionSchemas } from './SchemaEditor.tsx';
 
@@ -32,7 +32,7 @@ export default function ApplicationsPage({ version }: { version: string | null }
             <div key={app.id} className="app-group">
               <div className="app-name">
                 <span className="strong">{app.name}</span>
-                <span className="small muted">since {formatTime(app.createdAt)}</span>
+                <span className="small muted">since {new Date(app.createdAt).toLocaleDateString()}</span>
               </div>
               <ul className="version-list">
                 {app.versions.map((v) => (

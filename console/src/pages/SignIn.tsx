@@ -45,6 +45,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (key: string) => void }) {
           <span>API key</span>
           <input
             type="password"
+            className="input"
             autoComplete="off"
             autoFocus
             value={key}

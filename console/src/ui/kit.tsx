@@ -77,6 +77,16 @@ export function formatTime(iso: string | null | undefined): string {
   return iso ? dateFormat.format(new Date(iso)) : '—';
 }
 
+const timeOnly = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
+const dayAndTime = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+
+/** Time of day for today's instants, else day and time: for dense tables. */
+export function shortTime(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const date = new Date(iso);
+  return date.toDateString() === new Date().toDateString() ? timeOnly.format(date) : dayAndTime.format(date);
+}
+
 export function relativeTime(iso: string | null | undefined, now = Date.now()): string {
   if (!iso) return 'never';
   const seconds = Math.round((now - new Date(iso).getTime()) / 1000);
