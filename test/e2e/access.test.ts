@@ -18,6 +18,7 @@ describe.skipIf(skipBrowser)('console: access', () => {
     await invoke(app, fx.endpointId, 'reboot', { delay: 5 });
   });
   afterAll(async () => {
+    expect(browser?.problems ?? []).toEqual([]);
     await browser?.close();
     await app?.stop();
   });

@@ -19,6 +19,8 @@ const SHOTS = join(process.cwd(), 'test-results/screenshots');
 
 export interface Browser {
   context: BrowserContext;
+  /** Uncaught page errors and Content-Security-Policy refusals seen in any tab (should stay empty). */
+  problems: string[];
   close(): Promise<void>;
 }
 
@@ -39,8 +41,16 @@ export async function launchBrowser(): Promise<Browser> {
     ],
   });
   context.setDefaultTimeout(15_000);
+  const problems: string[] = [];
+  context.on('page', (page) => {
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && /Content.Security.Policy|Refused to/i.test(message.text())) problems.push(message.text());
+    });
+  });
   return {
     context,
+    problems,
     async close() {
       await context.close();
       rmSync(userDataDir, { recursive: true, force: true });
@@ -57,7 +67,6 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 /** Opens the console in a new tab (fresh sessionStorage) and signs in with `key`. */
 export async function signIn(browser: Browser, baseUrl: string, key: string): Promise<Page> {
   const page = await browser.context.newPage();
-  page.on('pageerror', (error) => console.error('[browser]', error));
   await page.goto(`${baseUrl}/`);
   await page.getByLabel('API key').fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();

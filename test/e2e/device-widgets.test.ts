@@ -20,6 +20,7 @@ describe.skipIf(skipBrowser)('console: device widgets', () => {
   });
   afterEach(() => closeDevices());
   afterAll(async () => {
+    expect(browser?.problems ?? []).toEqual([]);
     await browser?.close();
     await app?.stop();
   });

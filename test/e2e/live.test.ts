@@ -14,6 +14,7 @@ describe.skipIf(skipBrowser)('console: live updates', () => {
     browser = await launchBrowser();
   });
   afterAll(async () => {
+    expect(browser?.problems ?? []).toEqual([]);
     await browser?.close();
     await app?.stop();
   });

@@ -22,6 +22,7 @@ describe.skipIf(skipBrowser)('console: the tutorial', () => {
     page = await signIn(browser, app.url, ADMIN_KEY);
   });
   afterAll(async () => {
+    expect(browser?.problems ?? []).toEqual([]);
     await browser?.close();
     await app?.stop();
   });

@@ -1,13 +1,10 @@
 // A form generated from a command schema (rjsf with the same JSON Schema dialect as the server):
 // `const` fields shown fixed, defaults prefilled, if/then requirements checked before sending,
-// and server errors placed next to their field by JSON pointer. Loaded lazily (rjsf + Ajv are big).
+// and server errors placed next to their field by JSON pointer. Loaded lazily (rjsf is big).
 import Form from '@rjsf/core';
 import type { ErrorSchema, RJSFSchema, UiSchema } from '@rjsf/utils';
-import { customizeValidator } from '@rjsf/validator-ajv8';
-import Ajv2020 from 'ajv/dist/2020';
 import { useMemo, useState, type ReactNode } from 'react';
-
-export const validator = customizeValidator({ AjvClass: Ajv2020 as never, ajvOptionsOverrides: { strict: false } });
+import { validator } from './validator.ts';
 
 export interface ServerError {
   path: string;

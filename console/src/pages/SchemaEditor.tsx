@@ -3,16 +3,14 @@
 import { useContext, useEffect, useMemo, useState } from 'react';
 import { useClient, useMutation, useQuery } from 'urql';
 import type { RJSFSchema } from '@rjsf/utils';
-import Ajv2020 from 'ajv/dist/2020';
 import { EndpointsQuery, RemoveCommandSchema, SchemaHistoryQuery, SetCommandSchema, ValidateCommand, VersionSchemasQuery } from '../queries.ts';
 import { SchemaForm, type ServerError } from '../forms/SchemaForm.tsx';
+import { lintSchema } from '../forms/schema-lint.ts';
 import { can, SessionContext } from '../session-context.ts';
 import { Empty, ErrorBox, Loading, errorText, formatTime } from '../ui/kit.tsx';
 import { useToast } from '../ui/toast.tsx';
 
-const metaValidator = new Ajv2020({ strict: false, allErrors: true });
-
-/** Problems with the editor's text: JSON syntax, then JSON Schema meta-schema violations by path. */
+/** Problems with the editor's text: JSON syntax, then structural problems by path. */
 function checkSchema(text: string): { schema?: RJSFSchema; errors: ServerError[] } {
   let parsed: unknown;
   try {
@@ -20,11 +18,7 @@ function checkSchema(text: string): { schema?: RJSFSchema; errors: ServerError[]
   } catch (e) {
     return { errors: [{ path: '', message: `Not valid JSON: ${(e as Error).message}` }] };
   }
-  const errors: ServerError[] = [];
-  if (!metaValidator.validateSchema(parsed as object))
-    for (const e of metaValidator.errors ?? []) errors.push({ path: e.instancePath, message: e.message ?? 'invalid' });
-  if (!parsed || typeof parsed !== 'object' || (parsed as { type?: unknown }).type !== 'object')
-    errors.push({ path: '/type', message: 'must be "object" (a command payload is a JSON object)' });
+  const errors = lintSchema(parsed).map((p) => ({ path: p.instancePath, message: p.message }));
   return { schema: errors.length === 0 ? (parsed as RJSFSchema) : undefined, errors };
 }
 
