@@ -18,9 +18,10 @@ describe.skipIf(skipBrowser)('console: access', () => {
     await invoke(app, fx.endpointId, 'reboot', { delay: 5 });
   });
   afterAll(async () => {
-    expect(browser?.problems ?? []).toEqual([]);
+    const problems = browser?.problems ?? [];
     await browser?.close();
     await app?.stop();
+    expect(problems).toEqual([]);
   });
 
   it('a VIEWER sees the role and no Run, Send, Re-run or API keys', async () => {

@@ -20,9 +20,10 @@ describe.skipIf(skipBrowser)('console: device widgets', () => {
   });
   afterEach(() => closeDevices());
   afterAll(async () => {
-    expect(browser?.problems ?? []).toEqual([]);
+    const problems = browser?.problems ?? [];
     await browser?.close();
     await app?.stop();
+    expect(problems).toEqual([]);
   });
 
   const openDevice = async (fx: Fixture, tab = 'commands') => {

@@ -14,9 +14,10 @@ describe.skipIf(skipBrowser)('console: live updates', () => {
     browser = await launchBrowser();
   });
   afterAll(async () => {
-    expect(browser?.problems ?? []).toEqual([]);
+    const problems = browser?.problems ?? [];
     await browser?.close();
     await app?.stop();
+    expect(problems).toEqual([]);
   });
 
   it('shows a burst of 300 new commands on the fleet page with batched renders', async () => {

@@ -22,9 +22,10 @@ describe.skipIf(skipBrowser)('console: the tutorial', () => {
     page = await signIn(browser, app.url, ADMIN_KEY);
   });
   afterAll(async () => {
-    expect(browser?.problems ?? []).toEqual([]);
+    const problems = browser?.problems ?? [];
     await browser?.close();
     await app?.stop();
+    expect(problems).toEqual([]);
   });
 
   const poll = async (type: string) => {
