@@ -54,7 +54,7 @@ export function CommandTable({ rows, showDevice = false }: { rows: readonly Comm
               )}
             </td>
             {showDevice && (
-              <td>
+              <td className="nowrap">
                 <Link to={`/devices/${row.endpoint.id}`}>{row.endpoint.name ?? row.endpoint.id.slice(0, 8)}</Link>
                 {row.endpoint.applicationVersion && <div className="small muted">{row.endpoint.applicationVersion.name}</div>}
               </td>

@@ -1,7 +1,8 @@
 // API keys (ADMIN): list, create (secret shown once), revoke.
-import { useState } from 'react';
+import { useContext, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { ApiKeysQuery, CreateApiKey, RevokeApiKey } from '../queries.ts';
+import { SessionContext } from '../session-context.ts';
 import { Badge, Empty, ErrorBox, Loading, PageHeader, SecretOnce, errorText, formatTime } from '../ui/kit.tsx';
 import { useToast } from '../ui/toast.tsx';
 
@@ -9,6 +10,7 @@ const ROLES = ['VIEWER', 'OPERATOR', 'ADMIN'] as const;
 
 export function ApiKeysPage() {
   const toast = useToast();
+  const me = useContext(SessionContext).viewer?.id;
   const [result, refetch] = useQuery({ query: ApiKeysQuery });
   const [name, setName] = useState('');
   const [role, setRole] = useState<(typeof ROLES)[number]>('OPERATOR');
@@ -72,14 +74,16 @@ export function ApiKeysPage() {
             <tbody>
               {result.data.apiKeys.map((key) => (
                 <tr key={key.id}>
-                  <td className="strong">{key.name}</td>
+                  <td className="strong">
+                    {key.name} {key.id === me && <Badge tone="blue">You</Badge>}
+                  </td>
                   <td>
                     <span className={`role role-${key.role.toLowerCase()}`}>{key.role}</span>
                   </td>
                   <td>{formatTime(key.createdAt)}</td>
                   <td>{key.revokedAt ? <Badge tone="red">Revoked {formatTime(key.revokedAt)}</Badge> : <Badge tone="green">Active</Badge>}</td>
                   <td>
-                    {!key.revokedAt && (
+                    {!key.revokedAt && key.id !== me && (
                       <button
                         className="button button-small button-danger"
                         onClick={async () => {
