@@ -78,7 +78,7 @@ describe.skipIf(skipBrowser)('console: access', () => {
     for (const [name, path, heading] of pages) {
       await admin.goto(`${app.url}${path}`);
       await admin.getByRole('heading', { name: heading, exact: true }).waitFor();
-      await admin.locator('.loading').waitFor({ state: 'detached' });
+      await expect.poll(() => admin.locator('.loading').count()).toBe(0);
       await screenshot(admin, name);
     }
     await admin.close();

@@ -68,12 +68,12 @@ describe.skipIf(skipBrowser)('console: the tutorial', () => {
     await expect.poll(() => row.getAttribute('data-status')).toBe('EXECUTED');
     const cells = row.locator('td');
     await expect.poll(() => row.textContent()).toContain('Executed');
-    expect(await cells.nth(4).textContent()).toBe('200');
-    expect(await cells.nth(5).textContent()).toBe('OK');
+    expect(await cells.nth(3).textContent()).toBe('200');
+    expect(await cells.nth(4).textContent()).toBe('OK');
     await row.getByRole('button', { name: `Expand payload of #${id}` }).click();
     await row.getByRole('button', { name: `Expand result of #${id}` }).click();
-    expect(JSON.parse((await cells.nth(6).locator('pre').textContent())!)).toEqual({ delay: 5 });
-    expect(JSON.parse((await cells.nth(7).locator('pre').textContent())!)).toBe('Success');
+    expect(JSON.parse((await cells.nth(5).locator('pre').textContent())!)).toEqual({ delay: 5 });
+    expect(JSON.parse((await cells.nth(6).locator('pre').textContent())!)).toBe('Success');
     await screenshot(page, 'device-commands');
   });
 
