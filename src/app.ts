@@ -9,6 +9,8 @@ import { AuthService } from './domain/auth.ts';
 import { CommandService } from './domain/commands.ts';
 import { CommandSchemaService } from './domain/command-schemas.ts';
 import { ExpirySweeper } from './domain/expiry.ts';
+import { FleetService } from './domain/fleet.ts';
+import { PresenceService } from './domain/presence.ts';
 import { RegistryService } from './domain/registry.ts';
 import { TelemetryService } from './domain/telemetry.ts';
 import { EventBus } from './events/bus.ts';
@@ -77,8 +79,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     commands = new CommandService(db, bus, registry, config, log, schemas);
     telemetry = new TelemetryService(db, bus);
     const auth = new AuthService(db, bus, config.adminApiKey, log);
-    services = { auth, registry, commands, telemetry, schemas, bus };
+    const presence = new PresenceService(db, config.presence, log);
+    services = { auth, registry, commands, telemetry, schemas, fleet: new FleetService(db), presence, bus };
     await bus.start();
+    await presence.start();
     offSchemas = await schemas.start();
 
     const secret = await auth.bootstrap();
@@ -96,6 +100,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       telemetry,
       { maxBodyBytes: config.maxDeviceMessageBytes },
       log,
+      presence,
     );
     const kp1 = createKp1HttpHandler({
       dispatcher,
@@ -132,6 +137,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       registry,
       bus,
       log,
+      presence,
       limits: {
         ...config.mqtt,
         // A kp1 body plus its topic (app version, token and command type are each ≤ 128 characters).
@@ -161,6 +167,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         await closed;
       }
       await mqtt?.close();
+      await services?.presence.stop();
       await sweeper?.stop();
       offSchemas?.();
       await services?.bus.stop();

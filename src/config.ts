@@ -1,5 +1,6 @@
 // The only reader of process.env. Every variable is parsed once, all problems are reported
 // together with the variable's name, and the rest of the code gets a typed, frozen object.
+import { fileURLToPath } from 'node:url';
 
 export type DatabaseConfig =
   | { kind: 'pglite'; dataDir: string }
@@ -9,6 +10,18 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 export interface Config {
   host: string;
+  /** The built operator console served at / (index.html and assets/). */
+  consoleDir: string;
+  presence: {
+    /** How often a process refreshes its heartbeat and removes stale instances. */
+    heartbeatMs: number;
+    /** A process whose heartbeat is older than this is dead: its MQTT sessions no longer count. */
+    staleAfterMs: number;
+    /** Endpoint.lastSeenAt is written at most this often per endpoint. */
+    lastSeenThrottleMs: number;
+    /** How long session and last-seen changes wait to be written together. */
+    flushMs: number;
+  };
   port: number;
   mqttPort: number;
   database: DatabaseConfig;
@@ -69,6 +82,7 @@ export const defaults = {
   maxDeviceMessageBytes: 256 * 1024,
   expirySweepMs: 250,
   poolSize: 10,
+  consoleDir: fileURLToPath(new URL('../dist/console', import.meta.url)),
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -144,6 +158,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     host: str('HOST') ?? defaults.host,
+    consoleDir: str('CONSOLE_DIR') ?? defaults.consoleDir,
+    presence: { heartbeatMs: 10_000, staleAfterMs: 35_000, lastSeenThrottleMs: 30_000, flushMs: 250 },
     port,
     mqttPort,
     database,

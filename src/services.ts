@@ -2,6 +2,8 @@
 import type { AuthService } from './domain/auth.ts';
 import type { CommandService } from './domain/commands.ts';
 import type { CommandSchemaService } from './domain/command-schemas.ts';
+import type { FleetService } from './domain/fleet.ts';
+import type { PresenceService } from './domain/presence.ts';
 import type { RegistryService } from './domain/registry.ts';
 import type { TelemetryService } from './domain/telemetry.ts';
 import type { EventBus } from './events/bus.ts';
@@ -12,5 +14,7 @@ export interface Services {
   commands: CommandService;
   telemetry: TelemetryService;
   schemas: CommandSchemaService;
+  fleet: FleetService;
+  presence: PresenceService;
   bus: EventBus;
 }

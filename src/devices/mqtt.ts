@@ -25,7 +25,7 @@ import {
   subscriptionPin,
   type Kp1Error,
 } from './kp1/grammar.ts';
-import { DeviceSessions, type Binding } from './sessions.ts';
+import { DeviceSessions, type Binding, type SessionListener } from './sessions.ts';
 
 export interface MqttOptions {
   host: string;
@@ -36,6 +36,7 @@ export interface MqttOptions {
   bus: EventBus;
   limits: MqttLimits;
   log: Logger;
+  presence?: SessionListener;
 }
 
 export interface MqttServer {
@@ -49,7 +50,7 @@ type PublishPacket = Parameters<Aedes['authorizePublish']>[1];
 
 export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
   const { dispatcher, commands, registry, bus, limits, log } = opts;
-  const sessions = new DeviceSessions();
+  const sessions = new DeviceSessions(opts.presence);
   const addresses = new AddressConnections(limits.maxConnectionsPerAddress);
   const publishRate = new PublishRate(limits.maxPublishesPerSecond);
   /** Endpoints each connection authenticated as with MQTT credentials, and the reverse. */

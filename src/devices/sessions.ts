@@ -16,6 +16,12 @@ export interface Binding {
   optedOut: Set<string> | undefined;
 }
 
+/** Told when this process starts and stops holding sessions for an endpoint (presence). */
+export interface SessionListener {
+  bound(endpointId: string): void;
+  unbound(endpointId: string): void;
+}
+
 export class DeviceSessions {
   private readonly byEndpoint = new Map<string, Set<Binding>>();
   private readonly byClient = new Map<Client, Map<string, Binding>>();
@@ -23,6 +29,8 @@ export class DeviceSessions {
   private readonly filters = new Map<Client, Set<string>>();
   /** Bound connections by MQTT client id (for refusing client-id takeover). */
   private readonly byClientId = new Map<string, Client>();
+
+  constructor(private readonly listener?: SessionListener) {}
 
   /** Binds (or refreshes) a connection to an endpoint; `created` tells a new binding. */
   bind(client: Client, identity: DeviceIdentity): { binding: Binding; created: boolean } {
@@ -49,6 +57,7 @@ export class DeviceSessions {
     if (!set) {
       set = new Set();
       this.byEndpoint.set(binding.endpointId, set);
+      this.listener?.bound(binding.endpointId);
     }
     set.add(binding);
     return { binding, created: true };
@@ -82,7 +91,10 @@ export class DeviceSessions {
     for (const binding of mine.values()) {
       const set = this.byEndpoint.get(binding.endpointId);
       set?.delete(binding);
-      if (set?.size === 0) this.byEndpoint.delete(binding.endpointId);
+      if (set?.size === 0) {
+        this.byEndpoint.delete(binding.endpointId);
+        this.listener?.unbound(binding.endpointId);
+      }
     }
   }
 

@@ -53,6 +53,16 @@ export class AuthService {
     return { key, secret };
   }
 
+  /** The caller itself (the `viewer` query). */
+  viewer(actor: Principal | null): Principal {
+    return authorize(actor, 'VIEWER');
+  }
+
+  async listApiKeys(actor: Principal | null): Promise<ApiKey[]> {
+    authorize(actor, 'ADMIN');
+    return keys.listApiKeys(this.db);
+  }
+
   async revokeApiKey(actor: Principal | null, id: string): Promise<boolean> {
     authorize(actor, 'ADMIN');
     const revoked =

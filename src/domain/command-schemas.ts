@@ -96,6 +96,13 @@ export class CommandSchemaService implements PayloadComposer {
     return rows.map(view).filter((v): v is CommandSchemaView => v !== null);
   }
 
+  /** Every stored version of one type's schema, newest first; removals are left out. */
+  async history(applicationVersionId: string, commandType: string): Promise<CommandSchemaView[]> {
+    checkCommandType(commandType);
+    const rows = await store.listSchemaVersions(this.db, applicationVersionId, commandType);
+    return rows.map(view).filter((v): v is CommandSchemaView => v !== null);
+  }
+
   fields(schema: CommandSchemaView): FormField[] {
     return formFields(schema.schema);
   }

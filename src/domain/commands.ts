@@ -239,7 +239,15 @@ export class CommandService {
       rawPayload,
     );
     this.checkPayloadSize(payload);
-    return this.inserts.run({ endpointId: endpoint.id, commandType, payload, retentionSeconds, rerunOf, schemaVersion });
+    return this.inserts.run({
+      endpointId: endpoint.id,
+      applicationVersionId: endpoint.applicationVersionId,
+      commandType,
+      payload,
+      retentionSeconds,
+      rerunOf,
+      schemaVersion,
+    });
   }
 
   private async find(id: string): Promise<Command | null> {

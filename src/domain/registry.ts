@@ -26,6 +26,18 @@ export function checkName(kind: string, name: string): string {
   return name;
 }
 
+function checkToken(token: string): string {
+  if (!TOKEN.test(token)) {
+    throw badInput(
+      'An endpoint token must be 1 to 128 characters without "+", "#", "/", ".", whitespace or control characters.',
+      { field: 'token' },
+    );
+  }
+  return token;
+}
+
+const tokenInUse = () => conflict('That endpoint token is already in use; choose another or let the server generate one.');
+
 // MQTT usernames: printable, no spaces; passwords: long enough to be worth hashing.
 const USERNAME = /^[\x21-\x7e]{1,128}$/;
 const MIN_PASSWORD = 8;
@@ -93,6 +105,12 @@ export class RegistryService {
     return version;
   }
 
+  /** applicationVersion(name): null when there is none. */
+  async findVersion(actor: Principal | null, name: string): Promise<ApplicationVersion | null> {
+    authorize(actor, 'VIEWER');
+    return store.findVersionByName(this.db, name);
+  }
+
   async versionByName(actor: Principal | null, name: string): Promise<ApplicationVersion> {
     authorize(actor, 'VIEWER');
     const version = await store.findVersionByName(this.db, name);
@@ -110,13 +128,7 @@ export class RegistryService {
     if (name && name.length > MAX_ENDPOINT_NAME) {
       throw badInput(`An endpoint name must be at most ${MAX_ENDPOINT_NAME} characters.`, { field: 'name' });
     }
-    const token = input.token ?? randomSecret(24);
-    if (!TOKEN.test(token)) {
-      throw badInput(
-        'An endpoint token must be 1 to 128 characters without "+", "#", "/", ".", whitespace or control characters.',
-        { field: 'token' },
-      );
-    }
+    const token = checkToken(input.token ?? randomSecret(24));
     const version = await store.findVersionByName(this.db, input.applicationVersion);
     if (!version) throw notFound(`No application version named "${input.applicationVersion}".`);
     const endpoint = await store.insertEndpoint(this.db, {
@@ -124,7 +136,7 @@ export class RegistryService {
       name,
       tokenHash: hashSecret(token),
     });
-    if (!endpoint) throw conflict('That endpoint token is already in use; choose another or let the server generate one.');
+    if (!endpoint) throw tokenInUse();
     this.log.info({ endpointId: endpoint.id, applicationVersionId: version.id, by: actor?.keyId }, 'endpoint created');
     return { endpoint, token };
   }
@@ -185,6 +197,45 @@ export class RegistryService {
     const endpoint = await this.changeAccess(endpointId, (tx) => store.revokeEndpoint(tx, endpointId));
     this.log.info({ endpointId, by: actor?.keyId }, 'endpoint revoked');
     return endpoint;
+  }
+
+  /** Sets or clears (null or blank) the display name; revoked endpoints may be renamed too. */
+  async renameEndpoint(actor: Principal | null, endpointId: string, name: string | null | undefined): Promise<Endpoint> {
+    authorize(actor, 'OPERATOR');
+    const trimmed = name?.trim() || null;
+    if (trimmed && trimmed.length > MAX_ENDPOINT_NAME) {
+      throw badInput(`An endpoint name must be at most ${MAX_ENDPOINT_NAME} characters.`, { field: 'name' });
+    }
+    const endpoint = isUuid(endpointId) ? await store.renameEndpoint(this.db, endpointId, trimmed) : null;
+    if (!endpoint) throw notFound(`No endpoint with id "${endpointId}".`);
+    // Other processes may show the old name until their cached copy expires (LOOKUP_TTL_MS).
+    this.byId.delete(endpointId);
+    this.log.info({ endpointId, by: actor?.keyId }, 'endpoint renamed');
+    return endpoint;
+  }
+
+  /**
+   * Replaces the token (given or generated; returned once, stored hashed). Like a revocation,
+   * the old token stops working at once in every process and the device sessions are closed.
+   */
+  async rotateToken(
+    actor: Principal | null,
+    endpointId: string,
+    token: string | null | undefined,
+  ): Promise<{ endpoint: Endpoint; token: string }> {
+    authorize(actor, 'OPERATOR');
+    const secret = checkToken(token ?? randomSecret(24));
+    await this.activeEndpoint(endpointId);
+    const endpoint = await this.changeAccess(endpointId, async (tx) => {
+      try {
+        return await store.replaceEndpointToken(tx, endpointId, hashSecret(secret));
+      } catch (error) {
+        if (isUniqueViolation(error)) throw tokenInUse();
+        throw error;
+      }
+    });
+    this.log.info({ endpointId, by: actor?.keyId }, 'endpoint token rotated');
+    return { endpoint, token: secret };
   }
 
   /** Whether the credentials are those of the endpoint (false when it has none). */

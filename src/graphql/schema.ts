@@ -8,6 +8,8 @@ import './types/command.ts';
 import './types/telemetry.ts';
 import './types/api-key.ts';
 import './types/command-schema.ts';
+import './types/viewer.ts';
+import './types/fleet.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });
 

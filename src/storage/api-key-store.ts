@@ -1,5 +1,5 @@
 // API keys, stored as SHA-256 hashes of their secrets.
-import { and, count, eq, isNull, sql } from 'drizzle-orm';
+import { and, count, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { ApiKey, ApiKeyRole } from '../domain/types.ts';
 import type { Db } from './db.ts';
 import { apiKeys } from './schema.ts';
@@ -23,6 +23,11 @@ export async function findActiveApiKeyByHash(db: Db, secretHash: string): Promis
     .from(apiKeys)
     .where(and(eq(apiKeys.secretHash, secretHash), isNull(apiKeys.revokedAt)));
   return row ?? null;
+}
+
+/** Every key, newest first, revoked ones included. */
+export async function listApiKeys(db: Db): Promise<ApiKey[]> {
+  return db.select(columns).from(apiKeys).orderBy(desc(apiKeys.createdAt), desc(apiKeys.id));
 }
 
 export async function revokeApiKey(db: Db, id: string): Promise<boolean> {

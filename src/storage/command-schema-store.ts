@@ -54,3 +54,17 @@ export async function listLatestSchemas(db: Db, applicationVersionId?: string): 
     .orderBy(commandSchemas.applicationVersionId, commandSchemas.commandType, desc(commandSchemas.version));
   return rows as StoredCommandSchema[];
 }
+
+/** Every version of one type's schema, newest first (removals included; callers filter). */
+export async function listSchemaVersions(
+  db: Db,
+  applicationVersionId: string,
+  commandType: string,
+): Promise<StoredCommandSchema[]> {
+  const rows = await db
+    .select()
+    .from(commandSchemas)
+    .where(and(eq(commandSchemas.applicationVersionId, applicationVersionId), eq(commandSchemas.commandType, commandType)))
+    .orderBy(desc(commandSchemas.version));
+  return rows as StoredCommandSchema[];
+}

@@ -1,12 +1,18 @@
 // Commands: the lifecycle's reads and writes. Status changes are single guarded UPDATEs, so
 // concurrent processes (sweeper vs. result, two sweepers) settle on exactly one outcome.
-import { and, asc, desc, eq, inArray, lt, lte, gt, ne, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, inArray, lt, lte, gt, ne, sql, type SQL } from 'drizzle-orm';
 import type { Command, CommandStatus } from '../domain/types.ts';
 import type { Db } from './db.ts';
 import { commands } from './schema.ts';
 
+const { applicationVersionId: _versionCopy, ...columns } = getTableColumns(commands);
+/** Every column but the copy of the endpoint's application version, which only indexes need. */
+export const commandColumns = columns;
+
 export interface NewCommand {
   endpointId: string;
+  /** The endpoint's application version (copied for the fleet history's index). */
+  applicationVersionId: string;
   commandType: string;
   payload: unknown;
   retentionSeconds: number;
@@ -21,6 +27,7 @@ export async function insertCommands(db: Db, list: NewCommand[]): Promise<Comman
     .values(
       list.map((c) => ({
         endpointId: c.endpointId,
+        applicationVersionId: c.applicationVersionId,
         commandType: c.commandType,
         payload: c.payload ?? null,
         rerunOf: c.rerunOf,
@@ -28,13 +35,13 @@ export async function insertCommands(db: Db, list: NewCommand[]): Promise<Comman
         expiresAt: sql`now() + make_interval(secs => ${c.retentionSeconds})`,
       })),
     )
-    .returning();
+    .returning(commandColumns);
   // Identity values are assigned in VALUES order; sort to be independent of RETURNING order.
   return rows.sort((a, b) => a.id - b.id);
 }
 
 export async function findCommand(db: Db, id: number): Promise<Command | null> {
-  const [row] = await db.select().from(commands).where(eq(commands.id, id));
+  const [row] = await db.select(commandColumns).from(commands).where(eq(commands.id, id));
   return row ?? null;
 }
 
@@ -54,7 +61,7 @@ export async function listHistory(db: Db, q: HistoryQuery): Promise<Command[]> {
   if (q.statuses?.length) where.push(inArray(commands.status, q.statuses));
   if (q.beforeId !== undefined) where.push(lt(commands.id, q.beforeId));
   return db
-    .select()
+    .select(commandColumns)
     .from(commands)
     .where(and(...where))
     .orderBy(desc(commands.id))
@@ -65,7 +72,7 @@ export async function listHistory(db: Db, q: HistoryQuery): Promise<Command[]> {
 export async function listOutstanding(db: Db, endpointId: string, commandType?: string): Promise<Command[]> {
   const where: SQL[] = [eq(commands.endpointId, endpointId), eq(commands.status, 'PENDING'), gt(commands.expiresAt, sql`now()`)];
   if (commandType !== undefined) where.push(eq(commands.commandType, commandType));
-  return db.select().from(commands).where(and(...where)).orderBy(asc(commands.id));
+  return db.select(commandColumns).from(commands).where(and(...where)).orderBy(asc(commands.id));
 }
 
 export interface ResultValues {
@@ -127,7 +134,7 @@ export async function recordResults(db: Db, items: ResultItem[]): Promise<Comman
         ne(commands.status, 'EXECUTED'),
       ),
     )
-    .returning() as unknown as Promise<Command[]>;
+    .returning(commandColumns) as unknown as Promise<Command[]>;
 }
 
 /**
@@ -147,5 +154,5 @@ export async function expireDue(db: Db, limit: number): Promise<Command[]> {
     .update(commands)
     .set({ status: 'EXPIRED', updatedAt: sql`now()` })
     .where(and(inArray(commands.id, due), eq(commands.status, 'PENDING')))
-    .returning();
+    .returning(commandColumns);
 }

@@ -4,7 +4,7 @@ import type { Application, ApplicationVersion, Endpoint } from '../domain/types.
 import type { Db } from './db.ts';
 import { applications, applicationVersions, endpoints } from './schema.ts';
 
-const endpointColumns = {
+export const endpointColumns = {
   id: endpoints.id,
   applicationVersionId: endpoints.applicationVersionId,
   name: endpoints.name,
@@ -124,6 +124,22 @@ export async function revokeEndpoint(db: Db, id: string): Promise<Endpoint | nul
   const [row] = await db
     .update(endpoints)
     .set({ revokedAt: sql`now()` })
+    .where(and(eq(endpoints.id, id), isNull(endpoints.revokedAt)))
+    .returning(endpointColumns);
+  return row ?? null;
+}
+
+/** Sets or clears (null) an endpoint's display name. */
+export async function renameEndpoint(db: Db, id: string, name: string | null): Promise<Endpoint | null> {
+  const [row] = await db.update(endpoints).set({ name }).where(eq(endpoints.id, id)).returning(endpointColumns);
+  return row ?? null;
+}
+
+/** Replaces an active endpoint's token hash; throws a unique violation when the token is in use. */
+export async function replaceEndpointToken(db: Db, id: string, tokenHash: string): Promise<Endpoint | null> {
+  const [row] = await db
+    .update(endpoints)
+    .set({ tokenHash })
     .where(and(eq(endpoints.id, id), isNull(endpoints.revokedAt)))
     .returning(endpointColumns);
   return row ?? null;

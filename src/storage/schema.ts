@@ -11,6 +11,7 @@ import {
   jsonb,
   pgEnum,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -58,8 +59,14 @@ export const endpoints = pgTable(
     mqttPasswordHash: text('mqtt_password_hash'),
     createdAt: ts('created_at').notNull().defaultNow(),
     revokedAt: ts('revoked_at'),
+    // Last kp1 request or MQTT binding; written at most every 30 s per endpoint (see presence.ts).
+    lastSeenAt: ts('last_seen_at'),
   },
-  (t) => [index('endpoints_application_version_idx').on(t.applicationVersionId)],
+  (t) => [
+    index('endpoints_application_version_idx').on(t.applicationVersionId),
+    // The endpoints page: by name then id, keyset-paged.
+    index('endpoints_name_idx').on(t.name, t.id),
+  ],
 );
 
 export const apiKeys = pgTable('api_keys', {
@@ -79,6 +86,11 @@ export const commands = pgTable(
     endpointId: uuid('endpoint_id')
       .notNull()
       .references(() => endpoints.id),
+    // The endpoint's (which never changes), copied so the fleet history pages by version and
+    // application through an index instead of scanning every command.
+    applicationVersionId: uuid('application_version_id')
+      .notNull()
+      .references(() => applicationVersions.id),
     commandType: text('command_type').notNull(),
     // json, not jsonb: the payload is delivered exactly as composed, key order included.
     payload: json('payload'),
@@ -97,6 +109,8 @@ export const commands = pgTable(
   (t) => [
     // commandHistory: newest first per endpoint.
     index('commands_endpoint_id_idx').on(t.endpointId, t.id.desc()),
+    // The fleet history filtered by application version (or application: one scan per version).
+    index('commands_application_version_id_idx').on(t.applicationVersionId, t.id.desc()),
     // Device polls and pushes: outstanding commands of one type for one endpoint.
     index('commands_outstanding_idx')
       .on(t.endpointId, t.commandType, t.id)
@@ -140,6 +154,29 @@ export const commandSchemas = pgTable(
   (t) => [uniqueIndex('command_schemas_version_idx').on(t.applicationVersionId, t.commandType, t.version)],
 );
 
+// Presence: which server processes are alive (each refreshes its heartbeat) and which endpoints
+// each holds an MQTT session for. An endpoint is connected while a session row of a live
+// instance exists; a crashed process's rows go when another process finds its heartbeat stale.
+export const serverInstances = pgTable('server_instances', {
+  id: uuid('id').primaryKey(),
+  startedAt: ts('started_at').notNull().defaultNow(),
+  heartbeatAt: ts('heartbeat_at').notNull().defaultNow(),
+});
+
+export const endpointSessions = pgTable(
+  'endpoint_sessions',
+  {
+    instanceId: uuid('instance_id')
+      .notNull()
+      .references(() => serverInstances.id, { onDelete: 'cascade' }),
+    endpointId: uuid('endpoint_id')
+      .notNull()
+      .references(() => endpoints.id, { onDelete: 'cascade' }),
+    since: ts('since').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.instanceId, t.endpointId] }), index('endpoint_sessions_endpoint_idx').on(t.endpointId)],
+);
+
 export const tables = {
   applications,
   applicationVersions,
@@ -148,4 +185,6 @@ export const tables = {
   commands,
   telemetrySamples,
   commandSchemas,
+  serverInstances,
+  endpointSessions,
 };

@@ -56,6 +56,8 @@ export class Kp1Dispatcher {
     private readonly telemetry: TelemetryService,
     private readonly limits: DispatchLimits,
     private readonly log: Logger,
+    /** Told of every device that proved its token (Endpoint.lastSeenAt); must not block. */
+    private readonly presence?: { seenNow(endpointId: string): void },
   ) {}
 
   /** Who a token belongs to, checked against the app version of the request (kp1.md §1, §4). */
@@ -93,6 +95,7 @@ export class Kp1Dispatcher {
     let identity: DeviceIdentity | undefined;
     try {
       identity = await this.identify(request.token, request.appVersion, credentials);
+      this.presence?.seenNow(identity.endpoint.id);
       if (body.byteLength > this.limits.maxBodyBytes) {
         throw new Kp1Failure(413, `The payload is ${body.byteLength} bytes; the limit is ${this.limits.maxBodyBytes}`);
       }

@@ -43,3 +43,26 @@ builder.mutationField('revokeApiKey', (t) =>
     resolve: (_root, args, ctx) => ctx.services.auth.revokeApiKey(ctx.principal, String(args.id)),
   }),
 );
+
+const ApiKeyRef = builder.objectRef<ApiKey>('ApiKey').implement({
+  description: 'An API key (never its secret, which only createApiKey shows).',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'The key id (for revokeApiKey).' }),
+    name: t.exposeString('name', { description: 'What the key is for.' }),
+    role: t.field({ type: ApiKeyRoleEnum, description: 'What the key may do.', resolve: (k) => k.role }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the key was created.' }),
+    revokedAt: t.expose('revokedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the key was revoked; null while it works.',
+    }),
+  }),
+});
+
+builder.queryField('apiKeys', (t) =>
+  t.field({
+    type: [ApiKeyRef],
+    description: 'Every API key, newest first, revoked ones included. Needs ADMIN.',
+    resolve: (_root, _args, ctx) => ctx.services.auth.listApiKeys(ctx.principal),
+  }),
+);

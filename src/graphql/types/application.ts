@@ -9,6 +9,7 @@ ApplicationRef.implement({
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Server-assigned id.' }),
     name: t.exposeString('name', { description: 'Unique name: a-z, 0-9, "_" and "-".' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the application was created.' }),
     versions: t.field({
       type: [ApplicationVersionRef],
       description: 'The versions of this application, by name.',
@@ -37,6 +38,16 @@ builder.queryField('applications', (t) =>
     type: [ApplicationRef],
     description: 'Every application, by name.',
     resolve: (_root, _args, ctx) => ctx.services.registry.listApplications(ctx.principal),
+  }),
+);
+
+builder.queryField('applicationVersion', (t) =>
+  t.field({
+    type: ApplicationVersionRef,
+    nullable: true,
+    description: 'An application version by name, or null.',
+    args: { name: t.arg.string({ required: true, description: 'The application version name.' }) },
+    resolve: (_root, args, ctx) => ctx.services.registry.findVersion(ctx.principal, args.name),
   }),
 );
 

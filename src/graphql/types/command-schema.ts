@@ -63,7 +63,7 @@ FormFieldRef.implement({
   }),
 });
 
-const CommandSchemaRef = builder.objectRef<CommandSchemaView>('CommandSchema').implement({
+export const CommandSchemaRef = builder.objectRef<CommandSchemaView>('CommandSchema').implement({
   description: 'The JSON Schema (draft 2020-12) every command of one type must satisfy, for one application version.',
   fields: (t) => ({
     commandType: t.exposeString('commandType', { description: 'The command type it governs.' }),
@@ -96,6 +96,15 @@ builder.objectField(ApplicationVersionRef, 'commandSchemas', (t) =>
     type: [CommandSchemaRef],
     description: 'The current command schemas of this version, by command type.',
     resolve: (version, _args, ctx) => ctx.services.schemas.current(version.id),
+  }),
+);
+
+builder.objectField(ApplicationVersionRef, 'commandSchemaHistory', (t) =>
+  t.field({
+    type: [CommandSchemaRef],
+    description: "Every stored version of one command type's schema, newest first (removals are left out).",
+    args: { commandType: t.arg.string({ required: true, description: 'The command type.' }) },
+    resolve: (version, args, ctx) => ctx.services.schemas.history(version.id, args.commandType),
   }),
 );
 

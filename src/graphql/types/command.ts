@@ -68,7 +68,7 @@ CommandRef.implement({
   }),
 });
 
-const PageInfoRef = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo').implement({
+export const PageInfoRef = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo').implement({
   description: 'Relay pagination state.',
   fields: (t) => ({
     hasNextPage: t.exposeBoolean('hasNextPage', { description: 'Whether more items follow this page.' }),
@@ -87,7 +87,7 @@ const CommandEdgeRef = builder.objectRef<Command>('CommandEdge').implement({
   }),
 });
 
-const CommandConnectionRef = builder
+export const CommandConnectionRef = builder
   .objectRef<{ commands: Command[]; hasNextPage: boolean }>('CommandConnection')
   .implement({
     description: 'A page of commands, newest first.',

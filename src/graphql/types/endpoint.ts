@@ -28,7 +28,7 @@ EndpointRef.implement({
   }),
 });
 
-const CreateEndpointPayload = builder
+export const CreateEndpointPayload = builder
   .objectRef<{ endpoint: Endpoint; token: string }>('CreateEndpointPayload')
   .implement({
     description: 'The new endpoint and its token.',
@@ -97,5 +97,47 @@ builder.mutationField('revokeEndpoint', (t) =>
     description: "Revokes the endpoint's token at once and disconnects its device sessions. Needs OPERATOR.",
     args: { endpointId: t.arg.id({ required: true, description: 'The endpoint id.' }) },
     resolve: (_root, args, ctx) => ctx.services.registry.revokeEndpoint(ctx.principal, String(args.endpointId)),
+  }),
+);
+
+builder.objectFields(EndpointRef, (t) => ({
+  lastSeenAt: t.field({
+    type: 'DateTime',
+    nullable: true,
+    description:
+      'When the device last made a kp1 request (HTTP or MQTT) or connected; null if never. Updated at most every 30 s per endpoint.',
+    resolve: async (endpoint, _args, ctx) => (await ctx.services.presence.status(endpoint.id))?.lastSeenAt ?? null,
+  }),
+  connected: t.boolean({
+    description:
+      'True while any server process holds an MQTT session bound to this endpoint (stored in the database, so every process agrees).',
+    resolve: async (endpoint, _args, ctx) => (await ctx.services.presence.status(endpoint.id))?.connected ?? false,
+  }),
+}));
+
+builder.mutationField('renameEndpoint', (t) =>
+  t.field({
+    type: EndpointRef,
+    description: "Sets or clears (null) the endpoint's display name. Needs OPERATOR.",
+    args: {
+      endpointId: t.arg.id({ required: true, description: 'The endpoint id.' }),
+      name: t.arg.string({ description: 'The new name (at most 200 characters); null or blank clears it.' }),
+    },
+    resolve: (_root, args, ctx) => ctx.services.registry.renameEndpoint(ctx.principal, String(args.endpointId), args.name),
+  }),
+);
+
+builder.mutationField('rotateEndpointToken', (t) =>
+  t.field({
+    type: CreateEndpointPayload,
+    description:
+      "Replaces the endpoint's token (generated when omitted); the old one stops working at once and its device sessions are disconnected. Needs OPERATOR.",
+    args: {
+      endpointId: t.arg.id({ required: true, description: 'The endpoint id.' }),
+      token: t.arg.string({
+        description: 'The new device token (1-128 characters, no "+", "#", "/", "." or whitespace); generated when omitted.',
+      }),
+    },
+    resolve: (_root, args, ctx) => ctx.services.registry.rotateToken(ctx.principal, String(args.endpointId), args.token),
   }),
 );
