@@ -4,7 +4,6 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { expect } from 'vitest';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const inCI = process.env['CI'] === 'true';
@@ -70,7 +69,7 @@ export async function signIn(browser: Browser, baseUrl: string, key: string): Pr
   await page.goto(`${baseUrl}/`);
   await page.getByLabel('API key').fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect.poll(() => page.getByTestId('role').isVisible()).toBe(true);
+  await page.getByTestId('role').waitFor();
   return page;
 }
 
