@@ -60,6 +60,7 @@ export async function launchBrowser(): Promise<Browser> {
 /** Saves a full-page screenshot as test-results/screenshots/{name}.png (a test artifact). */
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
 

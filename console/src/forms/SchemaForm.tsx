@@ -25,9 +25,22 @@ export function errorsByPointer(errors: readonly ServerError[]): ErrorSchema {
   return root as ErrorSchema;
 }
 
+/**
+ * Fields to fill first (required, then optional), fixed ones last. The stored schema does not keep
+ * its author's property order (PostgreSQL jsonb), so the form orders by what matters to people.
+ */
 function uiFor(schema: RJSFSchema): UiSchema {
   const ui: UiSchema = {};
-  for (const [name, prop] of Object.entries(schema.properties ?? {})) {
+  const required = new Set(schema.required ?? []);
+  const rank = (name: string, prop: unknown) =>
+    typeof prop === 'object' && prop !== null && 'const' in prop ? 2 : required.has(name) ? 0 : 1;
+  const entries = Object.entries(schema.properties ?? {});
+  ui['ui:order'] = entries
+    .map(([name, prop], index) => ({ name, key: rank(name, prop) * 10_000 + index }))
+    .sort((a, b) => a.key - b.key)
+    .map((e) => e.name)
+    .concat('*');
+  for (const [name, prop] of entries) {
     if (typeof prop !== 'object') continue;
     if ('const' in prop) ui[name] = { 'ui:readonly': true, 'ui:help': 'Fixed by the schema' };
     else if (prop.type === 'object') ui[name] = uiFor(prop as RJSFSchema);
