@@ -57,6 +57,8 @@ describe.skipIf(skipBrowser)('console: the tutorial', () => {
     expect(stored.payload).toEqual({ delay: 5 });
     expect(Date.parse(stored.expiresAt) - Date.parse(stored.createdAt)).toBe(3600_000);
 
+    // Every query the page makes after Run has finished: what follows can only arrive live.
+    await page.waitForLoadState('networkidle');
     const commands = await poll('reboot');
     expect(commands).toEqual([{ id: Number(id), payload: { delay: 5 } }]);
     const result = await fetch(`${app.url}/kp1/${fx.appVersion}/cex/${fx.token}/result/reboot`, {
