@@ -16,6 +16,7 @@ import { TelemetryService } from './domain/telemetry.ts';
 import { EventBus } from './events/bus.ts';
 import { attachGraphQLWebSockets, createGraphQLServer } from './graphql/server.ts';
 import { createRequestHandler, sendJson } from './http.ts';
+import { createConsoleHandler } from './console-assets.ts';
 import { createKp1HttpHandler } from './devices/http.ts';
 import { Kp1Dispatcher } from './devices/kp1/dispatch.ts';
 import { startMqtt, type MqttServer } from './devices/mqtt.ts';
@@ -110,7 +111,15 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       shutdown: shutdown.signal,
     });
     const yoga = createGraphQLServer(services, log, config.graphql);
-    const handle = createRequestHandler({ yoga, db, log, kp1, maxGraphQLRequestBytes: config.graphql.maxRequestBytes });
+    const handle = createRequestHandler({
+      yoga,
+      db,
+      log,
+      kp1,
+      console: createConsoleHandler(config.consoleDir, log),
+      graphiql: config.graphql.graphiql,
+      maxGraphQLRequestBytes: config.graphql.maxRequestBytes,
+    });
     http = createServer((req, res) => {
       if (shutdown.signal.aborted) {
         res.shouldKeepAlive = false;

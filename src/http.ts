@@ -1,4 +1,5 @@
-// The HTTP listener: GraphQL at /graphql, kp1 for devices at /kp1/..., health at /healthz.
+// The HTTP listener: GraphQL at /graphql, kp1 for devices at /kp1/..., health at /healthz, and
+// the operator console at every other GET path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'drizzle-orm';
 import type { Db } from './storage/db.ts';
@@ -13,6 +14,10 @@ export interface HttpRoutes {
   log: Logger;
   /** Handles /kp1/... (device HTTP binding). */
   kp1?: RouteHandler;
+  /** Serves the console's files (GET and HEAD outside the API paths). */
+  console?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
+  /** Whether GET /graphql with Accept: text/html renders GraphiQL (whatever the query string). */
+  graphiql?: boolean;
   maxGraphQLRequestBytes: number;
 }
 
@@ -21,12 +26,15 @@ export function createRequestHandler(routes: HttpRoutes): RouteHandler {
     const path = (req.url ?? '/').split('?', 1)[0]!;
     try {
       if (path === GRAPHQL_PATH) {
-        const refusal = refuseGraphQLRequest(req, routes.maxGraphQLRequestBytes);
+        const refusal = refuseGraphQLRequest(req, routes.maxGraphQLRequestBytes, routes.graphiql ?? false);
         if (refusal) return sendJson(res, refusal.status, { errors: [{ message: refusal.message, extensions: { code: refusal.code } }] });
         return await routes.yoga(req, res);
       }
       if (path.startsWith('/kp1/') && routes.kp1) return await routes.kp1(req, res);
       if (path === '/healthz') return await health(routes.db, res);
+      if (routes.console && (req.method === 'GET' || req.method === 'HEAD') && !isApiPath(path)) {
+        return await routes.console(req, res, path);
+      }
       sendJson(res, 404, { error: `Nothing at ${path}. GraphQL is at ${GRAPHQL_PATH}, devices use /kp1/...` });
     } catch (error) {
       routes.log.error({ err: error, path: redactPath(path) }, 'unhandled error in an HTTP request');
@@ -34,6 +42,10 @@ export function createRequestHandler(routes: HttpRoutes): RouteHandler {
       else res.destroy();
     }
   };
+}
+
+function isApiPath(path: string): boolean {
+  return path.startsWith(`${GRAPHQL_PATH}/`) || path === '/kp1' || path.startsWith('/kp1/') || path === '/healthz';
 }
 
 /** A kp1 path with its device token replaced: tokens are secrets and never reach the logs. */
@@ -50,11 +62,14 @@ const JSON_TYPES = /^application\/(json|graphql-response\+json)\b/i;
  * - CSRF: a browser can send "simple" cross-site requests (form posts, plain GETs) without a
  *   preflight. Such a request is refused unless it carries a JSON content type or a header no
  *   simple request can have (Authorization, or X-GraphQL-CSRF for anonymous tools). GET without
- *   a query (the GraphiQL page) and websocket upgrades are not affected.
+ *   a query and websocket upgrades are not affected, nor, with GraphiQL on, a GET that asks for
+ *   HTML: yoga answers it with the GraphiQL page and executes nothing (GraphiQL keeps the query
+ *   in the URL, so a reload must show GraphiQL again).
  */
 function refuseGraphQLRequest(
   req: IncomingMessage,
   maxBytes: number,
+  graphiql: boolean,
 ): { status: number; code: string; message: string } | undefined {
   if (req.method === 'POST') {
     const length = req.headers['content-length'];
@@ -69,7 +84,8 @@ function refuseGraphQLRequest(
     req.headers.authorization !== undefined ||
     req.headers['x-graphql-csrf'] !== undefined ||
     (req.method === 'POST' && JSON_TYPES.test(req.headers['content-type'] ?? ''));
-  const isPageLoad = req.method === 'GET' && !(req.url ?? '').includes('?');
+  const isPageLoad =
+    req.method === 'GET' && (!(req.url ?? '').includes('?') || (graphiql && (req.headers.accept ?? '').includes('text/html')));
   if (!preflighted && !isPageLoad && req.method !== 'OPTIONS') {
     return {
       status: 400,

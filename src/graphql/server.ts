@@ -3,7 +3,7 @@
 // `extensions.code`; anything else is logged and masked.
 import type { Server as HttpServer } from 'node:http';
 import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type GraphiQLOptions, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
@@ -37,7 +37,12 @@ export function createGraphQLServer(services: Services, log: Logger, options: Gr
     landingPage: false,
     // Up to 20 operations per HTTP request, run concurrently (group commit merges their writes).
     batching: { limit: 20 },
-    graphiql: options.graphiql ? { title: 'cex: command execution service', subscriptionsProtocol: 'WS' } : false,
+    // Served whole by this server (no CDN), so it works offline. Subscriptions go over SSE,
+    // which sends the headers pane (the API key) with every request; graphql-ws would not.
+    graphiql: options.graphiql
+      ? { title: 'cex: command execution service', headers: GRAPHIQL_HEADERS, subscriptionsProtocol: 'GRAPHQL_SSE' }
+      : false,
+    renderGraphiQL: offlineGraphiQL,
     plugins: protectionPlugins(options),
     logging: {
       debug: (...args) => log.debug({ args }, 'graphql-yoga'),
@@ -54,6 +59,21 @@ export function createGraphQLServer(services: Services, log: Logger, options: Gr
     },
     maskedErrors: { maskError: (error) => toClientError(error, log) },
   });
+}
+
+const GRAPHIQL_HEADERS = JSON.stringify({ Authorization: 'Bearer <your API key>' }, null, 2);
+
+let graphiqlPage: Promise<string> | undefined;
+/** The GraphiQL page with every script, style and worker inline (9 MB: loaded on first use, then kept). */
+function offlineGraphiQL(options: GraphiQLOptions): Promise<string> {
+  graphiqlPage ??= import('@graphql-yoga/render-graphiql').then(
+    (m) => m.renderGraphiQL(options),
+    (error: unknown) => {
+      graphiqlPage = undefined;
+      throw error;
+    },
+  );
+  return graphiqlPage;
 }
 
 /** Limits and guards every operation passes before any resolver runs. */

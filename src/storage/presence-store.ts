@@ -81,9 +81,10 @@ export async function findPresence(db: Db, endpointIds: string[], staleMs: numbe
     .select({
       endpointId: endpoints.id,
       lastSeenAt: endpoints.lastSeenAt,
+      // Qualified by hand: drizzle leaves columns of the selected table unqualified in fields.
       connected: sql<boolean>`exists (
         select 1 from ${endpointSessions} s join ${serverInstances} i on i.id = s.instance_id
-        where s.endpoint_id = ${endpoints.id} and i.heartbeat_at > now() - make_interval(secs => ${staleMs / 1000}))`,
+        where s.endpoint_id = ${endpoints}.${sql.identifier(endpoints.id.name)} and i.heartbeat_at > now() - make_interval(secs => ${staleMs / 1000}))`,
     })
     .from(endpoints)
     .where(inArray(endpoints.id, endpointIds));
