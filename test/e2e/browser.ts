@@ -57,11 +57,11 @@ export async function launchBrowser(): Promise<Browser> {
   };
 }
 
-/** Saves a full-page screenshot as test-results/screenshots/{name}.png (a test artifact). */
-export async function screenshot(page: Page, name: string): Promise<void> {
+/** Saves a screenshot as test-results/screenshots/{name}.png (a test artifact), whole page by default. */
+export async function screenshot(page: Page, name: string, fullPage = true): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
   await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
 }
 
 /** Opens the console in a new tab (fresh sessionStorage) and signs in with `key`. */

@@ -63,7 +63,7 @@ describe.skipIf(skipBrowser)('console: live updates', () => {
     await expect.poll(() => expired.count(), { timeout: expireAt - Date.now() + 15_000 }).toBe(300);
     const commits = await page.evaluate(() => (window as unknown as { commits: number }).commits);
     expect(commits).toBeLessThan(30);
-    await screenshot(page, 'commands-live');
+    await screenshot(page, 'commands-live', false);
     await page.close();
   }, 75_000);
 });
