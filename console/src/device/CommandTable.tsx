@@ -34,8 +34,7 @@ export function CommandTable({ rows, showDevice = false }: { rows: readonly Comm
           <th>Reason</th>
           <th>Payload</th>
           <th>Result</th>
-          <th>Created</th>
-          <th>Expires</th>
+          <th>Created · expiry</th>
           {operator && <th aria-label="Actions" />}
         </tr>
       </thead>
@@ -73,11 +72,11 @@ export function CommandTable({ rows, showDevice = false }: { rows: readonly Comm
             <td className="json-cell">
               <JsonValue value={row.resultPayload} label={`result of #${row.id}`} />
             </td>
-            <td className="nowrap small" title={formatTime(row.createdAt)}>
-              {shortTime(row.createdAt)}
-            </td>
-            <td className="nowrap small" title={formatTime(row.expiresAt)}>
-              {row.status === 'PENDING' ? relativeTime(row.expiresAt) : shortTime(row.expiresAt)}
+            <td className="nowrap small">
+              <div title={formatTime(row.createdAt)}>{shortTime(row.createdAt)}</div>
+              <div className="muted" title={`Expires ${formatTime(row.expiresAt)}`}>
+                {row.status === 'PENDING' ? `expires ${relativeTime(row.expiresAt)}` : `expiry ${shortTime(row.expiresAt)}`}
+              </div>
             </td>
             {operator && (
               <td>
