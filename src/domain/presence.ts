@@ -15,6 +15,9 @@ import type { EndpointPresence } from '../storage/presence-store.ts';
 
 export type PresenceOptions = Config['presence'];
 
+/** How long stop() waits for the database to take the last presence writes. */
+const STOP_TIMEOUT_MS = 2_000;
+
 export class PresenceService {
   readonly instanceId = randomUUID();
   /** Endpoints this process holds at least one MQTT session for. */
@@ -44,16 +47,24 @@ export class PresenceService {
     }, this.options.heartbeatMs);
   }
 
-  /** Writes what is pending and removes this instance and its sessions. */
+  /**
+   * Writes what is pending and removes this instance and its sessions. Best effort, and bounded:
+   * with the database away, the heartbeat going stale ends the sessions all the same.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.flushTimer);
-    await this.beating;
-    await this.flush();
-    await store.removeInstance(this.db, this.instanceId).catch((error: unknown) =>
+    const cleanup = (async () => {
+      await this.beating;
+      await this.flush();
+      await store.removeInstance(this.db, this.instanceId);
+    })().catch((error: unknown) =>
       this.log.warn({ err: error }, 'could not remove this server instance; its sessions expire with its heartbeat'),
     );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([cleanup, new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS)))]);
+    clearTimeout(timer);
   }
 
   /** This process now holds an MQTT session for the endpoint (its first binding here). */

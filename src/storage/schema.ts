@@ -107,10 +107,13 @@ export const commands = pgTable(
     schemaVersion: integer('schema_version'),
   },
   (t) => [
+    // Indexes for "newest first" are ascending, read backwards: drizzle's .desc() makes
+    // DESC NULLS LAST, which cannot serve ORDER BY … DESC (NULLS FIRST), so the planner used
+    // to walk the primary key and filter instead.
     // commandHistory: newest first per endpoint.
-    index('commands_endpoint_id_idx').on(t.endpointId, t.id.desc()),
+    index('commands_endpoint_id_idx').on(t.endpointId, t.id),
     // The fleet history filtered by application version (or application: one scan per version).
-    index('commands_application_version_id_idx').on(t.applicationVersionId, t.id.desc()),
+    index('commands_application_version_id_idx').on(t.applicationVersionId, t.id),
     // Device polls and pushes: outstanding commands of one type for one endpoint.
     index('commands_outstanding_idx')
       .on(t.endpointId, t.commandType, t.id)
@@ -135,7 +138,8 @@ export const telemetrySamples = pgTable(
     receivedAt: ts('received_at').notNull().defaultNow(),
     data: jsonb('data').notNull(),
   },
-  (t) => [index('telemetry_endpoint_time_idx').on(t.endpointId, t.timestamp.desc(), t.id.desc())],
+  // Ascending, read backwards for "latest first" (see the commands indexes).
+  (t) => [index('telemetry_endpoint_time_idx').on(t.endpointId, t.timestamp, t.id)],
 );
 
 export const commandSchemas = pgTable(
