@@ -1,34 +1,24 @@
 // Roles in the console: a VIEWER sees no buttons it cannot use; a revoked key returns to sign-in.
 // Also screenshots every page for people to look at.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.ts';
-import { ADMIN_KEY, createApiKey, createEndpoint, gqlData, invoke, startApp, type Fixture } from '../support/app.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_KEY, createApiKey, createEndpoint, gqlData, invoke, type Fixture } from '../support/app.ts';
 import { lightControllerSchema } from '../support/fixtures.ts';
-import { launchBrowser, screenshot, signIn, skipBrowser, waitLive, type Browser } from './browser.ts';
+import { consoleSuite, screenshot, signIn, skipBrowser, waitLive } from './browser.ts';
 
 describe.skipIf(skipBrowser)('console: access', () => {
-  let app: App;
-  let browser: Browser;
+  const suite = consoleSuite();
   let fx: Fixture;
 
   beforeAll(async () => {
-    app = await startApp();
-    browser = await launchBrowser();
-    fx = await createEndpoint(app);
-    await invoke(app, fx.endpointId, 'reboot', { delay: 5 });
-  });
-  afterAll(async () => {
-    const problems = browser?.problems ?? [];
-    await browser?.close();
-    await app?.stop();
-    expect(problems).toEqual([]);
+    fx = await createEndpoint(suite.app);
+    await invoke(suite.app, fx.endpointId, 'reboot', { delay: 5 });
   });
 
   it('a VIEWER sees the role and no Run, Send, Re-run or API keys', async () => {
-    const viewer = await createApiKey(app, 'VIEWER');
-    const page = await signIn(browser, app.url, viewer.secret);
+    const viewer = await createApiKey(suite.app, 'VIEWER');
+    const page = await signIn(suite.browser, suite.app.url, viewer.secret);
     expect(await page.getByTestId('role').textContent()).toBe('VIEWER');
-    await page.goto(`${app.url}/devices/${fx.endpointId}`);
+    await page.goto(`${suite.app.url}/devices/${fx.endpointId}`);
     await waitLive(page);
     const history = page.getByRole('region', { name: 'Commands history' });
     await expect.poll(() => history.locator('tbody tr').count()).toBe(1);
@@ -44,10 +34,10 @@ describe.skipIf(skipBrowser)('console: access', () => {
   });
 
   it('a key revoked while signed in returns to the sign-in page with a clear message', async () => {
-    const operator = await createApiKey(app, 'OPERATOR');
-    const page = await signIn(browser, app.url, operator.secret);
+    const operator = await createApiKey(suite.app, 'OPERATOR');
+    const page = await signIn(suite.browser, suite.app.url, operator.secret);
     await waitLive(page);
-    await gqlData(app, 'mutation($id: ID!) { revokeApiKey(id: $id) }', { id: operator.id });
+    await gqlData(suite.app, 'mutation($id: ID!) { revokeApiKey(id: $id) }', { id: operator.id });
     await page.getByLabel('API key').waitFor();
     expect(await page.getByRole('alert').textContent()).toMatch(/no longer valid/);
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
@@ -56,17 +46,17 @@ describe.skipIf(skipBrowser)('console: access', () => {
   });
 
   it('every page renders (screenshots in test-results/screenshots)', async () => {
-    await gqlData(app, 'mutation($v: String!, $s: JSON!) { setCommandSchema(applicationVersion: $v, commandType: "light", schema: $s) { version } }', {
+    await gqlData(suite.app, 'mutation($v: String!, $s: JSON!) { setCommandSchema(applicationVersion: $v, commandType: "light", schema: $s) { version } }', {
       v: fx.appVersion,
       s: lightControllerSchema,
     });
-    const page = await browser.context.newPage();
-    await page.goto(`${app.url}/`);
+    const page = await suite.browser.context.newPage();
+    await page.goto(`${suite.app.url}/`);
     await page.getByLabel('API key').waitFor();
     await screenshot(page, 'sign-in');
     await page.close();
 
-    const admin = await signIn(browser, app.url, ADMIN_KEY);
+    const admin = await signIn(suite.browser, suite.app.url, ADMIN_KEY);
     await waitLive(admin);
     const pages: [string, string, string][] = [
       ['devices', '/devices', 'Devices'],
@@ -76,7 +66,7 @@ describe.skipIf(skipBrowser)('console: access', () => {
       ['device-settings', `/devices/${fx.endpointId}/settings`, 'MQTT credentials'],
     ];
     for (const [name, path, heading] of pages) {
-      await admin.goto(`${app.url}${path}`);
+      await admin.goto(`${suite.app.url}${path}`);
       await admin.getByRole('heading', { name: heading, exact: true }).waitFor();
       await expect.poll(() => admin.locator('.loading').count()).toBe(0);
       await screenshot(admin, name);

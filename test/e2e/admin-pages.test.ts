@@ -1,37 +1,27 @@
 // The Applications page (schema editor errors by path, preview, "Try it" through
 // validateCommand) and the device Settings tab (rename, token rotation shown once).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { App } from '../../src/app.ts';
-import { ADMIN_KEY, createEndpoint, gqlData, startApp, type Fixture } from '../support/app.ts';
+import { ADMIN_KEY, createEndpoint, gqlData, type Fixture } from '../support/app.ts';
 import { lightControllerSchema } from '../support/fixtures.ts';
-import { launchBrowser, signIn, skipBrowser, waitLive, type Browser } from './browser.ts';
+import { consoleSuite, signIn, skipBrowser, waitLive } from './browser.ts';
 
 describe.skipIf(skipBrowser)('console: applications and settings', () => {
-  let app: App;
-  let browser: Browser;
+  const suite = consoleSuite();
   let page: Page;
   let fx: Fixture;
 
   beforeAll(async () => {
-    app = await startApp();
-    browser = await launchBrowser();
-    fx = await createEndpoint(app);
-    await gqlData(app, 'mutation($v: String!, $s: JSON!) { setCommandSchema(applicationVersion: $v, commandType: "light", schema: $s) { version } }', {
+    fx = await createEndpoint(suite.app);
+    await gqlData(suite.app, 'mutation($v: String!, $s: JSON!) { setCommandSchema(applicationVersion: $v, commandType: "light", schema: $s) { version } }', {
       v: fx.appVersion,
       s: lightControllerSchema,
     });
-    page = await signIn(browser, app.url, ADMIN_KEY);
-  });
-  afterAll(async () => {
-    const problems = browser?.problems ?? [];
-    await browser?.close();
-    await app?.stop();
-    expect(problems).toEqual([]);
+    page = await signIn(suite.browser, suite.app.url, ADMIN_KEY);
   });
 
   it('edits a schema with errors by path, previews its form and tries a payload through validateCommand', async () => {
-    await page.goto(`${app.url}/applications/${fx.appVersion}`);
+    await page.goto(`${suite.app.url}/applications/${fx.appVersion}`);
     const editor = page.getByLabel('Schema JSON');
     const broken = { ...lightControllerSchema, properties: { ...lightControllerSchema.properties, dimming: { type: 'number', minimum: 'zero' } } };
     await editor.fill(JSON.stringify(broken, null, 2));
@@ -58,7 +48,7 @@ describe.skipIf(skipBrowser)('console: applications and settings', () => {
   });
 
   it('renames the device and rotates its token, shown once; the old token stops working', async () => {
-    await page.goto(`${app.url}/devices/${fx.endpointId}/settings`);
+    await page.goto(`${suite.app.url}/devices/${fx.endpointId}/settings`);
     await waitLive(page);
     await page.getByLabel('Display name').fill('porch light');
     await page.getByRole('button', { name: 'Save' }).click();
@@ -68,7 +58,7 @@ describe.skipIf(skipBrowser)('console: applications and settings', () => {
     await page.getByRole('button', { name: 'Rotate token' }).click();
     const token = (await page.getByTestId('secret').textContent())!;
     expect(token.length).toBeGreaterThan(8);
-    const poll = (t: string) => fetch(`${app.url}/kp1/${fx.appVersion}/cex/${t}/command/light`, { method: 'POST', body: '{}' });
+    const poll = (t: string) => fetch(`${suite.app.url}/kp1/${fx.appVersion}/cex/${t}/command/light`, { method: 'POST', body: '{}' });
     expect((await poll(fx.token)).status).toBe(401);
     expect((await poll(token)).status).toBe(200);
     await page.getByRole('button', { name: 'Done' }).click();

@@ -4,6 +4,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect } from 'vitest';
+import type { App } from '../../src/app.ts';
+import { startApp } from '../support/app.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const inCI = process.env['CI'] === 'true';
@@ -77,4 +80,23 @@ export async function signIn(browser: Browser, baseUrl: string, key: string): Pr
 /** Waits until the live connection indicator says connected. */
 export async function waitLive(page: Page): Promise<void> {
   await page.locator('[aria-label="Live connection"][data-state="connected"]').waitFor();
+}
+
+/**
+ * A server and a browser for one test file, started before its tests and stopped after them;
+ * the file fails if any page threw or the Content-Security-Policy refused anything.
+ */
+export function consoleSuite(): { app: App; browser: Browser } {
+  const suite = {} as { app: App; browser: Browser };
+  beforeAll(async () => {
+    suite.app = await startApp();
+    suite.browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    const problems = suite.browser?.problems ?? [];
+    await suite.browser?.close();
+    await suite.app?.stop();
+    expect(problems).toEqual([]);
+  });
+  return suite;
 }

@@ -1,39 +1,29 @@
 // The Device telemetry widget with an MQTT device answering `zero`, and the Command form widget
 // generated from the LoRaWAN light-controller schema.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { App } from '../../src/app.ts';
-import { ADMIN_KEY, createEndpoint, gqlData, startApp, type Fixture } from '../support/app.ts';
+import { ADMIN_KEY, createEndpoint, gqlData, type Fixture } from '../support/app.ts';
 import { lightControllerSchema } from '../support/fixtures.ts';
 import { bindDevice, closeDevices, commandsIn, connectDevice, kp1Topic } from '../support/mqtt.ts';
-import { launchBrowser, screenshot, signIn, skipBrowser, waitLive, type Browser } from './browser.ts';
+import { consoleSuite, screenshot, signIn, skipBrowser, waitLive } from './browser.ts';
 
 describe.skipIf(skipBrowser)('console: device widgets', () => {
-  let app: App;
-  let browser: Browser;
+  const suite = consoleSuite();
   let page: Page;
 
   beforeAll(async () => {
-    app = await startApp();
-    browser = await launchBrowser();
-    page = await signIn(browser, app.url, ADMIN_KEY);
+    page = await signIn(suite.browser, suite.app.url, ADMIN_KEY);
   });
   afterEach(() => closeDevices());
-  afterAll(async () => {
-    const problems = browser?.problems ?? [];
-    await browser?.close();
-    await app?.stop();
-    expect(problems).toEqual([]);
-  });
 
   const openDevice = async (fx: Fixture, tab = 'commands') => {
-    await page.goto(`${app.url}/devices/${fx.endpointId}/${tab}`);
+    await page.goto(`${suite.app.url}/devices/${fx.endpointId}/${tab}`);
     await waitLive(page);
   };
 
   it('an MQTT device answers `zero` and its zero telemetry appears in the chart, live', async () => {
-    const fx = await createEndpoint(app);
-    const device = await connectDevice(app);
+    const fx = await createEndpoint(suite.app);
+    const device = await connectDevice(suite.app);
     await bindDevice(device, fx, 'zero');
     await openDevice(fx);
 
@@ -65,8 +55,8 @@ describe.skipIf(skipBrowser)('console: device widgets', () => {
   });
 
   const lightDevice = async () => {
-    const fx = await createEndpoint(app);
-    await gqlData(app, 'mutation($v: String!, $s: JSON!) { setCommandSchema(applicationVersion: $v, commandType: "light", schema: $s) { version } }', {
+    const fx = await createEndpoint(suite.app);
+    await gqlData(suite.app, 'mutation($v: String!, $s: JSON!) { setCommandSchema(applicationVersion: $v, commandType: "light", schema: $s) { version } }', {
       v: fx.appVersion,
       s: lightControllerSchema,
     });
@@ -74,7 +64,7 @@ describe.skipIf(skipBrowser)('console: device widgets', () => {
     return fx;
   };
   const httpPoll = async (fx: Fixture) => {
-    const res = await fetch(`${app.url}/kp1/${fx.appVersion}/cex/${fx.token}/command/light`, { method: 'POST', body: '{}' });
+    const res = await fetch(`${suite.app.url}/kp1/${fx.appVersion}/cex/${fx.token}/command/light`, { method: 'POST', body: '{}' });
     return (await res.json()) as { id: number; payload: unknown }[];
   };
 

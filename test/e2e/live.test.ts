@@ -1,24 +1,14 @@
 // Live updates under load: 300 commands expiring together (a burst of 300 status changes well
 // within a second or two) reach the fleet page without a reload, in a few batched renders rather
 // than one render per event.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.ts';
-import { ADMIN_KEY, createEndpoint, startApp } from '../support/app.ts';
-import { launchBrowser, screenshot, signIn, skipBrowser, waitLive, type Browser } from './browser.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_KEY, createEndpoint } from '../support/app.ts';
+import { consoleSuite, screenshot, signIn, skipBrowser, waitLive } from './browser.ts';
 
 describe.skipIf(skipBrowser)('console: live updates', () => {
-  let app: App;
-  let browser: Browser;
+  const suite = consoleSuite();
 
   beforeAll(async () => {
-    app = await startApp();
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    const problems = browser?.problems ?? [];
-    await browser?.close();
-    await app?.stop();
-    expect(problems).toEqual([]);
   });
 
   /** Invokes commands 20 to an HTTP request (GraphQL batching), all expiring at `expireAt`. */
@@ -30,7 +20,7 @@ describe.skipIf(skipBrowser)('console: live updates', () => {
         query,
         variables: { input: { endpointId, commandType: `burst-${start + i}`, retentionSeconds } },
       }));
-      const res = await fetch(`${app.url}/graphql`, {
+      const res = await fetch(`${suite.app.url}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
         body: JSON.stringify(batch),
@@ -41,9 +31,9 @@ describe.skipIf(skipBrowser)('console: live updates', () => {
   }
 
   it('shows 300 commands expiring at once on the fleet page, in batched renders', async () => {
-    const fx = await createEndpoint(app);
-    const page = await signIn(browser, app.url, ADMIN_KEY);
-    await page.goto(`${app.url}/commands?app=${fx.application}`);
+    const fx = await createEndpoint(suite.app);
+    const page = await signIn(suite.browser, suite.app.url, ADMIN_KEY);
+    await page.goto(`${suite.app.url}/commands?app=${fx.application}`);
     await waitLive(page);
     const region = page.getByRole('region', { name: 'Fleet commands' });
     await region.getByText('No commands').waitFor();

@@ -1,35 +1,25 @@
 // The Kaa tutorial through the console: run reboot, a device polls over HTTP and reports, the
 // history shows it live; re-run; a command left alone expires.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { App } from '../../src/app.ts';
-import { ADMIN_KEY, commandById, createEndpoint, gqlData, startApp, unique, type Fixture } from '../support/app.ts';
-import { launchBrowser, screenshot, signIn, skipBrowser, waitLive, type Browser } from './browser.ts';
+import { ADMIN_KEY, commandById, createEndpoint, gqlData, unique, type Fixture } from '../support/app.ts';
+import { consoleSuite, screenshot, signIn, skipBrowser, waitLive } from './browser.ts';
 
 describe.skipIf(skipBrowser)('console: the tutorial', () => {
-  let app: App;
-  let browser: Browser;
+  const suite = consoleSuite();
   let page: Page;
   let fx: Fixture;
   let deviceName: string;
 
   beforeAll(async () => {
-    app = await startApp();
-    browser = await launchBrowser();
-    fx = await createEndpoint(app);
+    fx = await createEndpoint(suite.app);
     deviceName = unique('hall-lamp');
-    await gqlData(app, 'mutation($id: ID!, $n: String) { renameEndpoint(endpointId: $id, name: $n) { id } }', { id: fx.endpointId, n: deviceName });
-    page = await signIn(browser, app.url, ADMIN_KEY);
-  });
-  afterAll(async () => {
-    const problems = browser?.problems ?? [];
-    await browser?.close();
-    await app?.stop();
-    expect(problems).toEqual([]);
+    await gqlData(suite.app, 'mutation($id: ID!, $n: String) { renameEndpoint(endpointId: $id, name: $n) { id } }', { id: fx.endpointId, n: deviceName });
+    page = await signIn(suite.browser, suite.app.url, ADMIN_KEY);
   });
 
   const poll = async (type: string) => {
-    const res = await fetch(`${app.url}/kp1/${fx.appVersion}/cex/${fx.token}/command/${type}`, { method: 'POST', body: '{}' });
+    const res = await fetch(`${suite.app.url}/kp1/${fx.appVersion}/cex/${fx.token}/command/${type}`, { method: 'POST', body: '{}' });
     expect(res.status).toBe(200);
     return (await res.json()) as { id: number; payload?: unknown }[];
   };
@@ -52,7 +42,7 @@ describe.skipIf(skipBrowser)('console: the tutorial', () => {
     const row = history.locator('tbody tr').first();
     await expect.poll(() => row.textContent()).toContain('Pending');
     const id = await row.getAttribute('data-command-id');
-    const stored = await commandById(app, id!);
+    const stored = await commandById(suite.app, id!);
     expect(stored.commandType).toBe('reboot');
     expect(stored.payload).toEqual({ delay: 5 });
     expect(Date.parse(stored.expiresAt) - Date.parse(stored.createdAt)).toBe(3600_000);
@@ -61,7 +51,7 @@ describe.skipIf(skipBrowser)('console: the tutorial', () => {
     await page.waitForLoadState('networkidle');
     const commands = await poll('reboot');
     expect(commands).toEqual([{ id: Number(id), payload: { delay: 5 } }]);
-    const result = await fetch(`${app.url}/kp1/${fx.appVersion}/cex/${fx.token}/result/reboot`, {
+    const result = await fetch(`${suite.app.url}/kp1/${fx.appVersion}/cex/${fx.token}/result/reboot`, {
       method: 'POST',
       body: JSON.stringify([{ id: Number(id), statusCode: 200, reasonPhrase: 'OK', payload: 'Success' }]),
     });
@@ -90,7 +80,7 @@ describe.skipIf(skipBrowser)('console: the tutorial', () => {
     await expect.poll(() => rerun.textContent()).toContain('Pending');
     const link = rerun.getByRole('link', { name: `#${originalId}` });
     expect(await link.getAttribute('href')).toBe(`#command-${originalId}`);
-    const stored = await commandById(app, (await rerun.getAttribute('data-command-id'))!);
+    const stored = await commandById(suite.app, (await rerun.getAttribute('data-command-id'))!);
     expect(stored.rerunOf).toEqual({ id: originalId });
     expect(stored.status).toBe('PENDING');
     await link.click();

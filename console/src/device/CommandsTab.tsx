@@ -1,15 +1,16 @@
 // The device's Commands tab: Command execution, Command form (when the version has schemas),
 // Commands history.
-import { lazy, Suspense, useContext, useEffect, useState, type FormEvent } from 'react';
+import { lazy, Suspense, useContext, useState, type FormEvent } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { HistoryQuery, InvokeCommand, type ResultOf } from '../queries.ts';
 import type { EndpointQuery } from '../queries.ts';
 import { useOnReconnect } from '../live.ts';
 import { can, SessionContext } from '../session-context.ts';
-import { Empty, ErrorBox, Loading, errorText } from '../ui/kit.tsx';
+import { Loading, errorText } from '../ui/kit.tsx';
 import { useToast } from '../ui/toast.tsx';
-import { Pager } from '../pages/Devices.tsx';
-import { CommandTable } from './CommandTable.tsx';
+import { StatusFilter, type Status } from '../ui/filters.tsx';
+import { useCursors } from '../ui/paging.tsx';
+import { CommandList } from './CommandList.tsx';
 import { useLiveCommands } from './commands-live.ts';
 
 const CommandForm = lazy(() => import('./CommandForm.tsx'));
@@ -118,32 +119,26 @@ function CommandExecution({ endpointId, types }: { endpointId: string; types: st
 }
 
 const PAGE = 50;
-const STATUSES = ['PENDING', 'EXECUTED', 'EXPIRED'] as const;
 
 function CommandsHistory({ endpointId }: { endpointId: string }) {
   const [type, setType] = useState('');
   const [status, setStatus] = useState('');
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  useEffect(() => setCursors([null]), [type, status]);
+  const cursors = useCursors(`${type}/${status}`);
   const types = type.trim() ? [type.trim()] : [];
-  const statuses = status ? [status] : [];
+  const statuses = status ? [status as Status] : [];
   const [result, refetch] = useQuery({
     query: HistoryQuery,
     variables: {
       endpointId,
       first: PAGE,
-      after: cursors[cursors.length - 1] ?? null,
+      after: cursors.after,
       commandTypes: types.length ? types : null,
-      statuses: statuses.length ? (statuses as (typeof STATUSES)[number][]) : null,
+      statuses: statuses.length ? statuses : null,
     },
   });
   useOnReconnect(() => refetch({ requestPolicy: 'network-only' }));
   const page = result.data?.commandHistory;
-  const rows = useLiveCommands(
-    page?.edges.map((e) => e.node),
-    { types, statuses, endpointId },
-    cursors.length === 1,
-  );
+  const rows = useLiveCommands(page?.edges.map((e) => e.node), { types, statuses, endpointId }, cursors.firstPage);
 
   return (
     <section className="card widget" role="region" aria-label="Commands history">
@@ -151,36 +146,16 @@ function CommandsHistory({ endpointId }: { endpointId: string }) {
         <h2>Commands history</h2>
         <div className="toolbar toolbar-tight">
           <input className="input" placeholder="Type" aria-label="Filter by type" value={type} onChange={(e) => setType(e.target.value)} />
-          <select className="input" aria-label="Filter by status" value={status} onChange={(e) => setStatus(e.target.value)}>
-            <option value="">All statuses</option>
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s[0] + s.slice(1).toLowerCase()}
-              </option>
-            ))}
-          </select>
+          <StatusFilter value={status} onChange={setStatus} />
         </div>
       </div>
-      {result.error && !page ? (
-        <ErrorBox error={result.error} />
-      ) : !rows ? (
-        <Loading />
-      ) : rows.length === 0 ? (
-        <Empty title="No commands yet">Run a command above; it appears here as Pending until the device answers.</Empty>
-      ) : (
-        <>
-          <div className="table-scroll">
-            <CommandTable rows={rows} />
-          </div>
-          <Pager
-            canBack={cursors.length > 1}
-            canForward={Boolean(page?.pageInfo.hasNextPage)}
-            page={cursors.length}
-            onBack={() => setCursors(cursors.slice(0, -1))}
-            onForward={() => setCursors([...cursors, page?.pageInfo.endCursor ?? null])}
-          />
-        </>
-      )}
+      <CommandList
+        error={result.error}
+        rows={rows}
+        pageInfo={page?.pageInfo}
+        cursors={cursors}
+        empty={{ title: 'No commands yet', text: 'Run a command above; it appears here as Pending until the device answers.' }}
+      />
     </section>
   );
 }

@@ -1,7 +1,9 @@
 // Every endpoint: search by name, filter by application and version, keyset pages.
 import { useContext, useEffect, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
-import { ApplicationsQuery, CreateEndpoint, EndpointsQuery } from '../queries.ts';
+import { CreateEndpoint, EndpointsQuery } from '../queries.ts';
+import { ApplicationSelect, useApplications } from '../ui/filters.tsx';
+import { Pager, useCursors } from '../ui/paging.tsx';
 import { Link, navigate, useDebounced, useQueryParam } from '../router.tsx';
 import { useOnReconnect } from '../live.ts';
 import { can, SessionContext } from '../session-context.ts';
@@ -16,11 +18,9 @@ export function DevicesPage() {
   const [version, setVersion] = useQueryParam('version');
   const [search, setSearch] = useState('');
   const debounced = useDebounced(search.trim());
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const cursors = useCursors(`${application}/${version}/${debounced}`);
   const [creating, setCreating] = useState(false);
-  useEffect(() => setCursors([null]), [application, version, debounced]);
-
-  const [apps] = useQuery({ query: ApplicationsQuery });
+  const apps = useApplications();
   const [result, refetch] = useQuery({
     query: EndpointsQuery,
     variables: {
@@ -28,7 +28,7 @@ export function DevicesPage() {
       applicationVersion: version || null,
       search: debounced || null,
       first: PAGE,
-      after: cursors[cursors.length - 1] ?? null,
+      after: cursors.after,
     },
   });
   useOnReconnect(() => refetch({ requestPolicy: 'network-only' }));
@@ -37,7 +37,7 @@ export function DevicesPage() {
     return () => clearInterval(timer);
   }, [refetch]);
 
-  const versions = apps.data?.applications.find((a) => a.name === application)?.versions ?? [];
+  const versions = apps?.find((a) => a.name === application)?.versions ?? [];
   const page = result.data?.endpoints;
 
   return (
@@ -53,7 +53,7 @@ export function DevicesPage() {
           )
         }
       />
-      {creating && <NewDevice apps={apps.data?.applications ?? []} onClose={() => setCreating(false)} />}
+      {creating && <NewDevice apps={apps ?? []} onClose={() => setCreating(false)} />}
       <div className="toolbar">
         <input
           type="search"
@@ -63,22 +63,14 @@ export function DevicesPage() {
           value={search}
           onChange={(e) => setSearch(e.target.value)}
         />
-        <select
-          className="input"
-          aria-label="Application"
+        <ApplicationSelect
+          apps={apps}
           value={application}
-          onChange={(e) => {
-            setApplication(e.target.value);
+          onChange={(value) => {
+            setApplication(value);
             setVersion('');
           }}
-        >
-          <option value="">All applications</option>
-          {apps.data?.applications.map((a) => (
-            <option key={a.id} value={a.name}>
-              {a.name}
-            </option>
-          ))}
-        </select>
+        />
         <select className="input" aria-label="Version" value={version} onChange={(e) => setVersion(e.target.value)} disabled={!application}>
           <option value="">All versions</option>
           {versions.map((v) => (
@@ -129,31 +121,10 @@ export function DevicesPage() {
               ))}
             </tbody>
           </table>
-          <Pager
-            canBack={cursors.length > 1}
-            canForward={page.pageInfo.hasNextPage}
-            page={cursors.length}
-            onBack={() => setCursors(cursors.slice(0, -1))}
-            onForward={() => setCursors([...cursors, page.pageInfo.endCursor])}
-          />
+          <Pager cursors={cursors} pageInfo={page.pageInfo} />
         </div>
       )}
     </>
-  );
-}
-
-export function Pager(props: { canBack: boolean; canForward: boolean; page: number; onBack: () => void; onForward: () => void }) {
-  if (!props.canBack && !props.canForward) return null;
-  return (
-    <div className="pager">
-      <button className="button" disabled={!props.canBack} onClick={props.onBack}>
-        ← Previous
-      </button>
-      <span className="muted">Page {props.page}</span>
-      <button className="button" disabled={!props.canForward} onClick={props.onForward}>
-        Next →
-      </button>
-    </div>
   );
 }
 
