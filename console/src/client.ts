@@ -14,6 +14,9 @@ export interface Connection {
   dispose(): void;
 }
 
+const KEEP_ALIVE_MS = 5_000;
+const PONG_TIMEOUT_MS = 3_000;
+
 export const EXPIRED_NOTICE = 'Your API key is no longer valid (revoked or expired). Sign in with another key.';
 
 function isAuthError(error: CombinedError): boolean {
@@ -45,18 +48,36 @@ export function connect(key: string, onAuthLost: (notice: string) => void): Conn
   };
 
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`;
+  // graphql-ws pings but never gives up on a silent socket (a dropped network sends no close):
+  // no pong within PONG_TIMEOUT_MS closes it, which shows the connection down and retries.
+  let socket: WebSocket | undefined;
+  let pongTimer: ReturnType<typeof setTimeout> | undefined;
   const ws = createWsClient({
     url,
     connectionParams: { authorization: `Bearer ${key}` },
     lazy: false,
-    keepAlive: 10_000,
+    keepAlive: KEEP_ALIVE_MS,
     retryAttempts: Infinity,
     shouldRetry: (event) => !(event instanceof CloseEvent && (event.code === 4401 || event.code === 4403)),
     retryWait: async (retries) => new Promise((r) => setTimeout(r, Math.min(500 * 2 ** retries, 5_000))),
     on: {
-      connected: () => setState('connected'),
+      connected: (s) => {
+        socket = s as WebSocket;
+        setState('connected');
+      },
+      ping: (received) => {
+        if (received) return;
+        clearTimeout(pongTimer);
+        pongTimer = setTimeout(() => {
+          if (socket?.readyState === WebSocket.OPEN) socket.close(4408, 'Pong timeout');
+        }, PONG_TIMEOUT_MS);
+      },
+      pong: (received) => {
+        if (received) clearTimeout(pongTimer);
+      },
       connecting: () => setState(everConnected ? 'down' : 'connecting'),
       closed: (event) => {
+        clearTimeout(pongTimer);
         const code = (event as CloseEvent | undefined)?.code;
         if (code === 4401 || code === 4403) loseAuth();
         else setState('down');
