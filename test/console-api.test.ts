@@ -92,7 +92,7 @@ describe('endpoints', () => {
   it('lists by name (unnamed last) then id, filters by application and version, searches names, pages', async () => {
     const a = await application(2);
     const other = await application(1);
-    const names = ['Kitchen lamp', 'hall lamp', 'Garage door', null, 'attic 50%_fan', null];
+    const names = ['Kitchen lamp', 'hall lamp', 'Garage door', null, 'attic 50%_fan', null, null, 'porch', null];
     const made = [];
     for (const [i, name] of names.entries()) made.push(await endpoint(a.versions[i % 2]!, name));
     await endpoint(other.versions[0]!, 'Kitchen lamp elsewhere');
@@ -104,9 +104,11 @@ describe('endpoints', () => {
     );
     // PostgreSQL's collation decides the order of names; unnamed ones come last, by id.
     expect(all.map((n) => n.id).sort()).toEqual(made.map((m) => m.endpointId).sort());
-    expect(all.slice(-2).map((n) => n.id)).toEqual(expected.slice(-2).map((m) => m.endpointId));
-    expect(all.slice(-2).every((n) => n.name === null)).toBe(true);
+    expect(all.slice(-4).map((n) => n.id)).toEqual(expected.slice(-4).map((m) => m.endpointId));
+    expect(all.slice(-4).every((n) => n.name === null)).toBe(true);
     expect(all[0]).toMatchObject({ lastSeenAt: null, connected: false });
+    // One by one, so that cursors of unnamed endpoints are followed too.
+    expect((await allPages(ENDPOINTS, 'endpoints', { a: a.name }, 1)).map((n) => n.id)).toEqual(all.map((n) => n.id));
 
     const inVersion = await allPages(ENDPOINTS, 'endpoints', { v: a.versions[1] }, 100);
     expect(inVersion.map((n) => n.id).sort()).toEqual(made.filter((_, i) => i % 2 === 1).map((m) => m.endpointId).sort());
