@@ -122,7 +122,6 @@ function Chart({ samples }: { samples: Sample[] }) {
       plot.current = null;
     };
     // Rebuilt only when the set of fields changes; new data goes through setData below.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [shape]);
   useEffect(() => plot.current?.setData(data), [data]);
 

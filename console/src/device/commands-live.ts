@@ -45,6 +45,5 @@ export function useLiveCommands(rows: readonly CommandRow[] | undefined, filter:
       else if (firstPage && matches(row, filter) && Number(id) > Number(rows[rows.length - 1]?.id ?? 0)) byId.set(id, row);
     }
     return [...byId.values()].filter((r) => matches(r, { ...filter, endpointId: undefined })).sort((a, b) => Number(b.id) - Number(a.id));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [rows, live, firstPage, JSON.stringify(filter)]);
 }
