@@ -13,6 +13,18 @@ const suites = [
   ...(withPostgres
     ? [{ extends: true as const, test: { name: 'postgres', include: integration, env: { TEST_DB: 'postgres' } } }]
     : []),
+  // The console in a real browser (Debian's chromium); one file at a time, they drive one server each.
+  {
+    extends: true as const,
+    test: {
+      name: 'e2e',
+      include: ['test/e2e/**/*.test.ts'],
+      env: { TEST_DB: 'pglite' },
+      globalSetup: ['test/e2e/global-setup.ts'],
+      fileParallelism: false,
+      testTimeout: 60_000,
+    },
+  },
 ];
 const faultSuite = {
   extends: true as const,

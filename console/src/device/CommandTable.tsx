@@ -1,0 +1,93 @@
+// The Commands history table: status badges, codes, expandable payloads, expiry, re-run links.
+import { useContext, useState } from 'react';
+import { useMutation } from 'urql';
+import { RerunCommand, type CommandRow } from '../queries.ts';
+import { Link } from '../router.tsx';
+import { can, SessionContext } from '../session-context.ts';
+import { JsonValue, StatusBadge, errorText, formatTime, relativeTime, shortTime } from '../ui/kit.tsx';
+import { useToast } from '../ui/toast.tsx';
+
+export function CommandTable({ rows, showDevice = false }: { rows: readonly CommandRow[]; showDevice?: boolean }) {
+  const session = useContext(SessionContext);
+  const toast = useToast();
+  const [, rerun] = useMutation(RerunCommand);
+  const [busy, setBusy] = useState<string | null>(null);
+  const operator = can(session, 'OPERATOR');
+
+  async function onRerun(row: CommandRow) {
+    setBusy(row.id);
+    const res = await rerun({ id: row.id });
+    setBusy(null);
+    if (res.error) toast('error', errorText(res.error));
+    else if (res.data) toast('success', `Command #${res.data.rerunCommand.id} sent (re-run of #${row.id}).`);
+  }
+
+  return (
+    <table className="table commands-table">
+      <thead>
+        <tr>
+          <th>#</th>
+          {showDevice && <th>Device</th>}
+          <th>Type</th>
+          <th>Status</th>
+          <th>Code</th>
+          <th>Reason</th>
+          <th>Payload</th>
+          <th>Result</th>
+          <th>Created · expiry</th>
+          {operator && <th aria-label="Actions" />}
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((row) => (
+          <tr key={row.id} id={`command-${row.id}`} data-command-id={row.id} data-status={row.status}>
+            <td className="nowrap">
+              <span className="strong">#{row.id}</span>
+              {row.rerunOf && (
+                <div className="small">
+                  re-run of{' '}
+                  <a href={`#command-${row.rerunOf.id}`} className="rerun-link">
+                    #{row.rerunOf.id}
+                  </a>
+                </div>
+              )}
+            </td>
+            {showDevice && (
+              <td className="nowrap">
+                <Link to={`/devices/${row.endpoint.id}`}>{row.endpoint.name ?? row.endpoint.id.slice(0, 8)}</Link>
+                {row.endpoint.applicationVersion && <div className="small muted">{row.endpoint.applicationVersion.name}</div>}
+              </td>
+            )}
+            <td>
+              <code>{row.commandType}</code>
+            </td>
+            <td>
+              <StatusBadge status={row.status} />
+            </td>
+            <td className={row.statusCode && row.statusCode >= 400 ? 'code-bad' : undefined}>{row.statusCode ?? <span className="muted">—</span>}</td>
+            <td>{row.reasonPhrase ?? <span className="muted">—</span>}</td>
+            <td className="json-cell">
+              <JsonValue value={row.payload} label={`payload of #${row.id}`} />
+            </td>
+            <td className="json-cell">
+              <JsonValue value={row.resultPayload} label={`result of #${row.id}`} />
+            </td>
+            <td className="nowrap small">
+              <div title={formatTime(row.createdAt)}>{shortTime(row.createdAt)}</div>
+              <div className="muted" title={`Expires ${formatTime(row.expiresAt)}`}>
+                {row.status === 'PENDING' ? `expires ${relativeTime(row.expiresAt)}` : `expiry ${shortTime(row.expiresAt)}`}
+              </div>
+            </td>
+            {operator && (
+              <td>
+                <button className="button button-small" disabled={busy === row.id} onClick={() => void onRerun(row)}>
+                  Re-run
+                </button>
+              </td>
+            )}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

@@ -1,0 +1,153 @@
+// Every GraphQL document the console sends, typed from schema.graphql by gql.tada.
+import { graphql, type ResultOf } from '../../src/graphql/typed.ts';
+
+export const ViewerQuery = graphql(`query Viewer { viewer { id name role } }`);
+
+export const EndpointsQuery = graphql(`
+  query Endpoints($application: String, $applicationVersion: String, $search: String, $first: Int, $after: String) {
+    endpoints(application: $application, applicationVersion: $applicationVersion, search: $search, first: $first, after: $after) {
+      edges { cursor node { id name createdAt revokedAt lastSeenAt connected applicationVersion { id name application { id name } } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`);
+
+export const ApplicationsQuery = graphql(`
+  query Applications {
+    applications { id name createdAt versions { id name commandSchemas { commandType version updatedAt } } }
+  }
+`);
+
+export const EndpointQuery = graphql(`
+  query Endpoint($id: ID!) {
+    endpoint(id: $id) {
+      id name createdAt revokedAt lastSeenAt connected mqttUsername
+      applicationVersion { id name application { id name } commandSchemas { commandType version schema } }
+    }
+  }
+`);
+
+export const HistoryQuery = graphql(`
+  query History($endpointId: ID!, $first: Int, $after: String, $commandTypes: [String!], $statuses: [CommandStatus!]) {
+    commandHistory(endpointId: $endpointId, first: $first, after: $after, commandTypes: $commandTypes, statuses: $statuses) {
+      edges { node {
+        id commandType payload status statusCode reasonPhrase resultPayload createdAt updatedAt expiresAt executedAt
+        rerunOf { id } endpoint { id name applicationVersion { name application { name } } }
+      } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`);
+
+export const FleetCommandsQuery = graphql(`
+  query FleetCommands($filter: CommandFilter, $first: Int, $after: String) {
+    commands(filter: $filter, first: $first, after: $after) {
+      edges { node {
+        id commandType payload status statusCode reasonPhrase resultPayload createdAt updatedAt expiresAt executedAt
+        rerunOf { id } endpoint { id name applicationVersion { name application { name } } }
+      } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`);
+
+export const CommandChanged = graphql(`
+  subscription CommandChanged($endpointId: ID) {
+    commandStatusChanged(endpointId: $endpointId) {
+      id commandType payload status statusCode reasonPhrase resultPayload createdAt updatedAt expiresAt executedAt
+      rerunOf { id } endpoint { id name applicationVersion { name application { name } } }
+    }
+  }
+`);
+
+export const TelemetryQuery = graphql(`
+  query Telemetry($id: ID!, $last: Int) { endpoint(id: $id) { id telemetry(last: $last) { timestamp receivedAt data } } }
+`);
+
+export const TelemetryReceived = graphql(`
+  subscription TelemetryReceived($endpointId: ID!) { telemetryReceived(endpointId: $endpointId) { timestamp receivedAt data } }
+`);
+
+export const InvokeCommand = graphql(`
+  mutation InvokeCommand($input: InvokeCommandInput!) { invokeCommand(input: $input) { id status } }
+`);
+
+export const RerunCommand = graphql(`
+  mutation RerunCommand($id: ID!) { rerunCommand(id: $id) { id status rerunOf { id } } }
+`);
+
+export const ValidateCommand = graphql(`
+  query ValidateCommand($endpointId: ID!, $commandType: String!, $payload: JSON) {
+    validateCommand(endpointId: $endpointId, commandType: $commandType, payload: $payload) { valid payload errors { path message } }
+  }
+`);
+
+export const RenameEndpoint = graphql(`
+  mutation RenameEndpoint($endpointId: ID!, $name: String) { renameEndpoint(endpointId: $endpointId, name: $name) { id name } }
+`);
+
+export const RotateToken = graphql(`
+  mutation RotateToken($endpointId: ID!) { rotateEndpointToken(endpointId: $endpointId) { token endpoint { id } } }
+`);
+
+export const SetCredentials = graphql(`
+  mutation SetCredentials($endpointId: ID!, $username: String!, $password: String!) {
+    setEndpointCredentials(endpointId: $endpointId, username: $username, password: $password) { id mqttUsername }
+  }
+`);
+
+export const ClearCredentials = graphql(`
+  mutation ClearCredentials($endpointId: ID!) { clearEndpointCredentials(endpointId: $endpointId) { id mqttUsername } }
+`);
+
+export const RevokeEndpoint = graphql(`
+  mutation RevokeEndpoint($endpointId: ID!) { revokeEndpoint(endpointId: $endpointId) { id revokedAt } }
+`);
+
+export const CreateEndpoint = graphql(`
+  mutation CreateEndpoint($applicationVersion: String!, $name: String) {
+    createEndpoint(applicationVersion: $applicationVersion, name: $name) { token endpoint { id } }
+  }
+`);
+
+export const VersionSchemasQuery = graphql(`
+  query VersionSchemas($name: String!) {
+    applicationVersion(name: $name) { id name application { name } commandSchemas { commandType version schema updatedAt } }
+  }
+`);
+
+export const SchemaHistoryQuery = graphql(`
+  query SchemaHistory($name: String!, $commandType: String!) {
+    applicationVersion(name: $name) { id commandSchemaHistory(commandType: $commandType) { version schema updatedAt } }
+  }
+`);
+
+export const SetCommandSchema = graphql(`
+  mutation SetCommandSchema($applicationVersion: String!, $commandType: String!, $schema: JSON!) {
+    setCommandSchema(applicationVersion: $applicationVersion, commandType: $commandType, schema: $schema) { commandType version }
+  }
+`);
+
+export const RemoveCommandSchema = graphql(`
+  mutation RemoveCommandSchema($applicationVersion: String!, $commandType: String!) {
+    removeCommandSchema(applicationVersion: $applicationVersion, commandType: $commandType)
+  }
+`);
+
+export const CreateApplication = graphql(`mutation CreateApplication($name: String!) { createApplication(name: $name) { id } }`);
+
+export const CreateVersion = graphql(`
+  mutation CreateVersion($applicationName: String!, $name: String!) { createApplicationVersion(applicationName: $applicationName, name: $name) { id } }
+`);
+
+export const ApiKeysQuery = graphql(`query ApiKeys { apiKeys { id name role createdAt revokedAt } }`);
+
+export const CreateApiKey = graphql(`
+  mutation CreateApiKey($name: String!, $role: ApiKeyRole!) { createApiKey(name: $name, role: $role) { id secret } }
+`);
+
+export const RevokeApiKey = graphql(`mutation RevokeApiKey($id: ID!) { revokeApiKey(id: $id) }`);
+
+export type CommandRow = ResultOf<typeof FleetCommandsQuery>['commands']['edges'][number]['node'];
+export type Role = ResultOf<typeof ViewerQuery>['viewer']['role'];
+export type { ResultOf };
