@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
-import { createEndpoint, gqlData, startApp, waitFor, type Fixture } from './support/app.ts';
+import { createEndpoint, endpointById, type Fixture } from './support/api.ts';
+import { startApp, waitFor } from './support/app.ts';
 import { rawQuery } from './support/db.ts';
 import { bindDevice, closeDevices, connectDevice } from './support/mqtt.ts';
 
@@ -20,8 +21,9 @@ afterAll(async () => {
 });
 
 async function presenceOf(on: App, fx: Fixture): Promise<{ connected: boolean; lastSeenAt: string | null }> {
-  const q = 'query($id: ID!) { endpoint(id: $id) { connected lastSeenAt } }';
-  return (await gqlData(on, q, { id: fx.endpointId })).endpoint;
+  const endpoint = await endpointById(on, fx.endpointId);
+  if (!endpoint) throw new Error(`No endpoint ${fx.endpointId}`);
+  return { connected: endpoint.connected, lastSeenAt: endpoint.lastSeenAt };
 }
 
 const connectedOn = async (fx: Fixture, expected: boolean, apps: App[] = [a, b]) => {

@@ -29,20 +29,38 @@ export async function createApplicationVersion(app: App, applicationName: string
 }
 
 /** A fresh endpoint, in a fresh application and version unless `appVersion` names one. */
-export async function createEndpoint(app: App, opts: { appVersion?: string; token?: string } = {}): Promise<Fixture> {
+export async function createEndpoint(app: App, opts: { appVersion?: string; name?: string | null; token?: string } = {}): Promise<Fixture> {
   const application = unique('app');
   const appVersion = opts.appVersion ?? unique('v');
   if (!opts.appVersion) {
     await createApplication(app, application);
     await createApplicationVersion(app, application, appVersion);
   }
-  const { createEndpoint: created } = await gqlData(app, Doc.CreateEndpoint, { applicationVersion: appVersion, token: opts.token ?? null });
+  const { createEndpoint: created } = await gqlData(app, Doc.CreateEndpoint, {
+    applicationVersion: appVersion,
+    name: opts.name ?? null,
+    token: opts.token ?? null,
+  });
   return { application, appVersion, endpointId: created.endpoint.id, token: created.token };
 }
 
 /** An endpoint by id (null when there is none). */
 export async function endpointById(app: App, id: string) {
   return (await gqlData(app, Doc.EndpointById, { id })).endpoint;
+}
+
+/** One page of endpoints, by name then id. */
+export async function endpoints(app: App, variables: VariablesOf<typeof Doc.Endpoints> = {}) {
+  return (await gqlData(app, Doc.Endpoints, variables)).endpoints;
+}
+
+export async function renameEndpoint(app: App, endpointId: string, name: string | null) {
+  return (await gqlData(app, Doc.RenameEndpoint, { endpointId, name })).renameEndpoint;
+}
+
+/** Replaces an endpoint's token with `token`, or a generated one. */
+export async function rotateEndpointToken(app: App, endpointId: string, token: string | null = null) {
+  return (await gqlData(app, Doc.RotateEndpointToken, { endpointId, token })).rotateEndpointToken;
 }
 
 export async function revokeEndpoint(app: App, endpointId: string) {
@@ -88,6 +106,23 @@ export async function commandHistory(app: App, endpointId: string, filter: Histo
   return (await gqlData(app, Doc.CommandHistory, { endpointId, ...filter })).commandHistory;
 }
 
+/** One page of the fleet's commands, newest first. */
+export async function commands(app: App, variables: VariablesOf<typeof Doc.Commands> = {}) {
+  return (await gqlData(app, Doc.Commands, variables)).commands;
+}
+
+/** An application version by name (null when there is none). */
+export async function applicationVersion(app: App, name: string) {
+  return (await gqlData(app, Doc.ApplicationVersion, { name })).applicationVersion;
+}
+
+/** Every stored schema of a command type, newest first; fails the test when the version does not exist. */
+export async function commandSchemaHistory(app: App, applicationVersion: string, commandType: string) {
+  const { applicationVersion: version } = await gqlData(app, Doc.CommandSchemaHistory, { applicationVersion, commandType });
+  if (!version) throw new Error(`No application version ${applicationVersion}`);
+  return version.commandSchemaHistory;
+}
+
 export async function setCommandSchema(app: App, applicationVersion: string, commandType: string, schema: unknown) {
   return (await gqlData(app, Doc.SetCommandSchema, { applicationVersion, commandType, schema })).setCommandSchema;
 }
@@ -105,6 +140,16 @@ export async function commandSchemas(app: App, endpointId: string) {
 
 export async function validateCommand(app: App, endpointId: string, commandType: string, payload: unknown) {
   return (await gqlData(app, Doc.ValidateCommand, { endpointId, commandType, payload })).validateCommand;
+}
+
+/** Who the test admin's key is. */
+export async function viewer(app: App) {
+  return (await gqlData(app, Doc.Viewer)).viewer;
+}
+
+/** Every API key, newest first. */
+export async function apiKeys(app: App) {
+  return (await gqlData(app, Doc.ApiKeys)).apiKeys;
 }
 
 /** Creates an API key with the given role and returns it with its secret. */

@@ -39,14 +39,35 @@ export const CreateApplicationVersion = graphql(`
 `);
 
 export const CreateEndpoint = graphql(`
-  mutation CreateEndpoint($applicationVersion: String!, $token: String) {
-    createEndpoint(applicationVersion: $applicationVersion, token: $token) { endpoint { id } token }
+  mutation CreateEndpoint($applicationVersion: String!, $name: String, $token: String) {
+    createEndpoint(applicationVersion: $applicationVersion, name: $name, token: $token) { endpoint { id } token }
   }
 `);
 
 export const EndpointById = graphql(`
   query Endpoint($id: ID!) {
-    endpoint(id: $id) { id name createdAt revokedAt mqttUsername applicationVersion { name application { name } } }
+    endpoint(id: $id) {
+      id name createdAt revokedAt mqttUsername connected lastSeenAt applicationVersion { name application { name } }
+    }
+  }
+`);
+
+export const Endpoints = graphql(`
+  query Endpoints($application: String, $applicationVersion: String, $search: String, $first: Int, $after: String) {
+    endpoints(application: $application, applicationVersion: $applicationVersion, search: $search, first: $first, after: $after) {
+      edges { cursor node { id name lastSeenAt connected applicationVersion { name } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`);
+
+export const RenameEndpoint = graphql(`
+  mutation RenameEndpoint($endpointId: ID!, $name: String) { renameEndpoint(endpointId: $endpointId, name: $name) { id name } }
+`);
+
+export const RotateEndpointToken = graphql(`
+  mutation RotateEndpointToken($endpointId: ID!, $token: String) {
+    rotateEndpointToken(endpointId: $endpointId, token: $token) { endpoint { id } token }
   }
 `);
 
@@ -106,6 +127,18 @@ export const CommandHistory = graphql(
 );
 export type CommandPage = ResultOf<typeof CommandHistory>['commandHistory'];
 
+export const Commands = graphql(
+  `
+  query Commands($filter: CommandFilter, $first: Int, $after: String) {
+    commands(filter: $filter, first: $first, after: $after) {
+      edges { cursor node { ...CommandFields } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`,
+  [CommandFields],
+);
+
 export const SetCommandSchema = graphql(`
   mutation SetCommandSchema($applicationVersion: String!, $commandType: String!, $schema: JSON!) {
     setCommandSchema(applicationVersion: $applicationVersion, commandType: $commandType, schema: $schema) {
@@ -117,6 +150,18 @@ export const SetCommandSchema = graphql(`
 export const RemoveCommandSchema = graphql(`
   mutation RemoveCommandSchema($applicationVersion: String!, $commandType: String!) {
     removeCommandSchema(applicationVersion: $applicationVersion, commandType: $commandType)
+  }
+`);
+
+export const ApplicationVersion = graphql(`
+  query ApplicationVersion($name: String!) { applicationVersion(name: $name) { id name application { name createdAt } } }
+`);
+
+export const CommandSchemaHistory = graphql(`
+  query CommandSchemaHistory($applicationVersion: String!, $commandType: String!) {
+    applicationVersion(name: $applicationVersion) {
+      commandSchemaHistory(commandType: $commandType) { commandType version schema updatedAt }
+    }
   }
 `);
 
@@ -137,6 +182,14 @@ export const ValidateCommand = graphql(`
   query ValidateCommand($endpointId: ID!, $commandType: String!, $payload: JSON) {
     validateCommand(endpointId: $endpointId, commandType: $commandType, payload: $payload) { valid payload errors { path message } }
   }
+`);
+
+export const Viewer = graphql(`
+  query Viewer { viewer { id name role } }
+`);
+
+export const ApiKeys = graphql(`
+  query ApiKeys { apiKeys { id name role createdAt revokedAt } }
 `);
 
 export const CreateApiKey = graphql(`
