@@ -1,7 +1,8 @@
 // Roles in the console: a VIEWER sees no buttons it cannot use; a revoked key returns to sign-in.
 // Also screenshots every page for people to look at.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, createApiKey, createEndpoint, gqlData, invoke, type Fixture } from '../support/app.ts';
+import { createApiKey, createEndpoint, invokeCommand, revokeApiKey, setCommandSchema, type Fixture } from '../support/api.ts';
+import { ADMIN_KEY } from '../support/app.ts';
 import { lightControllerSchema } from '../support/fixtures.ts';
 import { consoleSuite, screenshot, signIn, skipBrowser, waitLive } from './browser.ts';
 
@@ -11,7 +12,7 @@ describe.skipIf(skipBrowser)('console: access', () => {
 
   beforeAll(async () => {
     fx = await createEndpoint(suite.app);
-    await invoke(suite.app, fx.endpointId, 'reboot', { delay: 5 });
+    await invokeCommand(suite.app, fx.endpointId, 'reboot', { delay: 5 });
   });
 
   it('a VIEWER sees the role and no Run, Send, Re-run or API keys', async () => {
@@ -37,7 +38,7 @@ describe.skipIf(skipBrowser)('console: access', () => {
     const operator = await createApiKey(suite.app, 'OPERATOR');
     const page = await signIn(suite.browser, suite.app.url, operator.secret);
     await waitLive(page);
-    await gqlData(suite.app, 'mutation($id: ID!) { revokeApiKey(id: $id) }', { id: operator.id });
+    await revokeApiKey(suite.app, operator.id);
     await page.getByLabel('API key').waitFor();
     expect(await page.getByRole('alert').textContent()).toMatch(/no longer valid/);
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
@@ -46,10 +47,7 @@ describe.skipIf(skipBrowser)('console: access', () => {
   });
 
   it('every page renders (screenshots in test-results/screenshots)', async () => {
-    await gqlData(suite.app, 'mutation($v: String!, $s: JSON!) { setCommandSchema(applicationVersion: $v, commandType: "light", schema: $s) { version } }', {
-      v: fx.appVersion,
-      s: lightControllerSchema,
-    });
+    await setCommandSchema(suite.app, fx.appVersion, 'light', lightControllerSchema);
     const page = await suite.browser.context.newPage();
     await page.goto(`${suite.app.url}/`);
     await page.getByLabel('API key').waitFor();

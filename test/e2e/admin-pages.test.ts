@@ -2,7 +2,8 @@
 // validateCommand) and the device Settings tab (rename, token rotation shown once).
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { ADMIN_KEY, createEndpoint, gqlData, type Fixture } from '../support/app.ts';
+import { createEndpoint, setCommandSchema, type Fixture } from '../support/api.ts';
+import { ADMIN_KEY } from '../support/app.ts';
 import { lightControllerSchema } from '../support/fixtures.ts';
 import { consoleSuite, signIn, skipBrowser, waitLive } from './browser.ts';
 
@@ -13,10 +14,7 @@ describe.skipIf(skipBrowser)('console: applications and settings', () => {
 
   beforeAll(async () => {
     fx = await createEndpoint(suite.app);
-    await gqlData(suite.app, 'mutation($v: String!, $s: JSON!) { setCommandSchema(applicationVersion: $v, commandType: "light", schema: $s) { version } }', {
-      v: fx.appVersion,
-      s: lightControllerSchema,
-    });
+    await setCommandSchema(suite.app, fx.appVersion, 'light', lightControllerSchema);
     page = await signIn(suite.browser, suite.app.url, ADMIN_KEY);
   });
 

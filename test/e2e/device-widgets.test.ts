@@ -2,7 +2,8 @@
 // generated from the LoRaWAN light-controller schema.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { ADMIN_KEY, createEndpoint, gqlData, type Fixture } from '../support/app.ts';
+import { createEndpoint, setCommandSchema, type Fixture } from '../support/api.ts';
+import { ADMIN_KEY } from '../support/app.ts';
 import { lightControllerSchema } from '../support/fixtures.ts';
 import { bindDevice, closeDevices, commandsIn, connectDevice, kp1Topic } from '../support/mqtt.ts';
 import { consoleSuite, screenshot, signIn, skipBrowser, waitLive } from './browser.ts';
@@ -56,10 +57,7 @@ describe.skipIf(skipBrowser)('console: device widgets', () => {
 
   const lightDevice = async () => {
     const fx = await createEndpoint(suite.app);
-    await gqlData(suite.app, 'mutation($v: String!, $s: JSON!) { setCommandSchema(applicationVersion: $v, commandType: "light", schema: $s) { version } }', {
-      v: fx.appVersion,
-      s: lightControllerSchema,
-    });
+    await setCommandSchema(suite.app, fx.appVersion, 'light', lightControllerSchema);
     await openDevice(fx);
     return fx;
   };

@@ -2,7 +2,8 @@
 // within a second or two) reach the fleet page without a reload, in a few batched renders rather
 // than one render per event.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, createEndpoint } from '../support/app.ts';
+import { createEndpoint } from '../support/api.ts';
+import { ADMIN_KEY } from '../support/app.ts';
 import { consoleSuite, screenshot, signIn, skipBrowser, waitLive } from './browser.ts';
 
 describe.skipIf(skipBrowser)('console: live updates', () => {

@@ -2,7 +2,8 @@
 // the page re-queries what it shows (events are not replayed), so a command created meanwhile
 // (through another server on the same database) appears.
 import { describe, expect, it } from 'vitest';
-import { ADMIN_KEY, createEndpoint, invoke, startApp } from '../support/app.ts';
+import { createEndpoint, invokeCommand } from '../support/api.ts';
+import { ADMIN_KEY, startApp } from '../support/app.ts';
 import { consoleSuite, signIn, skipBrowser, waitLive } from './browser.ts';
 
 describe.skipIf(skipBrowser)('console: reconnecting', () => {
@@ -22,7 +23,7 @@ describe.skipIf(skipBrowser)('console: reconnecting', () => {
     await expect.poll(() => indicator.getAttribute('data-state')).toBe('down');
     expect(await indicator.textContent()).toMatch(/disconnected/i);
     const other = await startApp();
-    const missed = await invoke(other, fx.endpointId, 'while-down');
+    const missed = await invokeCommand(other, fx.endpointId, 'while-down');
     await other.stop();
 
     suite.app = await startApp({ port });

@@ -2,7 +2,8 @@
 // history shows it live; re-run; a command left alone expires.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { ADMIN_KEY, commandById, createEndpoint, gqlData, unique, type Fixture } from '../support/app.ts';
+import { commandById, createEndpoint, renameEndpoint, type Fixture } from '../support/api.ts';
+import { ADMIN_KEY, unique } from '../support/app.ts';
 import { consoleSuite, screenshot, signIn, skipBrowser, waitLive } from './browser.ts';
 
 describe.skipIf(skipBrowser)('console: the tutorial', () => {
@@ -14,7 +15,7 @@ describe.skipIf(skipBrowser)('console: the tutorial', () => {
   beforeAll(async () => {
     fx = await createEndpoint(suite.app);
     deviceName = unique('hall-lamp');
-    await gqlData(suite.app, 'mutation($id: ID!, $n: String) { renameEndpoint(endpointId: $id, name: $n) { id } }', { id: fx.endpointId, n: deviceName });
+    await renameEndpoint(suite.app, fx.endpointId, deviceName);
     page = await signIn(suite.browser, suite.app.url, ADMIN_KEY);
   });
 
