@@ -61,7 +61,7 @@ function toStored(row: typeof commandSchemas.$inferSelect): StoredCommandSchema 
     applicationVersionId: row.applicationVersionId,
     commandType: row.commandType,
     version: row.version,
-    // jsonb reads as unknown; only schemas that compiled (JSON objects) or null are ever written.
+    // json reads as unknown; only schemas that compiled (JSON objects) or null are ever written.
     schema: row.schema as Record<string, unknown> | null,
     createdAt: row.createdAt,
   };

@@ -152,8 +152,9 @@ export const commandSchemas = pgTable(
       .references(() => applicationVersions.id),
     commandType: text('command_type').notNull(),
     version: integer('version').notNull(),
-    // null marks a removal: the type accepts any JSON again from this version on.
-    schema: jsonb('schema'),
+    // null marks a removal: the type accepts any JSON again from this version on. json, not
+    // jsonb: the author's key order is kept (editor text, form field order).
+    schema: json('schema'),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
   (t) => [uniqueIndex('command_schemas_version_idx').on(t.applicationVersionId, t.commandType, t.version)],

@@ -1,7 +1,8 @@
-// A form generated from a command schema (rjsf with the same JSON Schema dialect as the server):
+// A form generated from a command schema (rjsf with the same JSON Schema draft as the server):
 // `const` fields shown fixed, defaults prefilled, if/then requirements checked before sending,
 // and server errors placed next to their field by JSON pointer. Loaded lazily (rjsf is big).
-import Form from '@rjsf/core';
+// Not the package index: it also exports a test registry that imports @rjsf/validator-ajv8 (Ajv).
+import Form from '@rjsf/core/lib/components/Form.js';
 import type { ErrorSchema, RJSFSchema, UiSchema } from '@rjsf/utils';
 import { useMemo, useState, type ReactNode } from 'react';
 import { validator } from './validator.ts';
@@ -25,21 +26,10 @@ export function errorsByPointer(errors: readonly ServerError[]): ErrorSchema {
   return root as ErrorSchema;
 }
 
-/**
- * Fields to fill first (required, then optional), fixed ones last. The stored schema does not keep
- * its author's property order (PostgreSQL jsonb), so the form orders by what matters to people.
- */
+/** Fields in the schema's own property order (rjsf's default); `const` ones shown fixed. */
 function uiFor(schema: RJSFSchema): UiSchema {
   const ui: UiSchema = {};
-  const required = new Set(schema.required ?? []);
-  const rank = (name: string, prop: unknown) =>
-    typeof prop === 'object' && prop !== null && 'const' in prop ? 2 : required.has(name) ? 0 : 1;
   const entries = Object.entries(schema.properties ?? {});
-  ui['ui:order'] = entries
-    .map(([name, prop], index) => ({ name, key: rank(name, prop) * 10_000 + index }))
-    .sort((a, b) => a.key - b.key)
-    .map((e) => e.name)
-    .concat('*');
   for (const [name, prop] of entries) {
     if (typeof prop !== 'object') continue;
     if ('const' in prop) ui[name] = { 'ui:readonly': true, 'ui:help': 'Fixed by the schema' };
@@ -77,8 +67,6 @@ export function SchemaForm(props: {
       showErrorList={false}
       liveValidate={tried ? 'onChange' : undefined}
       onError={() => setTried(true)}
-      // Ajv adds a summary error for a failed if/then on the whole object; the field error says it.
-      transformErrors={(errors) => errors.filter((e) => e.name !== 'if')}
       extraErrors={extraErrors}
       experimental_defaultFormStateBehavior={{ constAsDefaults: 'always', emptyObjectFields: 'populateAllDefaults' }}
       onChange={(e) => props.onChange(e.formData)}

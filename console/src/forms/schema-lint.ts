@@ -1,8 +1,11 @@
-// Structural checks of a command schema while it is edited, with JSON pointers into the schema.
-// The server's check (Ajv against the draft 2020-12 meta-schema) stays the authority on save.
-import type { SchemaError } from './json-schema.ts';
+// Structural checks of a command schema while it is edited, with JSON pointers into the schema:
+// instant feedback as the author types (the server only checks on save, and a save is a new
+// version). The server's check (Ajv against the draft 2020-12 meta-schema) stays the authority.
 
-type Problem = Pick<SchemaError, 'instancePath' | 'message'>;
+interface Problem {
+  instancePath: string;
+  message: string;
+}
 
 const TYPES = new Set(['string', 'number', 'integer', 'boolean', 'object', 'array', 'null']);
 const SCHEMA_MAPS = ['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas'];

@@ -1,0 +1,1 @@
+ALTER TABLE "command_schemas" ALTER COLUMN "schema" SET DATA TYPE json;
