@@ -92,7 +92,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     const secret = await auth.bootstrap();
     if (secret) {
       if (options.onBootstrapKey) options.onBootstrapKey(secret);
-      else printBootstrapKey(secret);
+      else printBootstrapKey(secret, config.port);
     }
 
     sweeper = new ExpirySweeper(commands, config.expirySweepMs, log);
@@ -140,7 +140,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     ws = attachGraphQLWebSockets(http, yoga, services, config.graphql);
     await listen(http, config.port, config.host);
     httpPort = (http.address() as AddressInfo).port;
-    log.info({ port: httpPort, host: config.host }, `HTTP listening: GraphQL at http://localhost:${httpPort}/graphql`);
+    log.info({ port: httpPort, host: config.host }, `HTTP listening: the console at http://localhost:${httpPort}/, GraphQL at http://localhost:${httpPort}/graphql`);
     mqtt = await startMqtt({
       host: config.host,
       port: config.mqttPort,
@@ -222,7 +222,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-function printBootstrapKey(secret: string): void {
+function printBootstrapKey(secret: string, port: number): void {
   // Printed once, to the terminal, never to the structured log.
   process.stderr.write(
     [
@@ -231,7 +231,8 @@ function printBootstrapKey(secret: string): void {
       '',
       `    ${secret}`,
       '',
-      '  Use it as "Authorization: Bearer <key>". Set ADMIN_API_KEY to choose your own instead.',
+      `  Sign in to the console at http://localhost:${port}/ with it, or send it as "Authorization: Bearer <key>".`,
+      '  Set ADMIN_API_KEY to choose your own instead.',
       '',
     ].join('\n') + '\n',
   );
