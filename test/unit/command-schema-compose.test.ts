@@ -2,6 +2,7 @@
 // Pointer (docs/command-schemas.md, "Composition" and "Messages").
 import { describe, expect, it } from 'vitest';
 import { compileCommandSchema, composePayload, type CompiledCommandSchema } from '../../src/domain/command-schema/index.ts';
+import { deepFreeze } from '../../src/lib/deep-freeze.ts';
 import { lightControllerSchema } from '../support/fixtures.ts';
 
 const lightController = lightControllerSchema;
@@ -10,14 +11,6 @@ function compile(schema: unknown): CompiledCommandSchema {
   const result = compileCommandSchema(schema);
   if (!result.ok) throw new Error(`schema refused: ${JSON.stringify(result.errors)}`);
   return result.compiled;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }
 
 const byPath = (a: { path: string; message: string }, b: { path: string; message: string }) =>
