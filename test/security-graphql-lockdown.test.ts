@@ -2,10 +2,9 @@
 import { connect as tcpConnect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
-import type { Principal } from '../src/domain/types.ts';
 import type { TadaDocumentNode } from '../src/graphql/typed.ts';
 import { createEndpoint, invokeCommand, type Fixture } from './support/api.ts';
-import { ADMIN_KEY, gql, gqlData, startApp, testConfig, textOf, unique, waitFor, wsClient, type GqlArguments } from './support/app.ts';
+import { ADMIN_KEY, ADMIN_PRINCIPAL, gql, type GqlArguments, gqlData, startApp, testConfig, textOf, unique, waitFor, wsClient } from './support/app.ts';
 import { rawQuery } from './support/db.ts';
 import {
   CreateApiKey,
@@ -18,8 +17,6 @@ import {
 } from './support/documents.ts';
 import { closeDevices, connectDevice, idsReceived, kp1Topic } from './support/mqtt.ts';
 import { RawWs, connackOf, sleep, startLoggedApp, type LoggedApp } from './support/security.ts';
-
-const ADMIN: Principal = { keyId: 'test', name: 'test', role: 'ADMIN' };
 
 let app: App;
 
@@ -106,7 +103,7 @@ describe('locked-down server: GraphiQL off, anonymous introspection off, 5 mutat
 
   async function key(role: 'ADMIN' | 'OPERATOR' | 'VIEWER' = 'OPERATOR'): Promise<string> {
     // Through the service: GraphQL mutations would spend the admin key's budget.
-    return (await locked.services.auth.createApiKey(ADMIN, unique('key'), role)).secret;
+    return (await locked.services.auth.createApiKey(ADMIN_PRINCIPAL, unique('key'), role)).secret;
   }
 
   it('does not serve GraphiQL on GET /graphql with Accept: text/html', async () => {

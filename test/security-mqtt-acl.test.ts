@@ -1,15 +1,12 @@
 // Who may act in an endpoint's name over MQTT: the subscription ACL, publishing with another token, retain/Will/$SYS, error replies.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
-import type { Principal } from '../src/domain/types.ts';
 import { createEndpoint, invokeCommand, revokeEndpoint, setEndpointCredentials } from './support/api.ts';
-import { startApp, unique, waitFor } from './support/app.ts';
+import { ADMIN_PRINCIPAL, startApp, unique, waitFor } from './support/app.ts';
 import { commandStatus } from './support/db.ts';
 import { bindDevice, closeDevices, commandsIn, connectDevice, kp1Topic, pushedTo } from './support/mqtt.ts';
 import { connackOf } from './support/security.ts';
 import { expectRefused, httpKp1 } from './support/security-mqtt.ts';
-
-const ADMIN: Principal = { keyId: 'test', name: 'test', role: 'ADMIN' };
 
 let app: App;
 
@@ -71,7 +68,7 @@ describe('subscription ACL', () => {
     for (let i = 0; i < N; i += 25) {
       const batch = await Promise.all(
         Array.from({ length: Math.min(25, N - i) }, (_, j) =>
-          app.services.commands.invoke(ADMIN, { endpointId: b.endpointId, commandType: 'x', payload: { n: i + j } }),
+          app.services.commands.invoke(ADMIN_PRINCIPAL, { endpointId: b.endpointId, commandType: 'x', payload: { n: i + j } }),
         ),
       );
       for (const c of batch) invoked.add(c.id);

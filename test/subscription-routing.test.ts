@@ -3,18 +3,16 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
-import type { Command, Principal } from '../src/domain/types.ts';
+import type { Command } from '../src/domain/types.ts';
 import { MAX_BUFFERED_EVENTS, eventStream } from '../src/events/stream.ts';
 import { createEndpoint, invokeCommand } from './support/api.ts';
-import { startApp, waitFor } from './support/app.ts';
+import { ADMIN_PRINCIPAL, startApp, waitFor } from './support/app.ts';
 
 let app: App;
 beforeAll(async () => {
   app = await startApp();
 });
 afterAll(() => app?.stop());
-
-const ADMIN: Principal = { keyId: 'test', name: 'test', role: 'ADMIN' };
 
 /** Counts the events each handler gets, by name. */
 function counter() {
@@ -89,7 +87,7 @@ describe('EventBus routes', () => {
 describe('routed streams', () => {
   it('end a telemetry subscription at once when its subscriber leaves, without waiting for an event', async () => {
     const fx = await createEndpoint(app);
-    const samples = await app.services.subscriptions.telemetry(ADMIN, fx.endpointId);
+    const samples = await app.services.subscriptions.telemetry(ADMIN_PRINCIPAL, fx.endpointId);
     const waiting = samples.next();
     await samples.return!();
     expect(await waiting).toEqual({ value: undefined, done: true });
@@ -105,7 +103,7 @@ describe('routed streams', () => {
     let arrived = 0;
     const off = bus.on('commandChanged', () => void arrived++, { endpointId: flooded.endpointId });
 
-    const invokeOn = (endpointId: string) => app.services.commands.invoke(ADMIN, { endpointId, commandType: 'flood' });
+    const invokeOn = (endpointId: string) => app.services.commands.invoke(ADMIN_PRINCIPAL, { endpointId, commandType: 'flood' });
     await Promise.all(Array.from({ length: MAX_BUFFERED_EVENTS + 1 }, () => invokeOn(flooded.endpointId)));
     await waitFor(() => arrived === MAX_BUFFERED_EVENTS + 1, 20_000, () => `${arrived} arrived`);
     off();

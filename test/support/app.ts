@@ -10,8 +10,11 @@ import { createApp, type App } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import type { TadaDocumentNode } from '../../src/graphql/typed.ts';
 import { createLogger } from '../../src/logger.ts';
+import type { Principal } from '../../src/domain/types.ts';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+/** An ADMIN caller for tests that call domain services directly, without an API key. */
+export const ADMIN_PRINCIPAL: Principal = { keyId: 'test', name: 'test', role: 'ADMIN' };
 export const usingPostgres = process.env['TEST_DB'] === 'postgres';
 
 let pglite: Promise<PGlite> | undefined;
