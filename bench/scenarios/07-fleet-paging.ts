@@ -68,13 +68,11 @@ async function run(ctx: BenchContext): Promise<void> {
       const metric = `${c.label}${c.targeted ? '' : ' (informational)'}: p99 (p50 ${ms.p50.toFixed(1)} ms)`;
       ctx.report.row({ scenario: sc, metric, value: ms.p99, unit: 'ms', target: c.targeted ? TARGET : undefined });
     }
-    // The slowest case with a target, and the slowest informational one.
-    const slowest = (targeted: boolean) => timed.filter((t) => t.c.targeted === targeted).sort((a, b) => b.ms.p99 - a.ms.p99)[0]!;
     const plans: Record<string, string> = {};
-    for (const t of [slowest(true), slowest(false)]) {
-      plans[t.c.label] = await explain(sql, t.c);
-      log(`fleet-paging: plan of "${t.c.label}": ${plans[t.c.label]}`);
-    }
+    for (const { c } of timed) plans[c.label] = await explain(sql, c);
+    // The slowest case with a target, and the slowest informational one.
+    const slowest = (targeted: boolean) => timed.filter((t) => t.c.targeted === targeted).sort((a, b) => b.ms.p99 - a.ms.p99)[0]!.c.label;
+    for (const label of [slowest(true), slowest(false)]) log(`fleet-paging: plan of the slowest, "${label}": ${plans[label]}`);
     ctx.report.figures['fleetPaging'] = { commands: n, endpoints: e, pageSize: PAGE, fill: fleet.fill, cases: Object.fromEntries(timed.map((t) => [t.c.label, t.ms])), plans };
   } finally {
     await sql.end({ timeout: 5 });
@@ -219,7 +217,7 @@ async function time(http: HttpClient, c: Case, count: number): Promise<Summary> 
   return summarize(samples);
 }
 
-/** EXPLAIN ANALYZE of the statement the store builds for the case: its plan's nodes, outermost first. */
+/** EXPLAIN ANALYZE of the statement the store builds for the case: its plan's nodes and time. */
 async function explain(sql: postgres.Sql, c: Case): Promise<string> {
   let statement: { query: string; params: unknown[] } | undefined;
   const db = drizzle(sql, { logger: { logQuery: (query, params) => (statement = { query, params }) } });
@@ -229,14 +227,14 @@ async function explain(sql: postgres.Sql, c: Case): Promise<string> {
   const [row] = await sql.unsafe<{ 'QUERY PLAN': unknown }[]>(`explain (analyze, format json) ${statement.query}`, statement.params as never[]);
   const raw = row!['QUERY PLAN'];
   const [top] = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { Plan: PlanNode; 'Execution Time': number }[];
-  const nodes: string[] = [];
-  const walk = (p: PlanNode, depth: number): void => {
+  // Outermost first; several children in brackets.
+  const show = (p: PlanNode): string => {
     const on = p['Index Name'] ?? p['Relation Name'];
-    nodes.push(`${'  '.repeat(depth)}${p['Node Type']}${p['Scan Direction'] === 'Backward' ? ' Backward' : ''}${on ? ` on ${on}` : ''} (rows ${p['Actual Rows']})`);
-    for (const child of p.Plans ?? []) walk(child, depth + 1);
+    const node = `${p['Node Type']}${p['Scan Direction'] === 'Backward' ? ' Backward' : ''}${on ? ` on ${on}` : ''} (${p['Actual Rows']} rows)`;
+    const children = (p.Plans ?? []).map(show);
+    return children.length === 0 ? node : children.length === 1 ? `${node} > ${children[0]}` : `${node} > [${children.join('; ')}]`;
   };
-  walk(top!.Plan, 0);
-  return `${round(top!['Execution Time'], 2)} ms\n${nodes.join('\n')}`;
+  return `${show(top!.Plan)}; ${round(top!['Execution Time'], 2)} ms`;
 }
 
 interface PlanNode {
