@@ -1,8 +1,8 @@
 // Scenario 8, fleet paging: the console's fleet-wide `commands(filter, first, after)` and
 // `endpoints` connections over a large history. The commands and endpoints are written with
 // set-based SQL (generate_series) straight into the server's PostgreSQL, then pages of 50 are
-// timed through the server's GraphQL API over keep-alive HTTP, one request at a time. The plan
-// of the slowest case is read with EXPLAIN ANALYZE of the SQL the server's own store code builds.
+// timed through the server's GraphQL API over keep-alive HTTP, one request at a time. Each case's
+// plan comes from EXPLAIN ANALYZE of the SQL the server's own store code builds for it.
 import postgres from 'postgres';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { listEndpoints, listFleetCommands, type EndpointQuery, type FleetCommandQuery } from '../../src/storage/fleet-store.ts';
