@@ -24,8 +24,9 @@ import { results } from './scenarios/03-results.ts';
 import { subscriptions } from './scenarios/04-subscriptions.ts';
 import { connections } from './scenarios/05-connections.ts';
 import { polling } from './scenarios/06-polling.ts';
+import { fleetPaging } from './scenarios/07-fleet-paging.ts';
 
-const SCENARIOS: readonly Scenario[] = [e2e, latency, results, subscriptions, connections, polling];
+const SCENARIOS: readonly Scenario[] = [e2e, latency, results, subscriptions, connections, polling, fleetPaging];
 
 async function main(config: BenchConfig, run: RunInfo, servers: Servers, workers: WorkerPool): Promise<void> {
   const { settings } = config;

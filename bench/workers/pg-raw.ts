@@ -94,6 +94,9 @@ serveWorker(
         );
         endpointIds = rows.map((r) => String(r['id']));
       }
+      // Every endpoint here has the same version; the service writes it into each command row too.
+      const [ep] = await db.query('select application_version_id from endpoints where id = $1', [endpointIds[0]]);
+      await db.query(`alter table ${TABLE} alter column application_version_id set default '${String(ep!['application_version_id'])}'`, []);
       const [v] = await db.query('select version() as v', []);
       return { serverVersion: String(v!['v']) };
     },
