@@ -52,12 +52,17 @@ export class RegistryService {
     return store.listVersionsOfApplications(this.db, applicationIds);
   }
 
-  async applicationById(id: string): Promise<Application | null> {
-    return store.findApplicationById(this.db, id);
+  /** Applications, versions and endpoints by id, several at once (GraphQL's per-request loaders). */
+  async applicationsByIds(ids: readonly string[]): Promise<Map<string, Application>> {
+    return byId(await store.findApplicationsByIds(this.db, ids.filter(isUuid)));
   }
 
-  async versionById(id: string): Promise<ApplicationVersion | null> {
-    return store.findVersionById(this.db, id);
+  async versionsByIds(ids: readonly string[]): Promise<Map<string, ApplicationVersion>> {
+    return byId(await store.findVersionsByIds(this.db, ids.filter(isUuid)));
+  }
+
+  async endpointsByIds(ids: readonly string[]): Promise<Map<string, Endpoint>> {
+    return byId(await store.findEndpointsByIds(this.db, ids.filter(isUuid)));
   }
 
   async createApplication(actor: Principal | null, name: string): Promise<Application> {
@@ -261,4 +266,8 @@ export class RegistryService {
     const hash = hashSecret(token);
     return this.byTokenHash.get(hash, () => store.findActiveEndpointByTokenHash(this.db, hash));
   }
+}
+
+function byId<T extends { id: string }>(rows: T[]): Map<string, T> {
+  return new Map(rows.map((row) => [row.id, row]));
 }

@@ -23,9 +23,9 @@ export async function findApplicationByName(db: Db, name: string): Promise<Appli
   return row ?? null;
 }
 
-export async function findApplicationById(db: Db, id: string): Promise<Application | null> {
-  const [row] = await db.select().from(applications).where(eq(applications.id, id));
-  return row ?? null;
+export async function findApplicationsByIds(db: Db, ids: readonly string[]): Promise<Application[]> {
+  if (ids.length === 0) return [];
+  return db.select().from(applications).where(inArray(applications.id, [...ids]));
 }
 
 export async function listApplications(db: Db): Promise<Application[]> {
@@ -59,9 +59,9 @@ export async function findVersionByName(db: Db, name: string): Promise<Applicati
   return row ?? null;
 }
 
-export async function findVersionById(db: Db, id: string): Promise<ApplicationVersion | null> {
-  const [row] = await db.select().from(applicationVersions).where(eq(applicationVersions.id, id));
-  return row ?? null;
+export async function findVersionsByIds(db: Db, ids: readonly string[]): Promise<ApplicationVersion[]> {
+  if (ids.length === 0) return [];
+  return db.select().from(applicationVersions).where(inArray(applicationVersions.id, [...ids]));
 }
 
 export async function insertEndpoint(
@@ -75,6 +75,11 @@ export async function insertEndpoint(
 export async function findEndpointById(db: Db, id: string): Promise<Endpoint | null> {
   const [row] = await db.select(endpointColumns).from(endpoints).where(eq(endpoints.id, id));
   return row ?? null;
+}
+
+export async function findEndpointsByIds(db: Db, ids: readonly string[]): Promise<Endpoint[]> {
+  if (ids.length === 0) return [];
+  return db.select(endpointColumns).from(endpoints).where(inArray(endpoints.id, [...ids]));
 }
 
 /** The active endpoint a device token identifies, with its application version. */

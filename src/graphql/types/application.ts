@@ -28,7 +28,7 @@ ApplicationVersionRef.implement({
     application: t.field({
       type: ApplicationRef,
       description: 'The application this version belongs to.',
-      resolve: async (version, _args, ctx) => (await ctx.services.registry.applicationById(version.applicationId))!,
+      resolve: async (version, _args, ctx) => (await ctx.applicationLoader(version.applicationId))!,
     }),
   }),
 });

@@ -13,7 +13,7 @@ EndpointRef.implement({
       type: ApplicationVersionRef,
       description: 'The application version the device runs.',
       resolve: async (endpoint, _args, ctx) =>
-        (await ctx.services.registry.versionById(endpoint.applicationVersionId))!,
+        (await ctx.versionLoader(endpoint.applicationVersionId))!,
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the endpoint was created.' }),
     revokedAt: t.expose('revokedAt', {
