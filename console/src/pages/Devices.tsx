@@ -53,7 +53,9 @@ export function DevicesPage() {
           )
         }
       />
-      {creating && <NewDevice apps={apps ?? []} onClose={() => setCreating(false)} />}
+      {creating && (
+        <NewDevice apps={apps ?? []} onClose={() => setCreating(false)} onCreated={() => refetch({ requestPolicy: 'network-only' })} />
+      )}
       <div className="toolbar">
         <input
           type="search"
@@ -162,7 +164,7 @@ function FirstDevice({ hasVersion, canCreate, onCreate }: { hasVersion: boolean;
   );
 }
 
-function NewDevice({ apps, onClose }: { apps: Apps; onClose: () => void }) {
+function NewDevice({ apps, onClose, onCreated }: { apps: Apps; onClose: () => void; onCreated: () => void }) {
   const toast = useToast();
   const [chosen, setVersion] = useState('');
   const version = chosen || (apps.find((a) => a.versions.length > 0)?.versions[0]?.name ?? '');
@@ -208,6 +210,7 @@ function NewDevice({ apps, onClose }: { apps: Apps; onClose: () => void }) {
         else if (res.data) {
           const { endpoint, token: secret } = res.data.createEndpoint;
           setCreated({ id: endpoint.id, name: name.trim() || null, token: secret });
+          onCreated();
         }
       }}
     >
