@@ -65,8 +65,8 @@ describe.skipIf(skipBrowser)('console: first run on an empty server', () => {
     await form.getByRole('button', { name: 'Create device' }).click();
     const created = page.getByRole('region', { name: 'Device created' });
     expect(await created.getByTestId('secret').textContent()).toBe('hall-lamp-1');
-    // The list below shows the new device at once (an empty list held no endpoint to invalidate).
-    await page.getByRole('cell', { name: 'hall lamp' }).waitFor();
+    // The list below shows the new device at once (an empty list held no endpoint to invalidate), not after the 15 s refresh.
+    await page.getByRole('cell', { name: 'hall lamp' }).waitFor({ timeout: 3000 });
     await screenshot(page, 'first-run-device-created');
     await created.getByRole('link', { name: 'Open hall lamp' }).click();
     await expect.poll(() => new URL(page.url()).pathname).toMatch(/^\/devices\/[0-9a-f-]{36}$/);
