@@ -1,11 +1,11 @@
 // Every endpoint: search by name, filter by application and version, keyset pages.
-import { useContext, useEffect, useState } from 'react';
+import { useContext, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { CreateEndpoint, EndpointsQuery } from '../queries.ts';
 import { ApplicationSelect, useApplications } from '../ui/filters.tsx';
 import { Pager, useCursors } from '../ui/paging.tsx';
 import { Link, navigate, useDebounced, useQueryParam } from '../router.tsx';
-import { useOnReconnect } from '../live.ts';
+import { useEvery, useOnReconnect } from '../live.ts';
 import { can, SessionContext } from '../session-context.ts';
 import { Badge, Empty, ErrorBox, Loading, PageHeader, SecretOnce, errorText, formatTime, relativeTime } from '../ui/kit.tsx';
 import { useToast } from '../ui/toast.tsx';
@@ -32,10 +32,7 @@ export function DevicesPage() {
     },
   });
   useOnReconnect(() => refetch({ requestPolicy: 'network-only' }));
-  useEffect(() => {
-    const timer = setInterval(() => refetch({ requestPolicy: 'network-only' }), 15_000);
-    return () => clearInterval(timer);
-  }, [refetch]);
+  useEvery(15_000, () => refetch({ requestPolicy: 'network-only' }));
 
   const versions = apps?.find((a) => a.name === application)?.versions ?? [];
   const page = result.data?.endpoints;
