@@ -53,3 +53,16 @@ export function useOnReconnect(fn: () => void): void {
   handler.current = fn;
   useEffect(() => connection?.live.listen((_state, reconnected) => reconnected && handler.current()), [connection]);
 }
+
+/**
+ * Calls `fn` every `ms` while mounted: for what no subscription carries (last seen, MQTT
+ * connected), which would otherwise stay as first loaded.
+ */
+export function useEvery(ms: number, fn: () => void): void {
+  const handler = useRef(fn);
+  handler.current = fn;
+  useEffect(() => {
+    const timer = setInterval(() => handler.current(), ms);
+    return () => clearInterval(timer);
+  }, [ms]);
+}

@@ -105,8 +105,8 @@ export const RevokeEndpoint = graphql(`
 `);
 
 export const CreateEndpoint = graphql(`
-  mutation CreateEndpoint($applicationVersion: String!, $name: String) {
-    createEndpoint(applicationVersion: $applicationVersion, name: $name) { token endpoint { id } }
+  mutation CreateEndpoint($applicationVersion: String!, $name: String, $token: String) {
+    createEndpoint(applicationVersion: $applicationVersion, name: $name, token: $token) { token endpoint { id } }
   }
 `);
 

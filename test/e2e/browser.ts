@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect } from 'vitest';
-import type { App } from '../../src/app.ts';
-import { startApp } from '../support/app.ts';
+import { createApp, type App } from '../../src/app.ts';
+import { createLogger } from '../../src/logger.ts';
+import { startApp, testConfig } from '../support/app.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const inCI = process.env['CI'] === 'true';
@@ -83,13 +84,28 @@ export async function waitLive(page: Page): Promise<void> {
 }
 
 /**
- * A server and a browser for one test file, started before its tests and stopped after them;
- * the file fails if any page threw or the Content-Security-Policy refused anything.
+ * A server as a new user starts it: its own empty in-memory PGlite, no ADMIN_API_KEY, so it makes
+ * and "prints" (hands to `bootstrapKey`) a bootstrap admin key.
  */
-export function consoleSuite(): { app: App; browser: Browser } {
-  const suite = {} as { app: App; browser: Browser };
+async function startFreshApp(): Promise<{ app: App; bootstrapKey: string }> {
+  let bootstrapKey = '';
+  const config = testConfig({ adminApiKey: undefined, database: { kind: 'pglite', dataDir: 'memory://' } });
+  const app = createApp(config, { logger: createLogger(config.logLevel), onBootstrapKey: (secret) => (bootstrapKey = secret) });
+  await app.start();
+  if (!bootstrapKey) throw new Error('a fresh server printed no bootstrap key');
+  return { app, bootstrapKey };
+}
+
+/**
+ * A server and a browser for one test file, started before its tests and stopped after them;
+ * the file fails if any page threw or the Content-Security-Policy refused anything. `fresh` gives
+ * the file a server with no data of its own (see startFreshApp) instead of the worker's shared one.
+ */
+export function consoleSuite(options: { fresh?: boolean } = {}): { app: App; browser: Browser; bootstrapKey: string } {
+  const suite = {} as { app: App; browser: Browser; bootstrapKey: string };
   beforeAll(async () => {
-    suite.app = await startApp();
+    if (options.fresh) Object.assign(suite, await startFreshApp());
+    else suite.app = await startApp();
     suite.browser = await launchBrowser();
   });
   afterAll(async () => {

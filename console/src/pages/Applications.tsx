@@ -27,7 +27,7 @@ export default function ApplicationsPage({ version }: { version: string | null }
       <PageHeader title="Applications" subtitle="Kinds of devices, their versions, and the command schemas of each version." />
       <div className="split">
         <aside className="card list-card" aria-label="Applications list">
-          {apps.length === 0 && <Empty title="No applications yet" />}
+          {apps.length === 0 && <Empty title="No applications yet">{operator && 'Name one below, then add a version to it.'}</Empty>}
           {apps.map((app) => (
             <div key={app.id} className="app-group">
               <div className="app-name">
@@ -67,7 +67,7 @@ export default function ApplicationsPage({ version }: { version: string | null }
                 }
               }}
             >
-              <input className="input" aria-label="New application name" placeholder="new-application" value={newApp} onChange={(e) => setNewApp(e.target.value)} required />
+              <input className="input input-small" aria-label="New application name" placeholder="new-application" value={newApp} onChange={(e) => setNewApp(e.target.value)} required />
               <button className="button button-small">Add application</button>
             </form>
           )}
@@ -77,7 +77,17 @@ export default function ApplicationsPage({ version }: { version: string | null }
             <VersionSchemas version={version} onChanged={reload} />
           ) : (
             <div className="card">
-              <Empty title="Pick a version">Its command schemas, their history and a preview of the generated forms appear here.</Empty>
+              {apps.length === 0 ? (
+                <Empty title="Start with an application">
+                  An application is a kind of device; its versions hold the command schemas. Devices of a version are
+                  created under <Link to="/devices">Devices</Link>.
+                </Empty>
+              ) : (
+                <Empty title="Pick a version">
+                  Its command schemas, their history and a preview of the generated forms appear here. Devices of a
+                  version are created under <Link to="/devices">Devices</Link>.
+                </Empty>
+              )}
             </div>
           )}
         </div>

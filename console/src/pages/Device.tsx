@@ -3,7 +3,7 @@ import { lazy, Suspense } from 'react';
 import { useQuery } from 'urql';
 import { EndpointQuery } from '../queries.ts';
 import { Link } from '../router.tsx';
-import { useOnReconnect } from '../live.ts';
+import { useEvery, useOnReconnect } from '../live.ts';
 import { Badge, Empty, ErrorBox, Loading, PageHeader, formatTime, relativeTime } from '../ui/kit.tsx';
 import { CommandsTab } from '../device/CommandsTab.tsx';
 import { SettingsTab } from '../device/SettingsTab.tsx';
@@ -20,6 +20,7 @@ const TABS: { id: Tab; label: string }[] = [
 export function DevicePage({ id, tab }: { id: string; tab: Tab }) {
   const [result, refetch] = useQuery({ query: EndpointQuery, variables: { id } });
   useOnReconnect(() => refetch({ requestPolicy: 'network-only' }));
+  useEvery(15_000, () => refetch({ requestPolicy: 'network-only' }));
   if (result.error && !result.data) return <ErrorBox error={result.error} />;
   if (!result.data) return <Loading />;
   const endpoint = result.data.endpoint;

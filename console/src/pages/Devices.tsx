@@ -1,11 +1,11 @@
 // Every endpoint: search by name, filter by application and version, keyset pages.
-import { useContext, useEffect, useState } from 'react';
+import { useContext, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { CreateEndpoint, EndpointsQuery } from '../queries.ts';
 import { ApplicationSelect, useApplications } from '../ui/filters.tsx';
 import { Pager, useCursors } from '../ui/paging.tsx';
 import { Link, navigate, useDebounced, useQueryParam } from '../router.tsx';
-import { useOnReconnect } from '../live.ts';
+import { useEvery, useOnReconnect } from '../live.ts';
 import { can, SessionContext } from '../session-context.ts';
 import { Badge, Empty, ErrorBox, Loading, PageHeader, SecretOnce, errorText, formatTime, relativeTime } from '../ui/kit.tsx';
 import { useToast } from '../ui/toast.tsx';
@@ -32,10 +32,7 @@ export function DevicesPage() {
     },
   });
   useOnReconnect(() => refetch({ requestPolicy: 'network-only' }));
-  useEffect(() => {
-    const timer = setInterval(() => refetch({ requestPolicy: 'network-only' }), 15_000);
-    return () => clearInterval(timer);
-  }, [refetch]);
+  useEvery(15_000, () => refetch({ requestPolicy: 'network-only' }));
 
   const versions = apps?.find((a) => a.name === application)?.versions ?? [];
   const page = result.data?.endpoints;
@@ -53,7 +50,9 @@ export function DevicesPage() {
           )
         }
       />
-      {creating && <NewDevice apps={apps ?? []} onClose={() => setCreating(false)} />}
+      {creating && (
+        <NewDevice apps={apps ?? []} onClose={() => setCreating(false)} onCreated={() => refetch({ requestPolicy: 'network-only' })} />
+      )}
       <div className="toolbar">
         <input
           type="search"
@@ -85,9 +84,13 @@ export function DevicesPage() {
       ) : !page ? (
         <Loading />
       ) : page.edges.length === 0 ? (
-        <Empty title="No devices">
-          {debounced || application ? 'Nothing matches these filters.' : 'Create an endpoint to register a device.'}
-        </Empty>
+        <div className="card">
+          {debounced || application ? (
+            <Empty title="No devices">Nothing matches these filters.</Empty>
+          ) : (
+            <FirstDevice hasVersion={hasVersion(apps)} canCreate={can(session, 'OPERATOR')} onCreate={() => setCreating(true)} />
+          )}
+        </div>
       ) : (
         <div className="card table-card">
           <table className="table">
@@ -130,27 +133,85 @@ export function DevicesPage() {
 
 type Apps = { name: string; versions: { name: string }[] }[];
 
-function NewDevice({ apps, onClose }: { apps: Apps; onClose: () => void }) {
+const hasVersion = (apps: Apps | undefined) => Boolean(apps?.some((a) => a.versions.length > 0));
+
+/** The empty fleet: what a first-time user does next. */
+function FirstDevice({ hasVersion, canCreate, onCreate }: { hasVersion: boolean; canCreate: boolean; onCreate: () => void }) {
+  return (
+    <Empty title="No devices yet">
+      A device belongs to a version of an application.{' '}
+      {hasVersion ? (
+        canCreate ? (
+          <>
+            <button type="button" className="link-button" onClick={onCreate}>
+              Create a device
+            </button>{' '}
+            and give its token to the device.
+          </>
+        ) : (
+          'An operator can create one here.'
+        )
+      ) : (
+        <>
+          First create an application and a version under <Link to="/applications">Applications</Link>, then a device
+          here with <strong>New device</strong>.
+        </>
+      )}
+    </Empty>
+  );
+}
+
+function NewDevice({ apps, onClose, onCreated }: { apps: Apps; onClose: () => void; onCreated: () => void }) {
   const toast = useToast();
-  const [version, setVersion] = useState(apps[0]?.versions[0]?.name ?? '');
+  const [chosen, setVersion] = useState('');
+  const version = chosen || (apps.find((a) => a.versions.length > 0)?.versions[0]?.name ?? '');
   const [name, setName] = useState('');
-  const [created, setCreated] = useState<{ id: string; token: string } | null>(null);
+  const [token, setToken] = useState('');
+  const [created, setCreated] = useState<{ id: string; name: string | null; token: string } | null>(null);
   const [state, create] = useMutation(CreateEndpoint);
   if (created)
     return (
-      <SecretOnce label="Device token" secret={created.token} onDone={() => navigate(`/devices/${created.id}`)} />
+      <div className="card form-card" role="region" aria-label="Device created">
+        <SecretOnce label="Device token" secret={created.token} onDone={() => navigate(`/devices/${created.id}`)} />
+        <Link to={`/devices/${created.id}`} className="button button-primary">
+          Open {created.name ?? 'the device'} →
+        </Link>
+      </div>
+    );
+  if (!hasVersion(apps))
+    return (
+      <div className="card form-card" role="region" aria-label="New device">
+        <p className="strong">Create an application and a version first.</p>
+        <p className="muted">
+          Every device belongs to an application version (its command schemas come from there). Add them under{' '}
+          <Link to="/applications">Applications</Link>, then come back here.
+        </p>
+        <div className="form-actions">
+          <Link to="/applications" className="button button-primary">
+            Go to Applications
+          </Link>
+          <button type="button" className="button button-quiet" onClick={onClose}>
+            Cancel
+          </button>
+        </div>
+      </div>
     );
   return (
     <form
-      className="card form-card"
+      className="card form-card form"
       aria-label="New device"
       onSubmit={async (e) => {
         e.preventDefault();
-        const res = await create({ applicationVersion: version, name: name || null });
+        const res = await create({ applicationVersion: version, name: name.trim() || null, token: token.trim() || null });
         if (res.error) toast('error', errorText(res.error));
-        else if (res.data) setCreated({ id: res.data.createEndpoint.endpoint.id, token: res.data.createEndpoint.token });
+        else if (res.data) {
+          const { endpoint, token: secret } = res.data.createEndpoint;
+          setCreated({ id: endpoint.id, name: name.trim() || null, token: secret });
+          onCreated();
+        }
       }}
     >
+      <h2>New device</h2>
       <label className="field">
         <span>Application version</span>
         <select className="input" value={version} onChange={(e) => setVersion(e.target.value)} required>
@@ -166,6 +227,14 @@ function NewDevice({ apps, onClose }: { apps: Apps; onClose: () => void }) {
       <label className="field">
         <span>Name</span>
         <input className="input" value={name} onChange={(e) => setName(e.target.value)} placeholder="hall lamp" />
+      </label>
+      <label className="field">
+        <span>Token</span>
+        <input className="input mono" value={token} onChange={(e) => setToken(e.target.value)} placeholder="generated when empty" aria-describedby="token-hint" />
+        <span id="token-hint" className="hint">
+          What the device presents in kp1 paths and topics: 1–128 characters, no spaces, "/", ".", "+" or "#". Leave
+          empty to generate one.
+        </span>
       </label>
       <div className="form-actions">
         <button className="button button-primary" disabled={state.fetching || !version}>
