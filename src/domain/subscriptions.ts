@@ -25,13 +25,15 @@ export class SubscriptionService {
   /** A command's changes, an endpoint's commands' changes, or every command's (no filter). */
   async commandChanges(actor: Principal | null, filter: CommandChangesFilter): Promise<AsyncIterableIterator<Command>> {
     const viewer = authorize(actor, 'VIEWER');
-    return eventStream(this.bus, 'commandChanged', await this.commandRoute(viewer, filter));
+    return eventStream(this.bus, 'commandChanged', await this.commandRoute(viewer, filter), viewer.keyId);
   }
 
   /** Each telemetry sample of one endpoint, as it is stored. */
   async telemetry(actor: Principal | null, endpointId: string): Promise<AsyncIterableIterator<TelemetrySample>> {
-    await this.existingEndpoint(authorize(actor, 'VIEWER'), endpointId);
-    return flatten(eventStream(this.bus, 'telemetryReceived', { endpointId }), (batch) => batch.samples);
+    const viewer = authorize(actor, 'VIEWER');
+    // The stored id: events carry it in PostgreSQL's lower case, whatever case the caller used.
+    const route = { endpointId: await this.existingEndpoint(viewer, endpointId) };
+    return flatten(eventStream(this.bus, 'telemetryReceived', route, viewer.keyId), (batch) => batch.samples);
   }
 
   private async commandRoute(
@@ -41,7 +43,7 @@ export class SubscriptionService {
     if (commandId != null) {
       const command = await this.commands.command(actor, commandId);
       // A command never moves to another endpoint: with both filters, its route alone suffices.
-      if (!command || (endpointId != null && command.endpointId !== endpointId)) {
+      if (!command || (endpointId != null && command.endpointId !== endpointId.toLowerCase())) {
         throw notFound(
           endpointId == null
             ? `No command with id "${commandId}".`

@@ -22,12 +22,22 @@ export class EventsMissedError extends DomainError {
   }
 }
 
-/** Events of kind `name`: all of them, or those on `route` (see EventBus.on). */
+/** The subscriber's API key was revoked: its streams end on every transport (SSE as well as graphql-ws). */
+export class ApiKeyRevokedError extends DomainError {
+  constructor() {
+    super('UNAUTHENTICATED', 'The API key of this subscription was revoked.');
+  }
+}
+
+/**
+ * Events of kind `name`: all of them, or those on `route` (see EventBus.on). With `keyId`, the
+ * stream ends with an error when that API key is revoked, in whichever process it was revoked.
+ */
 export function eventStream<K extends EventName>(
   bus: EventBus,
   name: K,
   route?: Route<K>,
-  signal?: AbortSignal,
+  keyId?: string,
 ): AsyncIterableIterator<EventMap[K]> {
   const buffer: EventMap[K][] = [];
   let wake: (() => void) | undefined;
@@ -53,13 +63,22 @@ export function eventStream<K extends EventName>(
     failure = new EventsMissedError();
     finish();
   });
+  const offRevoked =
+    keyId === undefined
+      ? () => {}
+      : bus.on('apiKeyRevoked', (revoked) => {
+          if (done || revoked.keyId !== keyId) return;
+          buffer.length = 0;
+          failure = new ApiKeyRevokedError();
+          finish();
+        });
   const finish = () => {
     done = true;
     off();
     offMissed();
+    offRevoked();
     wake?.();
   };
-  signal?.addEventListener('abort', finish, { once: true });
 
   const iterator: AsyncIterableIterator<EventMap[K]> = {
     [Symbol.asyncIterator]() {

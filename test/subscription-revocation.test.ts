@@ -1,0 +1,98 @@
+// A revoked API key ends its subscriptions on every transport, SSE included (graphql-ws sockets
+// are also closed, see auth tests); and subscriptions route by the stored endpoint id whatever
+// case the caller wrote it in.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../src/app.ts';
+import { createApiKey, createEndpoint, invokeCommand, revokeApiKey } from './support/api.ts';
+import { sseSubscribe, startApp, waitFor } from './support/app.ts';
+import { CommandStatusChanged, TelemetryReceived } from './support/documents.ts';
+
+let app: App;
+beforeAll(async () => {
+  app = await startApp();
+});
+afterAll(() => app?.stop());
+
+/** Invokes until the stream shows an event: SSE gives no "subscribed" signal. */
+async function untilFlowing(stream: { events: unknown[] }, endpointId: string): Promise<void> {
+  await waitFor(async () => {
+    if (stream.events.length > 0) return true;
+    await invokeCommand(app, endpointId, 'warm-up');
+    await new Promise((r) => setTimeout(r, 200));
+    return stream.events.length > 0;
+  }, 10_000);
+}
+
+describe('revoking an API key', () => {
+  it('ends its SSE subscription with UNAUTHENTICATED; later commands reach it no more', async () => {
+    const fx = await createEndpoint(app);
+    const viewer = await createApiKey(app, 'VIEWER');
+    const stream = await sseSubscribe(app, CommandStatusChanged, { endpointId: fx.endpointId }, viewer.secret);
+    try {
+      await untilFlowing(stream, fx.endpointId);
+      await revokeApiKey(app, viewer.id);
+      await stream.waitFor((events) => events.some((e) => e.errors?.length), 5_000);
+      expect(stream.events.at(-1)!.errors![0]!.extensions?.code).toBe('UNAUTHENTICATED');
+      await waitFor(() => stream.ended(), 5_000);
+
+      const seen = stream.events.length;
+      await invokeCommand(app, fx.endpointId, 'after-revocation');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(stream.events.length).toBe(seen);
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it("leaves other keys' SSE subscriptions running", async () => {
+    const fx = await createEndpoint(app);
+    const revoked = await createApiKey(app, 'VIEWER');
+    const kept = await createApiKey(app, 'VIEWER');
+    const stream = await sseSubscribe(app, CommandStatusChanged, { endpointId: fx.endpointId }, kept.secret);
+    try {
+      await untilFlowing(stream, fx.endpointId);
+      await revokeApiKey(app, revoked.id);
+      const before = stream.events.length;
+      await invokeCommand(app, fx.endpointId, 'still-here');
+      await stream.waitFor((events) => events.length > before, 5_000);
+      expect(stream.events.every((e) => !e.errors)).toBe(true);
+      expect(stream.ended()).toBe(false);
+    } finally {
+      await stream.close();
+    }
+  });
+});
+
+describe('endpoint ids in upper case', () => {
+  it('a telemetry subscription receives the endpoint’s samples', async () => {
+    const fx = await createEndpoint(app);
+    const stream = await sseSubscribe(app, TelemetryReceived, { endpointId: fx.endpointId.toUpperCase() });
+    try {
+      await waitFor(async () => {
+        if (stream.events.length > 0) return true;
+        const res = await fetch(`${app.url}/kp1/${fx.appVersion}/dcx/${fx.token}/json`, {
+          method: 'POST',
+          body: JSON.stringify({ temperature: 21 }),
+        });
+        expect(res.status).toBe(200);
+        await new Promise((r) => setTimeout(r, 200));
+        return stream.events.length > 0;
+      }, 10_000);
+      expect(stream.events[0]!.data?.telemetryReceived.data).toEqual({ temperature: 21 });
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it('a command subscription with both ids accepts the endpoint id in upper case', async () => {
+    const fx = await createEndpoint(app);
+    const command = await invokeCommand(app, fx.endpointId, 'x');
+    const stream = await sseSubscribe(app, CommandStatusChanged, { endpointId: fx.endpointId.toUpperCase(), commandId: command.id });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      expect(stream.events.filter((e) => e.errors)).toEqual([]);
+    } finally {
+      await stream.close();
+    }
+  });
+});
