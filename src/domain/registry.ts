@@ -245,7 +245,9 @@ export class RegistryService {
   private async changeAccess(endpointId: string, change: (tx: Db) => Promise<Endpoint | null>): Promise<Endpoint> {
     const endpoint = await this.db.transaction(async (tx) => {
       const changed = await change(tx);
-      if (!changed) throw notFound(`No endpoint with id "${endpointId}".`);
+      // The caller checked that it exists and is active, and endpoints are never deleted: it was
+      // revoked in the meantime (the changes apply to active endpoints only).
+      if (!changed) throw badInput(`Endpoint "${endpointId}" is revoked.`);
       await this.bus.publish(tx, 'endpointAccessChanged', { endpointId });
       return changed;
     });
