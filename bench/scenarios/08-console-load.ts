@@ -23,6 +23,10 @@ interface Load {
   jsTransferred: number;
   jsDecoded: number;
   scripts: number;
+  /** Page clock, from navigation start: the JS ran (DOMContentLoaded), the last GraphQL answer arrived, interactive. */
+  domContentLoadedMs: number;
+  graphqlDoneMs: number;
+  pageMs: number;
 }
 
 async function run(ctx: BenchContext): Promise<void> {
@@ -121,10 +125,17 @@ async function load(context: BrowserContext, url: string): Promise<Load> {
     await page.getByRole('button', { name: 'Run', exact: true, disabled: false }).waitFor();
     const ms = now() - t0;
     const js = await Promise.all(scripts.map((r) => r.sizes()));
-    const jsDecoded = await page.evaluate(() =>
-      performance.getEntriesByType('resource').reduce((a, e) => a + (/\.m?js(\?|$)/.test(e.name) ? (e as PerformanceResourceTiming).decodedBodySize : 0), 0),
-    );
-    return { ms, jsTransferred: js.reduce((a, e) => a + e.responseBodySize + e.responseHeadersSize, 0), jsDecoded, scripts: js.length };
+    const timing = await page.evaluate(() => {
+      const resources = performance.getEntriesByType('resource') as PerformanceResourceTiming[];
+      const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+      return {
+        jsDecoded: resources.reduce((a, e) => a + (/\.m?js(\?|$)/.test(e.name) ? e.decodedBodySize : 0), 0),
+        domContentLoadedMs: nav.domContentLoadedEventEnd,
+        graphqlDoneMs: Math.max(0, ...resources.filter((e) => e.name.includes('/graphql')).map((e) => e.responseEnd)),
+        pageMs: performance.now(),
+      };
+    });
+    return { ms, jsTransferred: js.reduce((a, e) => a + e.responseBodySize + e.responseHeadersSize, 0), scripts: js.length, ...timing };
   } finally {
     await page.close();
   }
@@ -133,13 +144,15 @@ async function load(context: BrowserContext, url: string): Promise<Load> {
 function report(ctx: BenchContext, browser: Browser, n: number, samples: Load[]): void {
   const ms = summarize(samples.map((s) => s.ms));
   const first = samples[0]!;
+  const p50 = (pick: (s: Load) => number) => round(summarize(samples.map(pick)).p50, 0);
   const sc = `9 console load ${n.toLocaleString('en-US')}`;
   const kib = (bytes: number) => round(bytes / 1024, 1);
   log(`console-load: ${samples.length} cold loads: ${samples.map((s) => round(s.ms, 0)).join(', ')} ms; JS ${first.scripts} files, ${samples.map((s) => kib(s.jsTransferred)).join(', ')} KiB transferred, ${kib(first.jsDecoded)} KiB decoded`);
+  log(`console-load: p50 on the page's clock: DOMContentLoaded ${p50((s) => s.domContentLoadedMs)} ms, last GraphQL answer ${p50((s) => s.graphqlDoneMs)} ms, interactive ${p50((s) => s.pageMs)} ms`);
   ctx.report.row({ scenario: sc, metric: `device page interactive, cold load: p50 (max ${round(ms.max, 0)} ms)`, value: ms.p50, unit: 'ms', target: `≤ ${TARGET_MS}` });
   ctx.report.row({ scenario: sc, metric: 'device page interactive, cold load: max', value: ms.max, unit: 'ms', target: `≤ ${TARGET_MS}` });
   ctx.report.row({ scenario: sc, metric: `JavaScript transferred, compressed (${first.scripts} files, ${kib(first.jsDecoded)} KiB decoded)`, value: kib(first.jsTransferred), unit: 'KiB' });
-  ctx.report.figures['consoleLoad'] = { commands: n, chromium: browser.version(), loadsMs: samples.map((s) => round(s.ms, 1)), ms, js: first };
+  ctx.report.figures['consoleLoad'] = { commands: n, chromium: browser.version(), loadsMs: samples.map((s) => round(s.ms, 1)), ms, loads: samples };
 }
 
 export const consoleLoad: Scenario = { name: 'console-load', run };
