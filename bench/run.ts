@@ -25,8 +25,9 @@ import { subscriptions } from './scenarios/04-subscriptions.ts';
 import { connections } from './scenarios/05-connections.ts';
 import { polling } from './scenarios/06-polling.ts';
 import { fleetPaging } from './scenarios/07-fleet-paging.ts';
+import { consoleLoad } from './scenarios/08-console-load.ts';
 
-const SCENARIOS: readonly Scenario[] = [e2e, latency, results, subscriptions, connections, polling, fleetPaging];
+const SCENARIOS: readonly Scenario[] = [e2e, latency, results, subscriptions, connections, polling, fleetPaging, consoleLoad];
 
 async function main(config: BenchConfig, run: RunInfo, servers: Servers, workers: WorkerPool): Promise<void> {
   const { settings } = config;
