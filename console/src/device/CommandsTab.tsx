@@ -120,6 +120,11 @@ function CommandExecution({ endpointId, types }: { endpointId: string; types: st
 
 const PAGE = 50;
 
+/** The variables of the history's first page, unfiltered: the device page asks for it at once. */
+export function firstHistoryPage(endpointId: string) {
+  return { endpointId, first: PAGE, after: null, commandTypes: null, statuses: null };
+}
+
 function CommandsHistory({ endpointId }: { endpointId: string }) {
   const [type, setType] = useState('');
   const [status, setStatus] = useState('');

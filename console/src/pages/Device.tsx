@@ -1,11 +1,11 @@
 // One device: header, tabs (Commands, Telemetry, Settings).
 import { lazy, Suspense } from 'react';
 import { useQuery } from 'urql';
-import { EndpointQuery } from '../queries.ts';
+import { EndpointQuery, HistoryQuery } from '../queries.ts';
 import { Link } from '../router.tsx';
 import { useEvery, useOnReconnect } from '../live.ts';
 import { Badge, Empty, ErrorBox, Loading, PageHeader, formatTime, relativeTime } from '../ui/kit.tsx';
-import { CommandsTab } from '../device/CommandsTab.tsx';
+import { CommandsTab, firstHistoryPage } from '../device/CommandsTab.tsx';
 import { SettingsTab } from '../device/SettingsTab.tsx';
 
 const TelemetryTab = lazy(() => import('../device/TelemetryTab.tsx'));
@@ -19,6 +19,9 @@ const TABS: { id: Tab; label: string }[] = [
 
 export function DevicePage({ id, tab }: { id: string; tab: Tab }) {
   const [result, refetch] = useQuery({ query: EndpointQuery, variables: { id } });
+  // Asked for alongside the endpoint, not after it arrives: the history widget then renders from
+  // the cache instead of waiting for a second round trip.
+  useQuery({ query: HistoryQuery, variables: firstHistoryPage(id), pause: tab !== 'commands' });
   useOnReconnect(() => refetch({ requestPolicy: 'network-only' }));
   useEvery(15_000, () => refetch({ requestPolicy: 'network-only' }));
   if (result.error && !result.data) return <ErrorBox error={result.error} />;
