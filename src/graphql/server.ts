@@ -119,8 +119,8 @@ export function toClientError(error: unknown, log: Logger): Error {
       extensions: { code: 'SERVICE_UNAVAILABLE' },
     });
   }
-  if (original instanceof GraphQLError) return withoutSuggestions(original);
-  if (graphqlError && !original) return withoutSuggestions(graphqlError);
+  if (original instanceof GraphQLError) return withRequestCode(withoutSuggestions(original));
+  if (graphqlError && !original) return withRequestCode(withoutSuggestions(graphqlError));
   log.error({ err: original, path: graphqlError?.path }, 'unexpected error in a GraphQL operation');
   return new GraphQLError('Unexpected error.', {
     nodes: graphqlError?.nodes,
@@ -226,3 +226,19 @@ type EnvelopedRoot = {
   subscribe: (args: ExecutionArgs) => OperationResult;
 };
 type OperationResult = Promise<ExecutionResult | AsyncGenerator<ExecutionResult>> | ExecutionResult;
+
+/**
+ * GraphQL's own errors about the request as a whole (no path: variables that do not fit their
+ * types, a missing required variable) carry no code of graphql-js's; every error an operator
+ * sees has one, so these are BAD_USER_INPUT. Parse and validation errors keep yoga's codes.
+ */
+function withRequestCode(error: GraphQLError): GraphQLError {
+  if (error.extensions['code'] !== undefined || error.path !== undefined) return error;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    originalError: error.originalError,
+    extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
+  });
+}
