@@ -27,38 +27,43 @@ export const EndpointQuery = graphql(`
   }
 `);
 
+/** What every command list shows (history, fleet page, live events): one selection for all three. */
+const CommandRowFields = graphql(`
+  fragment CommandRowFields on Command @_unmask {
+    id commandType payload status statusCode reasonPhrase resultPayload createdAt updatedAt expiresAt executedAt
+    rerunOf { id } endpoint { id name applicationVersion { name application { name } } }
+  }
+`);
+
 export const HistoryQuery = graphql(`
   query History($endpointId: ID!, $first: Int, $after: String, $commandTypes: [String!], $statuses: [CommandStatus!]) {
     commandHistory(endpointId: $endpointId, first: $first, after: $after, commandTypes: $commandTypes, statuses: $statuses) {
-      edges { node {
-        id commandType payload status statusCode reasonPhrase resultPayload createdAt updatedAt expiresAt executedAt
-        rerunOf { id } endpoint { id name applicationVersion { name application { name } } }
-      } }
+      edges { node { ...CommandRowFields } }
       pageInfo { hasNextPage endCursor }
     }
   }
-`);
+`,
+  [CommandRowFields],
+);
 
 export const FleetCommandsQuery = graphql(`
   query FleetCommands($filter: CommandFilter, $first: Int, $after: String) {
     commands(filter: $filter, first: $first, after: $after) {
-      edges { node {
-        id commandType payload status statusCode reasonPhrase resultPayload createdAt updatedAt expiresAt executedAt
-        rerunOf { id } endpoint { id name applicationVersion { name application { name } } }
-      } }
+      edges { node { ...CommandRowFields } }
       pageInfo { hasNextPage endCursor }
     }
   }
-`);
+`,
+  [CommandRowFields],
+);
 
 export const CommandChanged = graphql(`
   subscription CommandChanged($endpointId: ID) {
-    commandStatusChanged(endpointId: $endpointId) {
-      id commandType payload status statusCode reasonPhrase resultPayload createdAt updatedAt expiresAt executedAt
-      rerunOf { id } endpoint { id name applicationVersion { name application { name } } }
-    }
+    commandStatusChanged(endpointId: $endpointId) { ...CommandRowFields }
   }
-`);
+`,
+  [CommandRowFields],
+);
 
 export const TelemetryQuery = graphql(`
   query Telemetry($id: ID!, $last: Int) { endpoint(id: $id) { id telemetry(last: $last) { timestamp receivedAt data } } }
@@ -148,6 +153,6 @@ export const CreateApiKey = graphql(`
 
 export const RevokeApiKey = graphql(`mutation RevokeApiKey($id: ID!) { revokeApiKey(id: $id) }`);
 
-export type CommandRow = ResultOf<typeof FleetCommandsQuery>['commands']['edges'][number]['node'];
+export type CommandRow = ResultOf<typeof CommandRowFields>;
 export type Role = ResultOf<typeof ViewerQuery>['viewer']['role'];
 export type { ResultOf };
