@@ -20,6 +20,7 @@ import { createRequestHandler } from './http.ts';
 import { createConsoleHandler } from './console-assets.ts';
 import { sendJson } from './lib/json-response.ts';
 import { createKp1HttpHandler } from './devices/http.ts';
+import { createRestHandler } from './rest/router.ts';
 import { Kp1Dispatcher } from './devices/kp1/dispatch.ts';
 import { startMqtt, type MqttServer } from './devices/mqtt/server.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -119,6 +120,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       db,
       log,
       kp1,
+      rest: createRestHandler(services, config, log, shutdown.signal),
       console: createConsoleHandler(config.consoleDir, log),
       graphiql: config.graphql.graphiql,
       maxGraphQLRequestBytes: config.graphql.maxRequestBytes,

@@ -15,6 +15,8 @@ export interface HttpRoutes {
   log: Logger;
   /** Handles /kp1/... (device HTTP binding). */
   kp1?: RouteHandler;
+  /** Handles /cex/api/v1/... (Kaa's CEX REST API, docs/kaa-rest.md). */
+  rest?: RouteHandler;
   /** Serves the console's files (GET and HEAD outside the API paths). */
   console?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
   /** Whether GET /graphql with Accept: text/html renders GraphiQL (whatever the query string). */
@@ -32,6 +34,7 @@ export function createRequestHandler(routes: HttpRoutes): RouteHandler {
         return await routes.yoga(req, res);
       }
       if (path.startsWith('/kp1/') && routes.kp1) return await routes.kp1(req, res);
+      if (path.startsWith('/cex/api/v1/') && routes.rest) return await routes.rest(req, res);
       if (path === '/healthz') return await health(routes.db, res);
       if (routes.console && (req.method === 'GET' || req.method === 'HEAD') && !isApiPath(path)) {
         return await routes.console(req, res, path);
@@ -46,7 +49,7 @@ export function createRequestHandler(routes: HttpRoutes): RouteHandler {
 }
 
 function isApiPath(path: string): boolean {
-  return path.startsWith(`${GRAPHQL_PATH}/`) || path === '/kp1' || path.startsWith('/kp1/') || path === '/healthz';
+  return path.startsWith(`${GRAPHQL_PATH}/`) || path === '/kp1' || path.startsWith('/kp1/') || path === '/healthz' || path.startsWith('/cex/api/');
 }
 
 /** A kp1 path with its device token replaced: tokens are secrets and never reach the logs. */
