@@ -4,7 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
 import type { App } from '../src/app.ts';
 import { createApiKey, createEndpoint, setCommandSchema } from './support/api.ts';
-import { collect, startApp, untilSubscribed, waitFor, wsClient } from './support/app.ts';
+import { connect } from 'node:net';
+import { ADMIN_KEY, collect, startApp, untilSubscribed, waitFor, wsClient } from './support/app.ts';
 import { historyIds, ms } from './support/commands.ts';
 import { CommandStatusChanged } from './support/documents.ts';
 import { lightControllerSchema } from './support/fixtures.ts';
@@ -153,6 +154,40 @@ describe('refusals', () => {
     const res = await rest(app, 'POST', path, { raw: big });
     expect(res.status).toBe(413);
     expect(await historyIds(app, fx.endpointId)).toEqual([]);
+  });
+
+  it('413 for a chunked body once it passes the limit', async () => {
+    const fx = await createEndpoint(app);
+    const chunk = new TextEncoder().encode(' '.repeat(64 * 1024));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        // Endless whitespace: only the server's limit ends it.
+        if ((sent += chunk.length) > app.config.graphql.maxRequestBytes * 4) controller.close();
+        else controller.enqueue(chunk);
+      },
+    });
+    const res = await fetch(`${app.url}${REST}${invokePath(fx.endpointId, 't')}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(await historyIds(app, fx.endpointId)).toEqual([]);
+  });
+
+  it('413 at once for a declared Content-Length over the limit, before any of the body arrives', async () => {
+    const fx = await createEndpoint(app);
+    const socket = connect(app.httpPort, '127.0.0.1');
+    const reply = new Promise<string>((resolve) => socket.once('data', (data) => resolve(data.toString('utf8'))));
+    socket.write(
+      `POST ${REST}${invokePath(fx.endpointId, 't')} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN_KEY}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${app.config.graphql.maxRequestBytes + 1}\r\n\r\n{`,
+    );
+    const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('no answer'), 3_000));
+    expect(await Promise.race([reply, timeout])).toMatch(/^HTTP\/1\.1 413/);
+    socket.destroy();
   });
 
   it('limits invokes per API key like GraphQL mutations: 429 with Retry-After', async () => {

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import { createApiKey, createEndpoint, invokeCommand } from './support/api.ts';
-import { startApp } from './support/app.ts';
+import { ADMIN_PRINCIPAL, startApp } from './support/app.ts';
 import { rest } from './support/rest.ts';
 
 let app: App;
@@ -82,6 +82,19 @@ describe('lists', () => {
     expect((await rest(app, 'GET', '/endpoints/commands?endpointId=00000000-0000-4000-8000-000000000000')).status).toBe(404);
   });
 
+  it('reaches pages beyond the first 100 rows', async () => {
+    const fx = await createEndpoint(app);
+    const made = await Promise.all(
+      Array.from({ length: 205 }, (_, n) => app.services.commands.invoke(ADMIN_PRINCIPAL, { endpointId: fx.endpointId, commandType: 'bulk', payload: { n } })),
+    );
+    const oldestFirst = made.map((c) => String(c.id)).sort((a, b) => Number(a) - Number(b));
+    const third = await rest(app, 'GET', `/endpoints/commands?endpointId=${fx.endpointId}&size=100&page=2`);
+    expect(third.body).toMatchObject({ number: 2, numberOfElements: 5, last: true });
+    expect(ids(third.body.content)).toEqual(oldestFirst.slice(0, 5).reverse());
+    const second = await rest(app, 'GET', `/endpoints/commands?endpointId=${fx.endpointId}&size=60&page=2`);
+    expect(ids(second.body.content)).toEqual(oldestFirst.slice(25, 85).reverse());
+  });
+
   it('GET /endpoints/commands/{applicationName} pages an application, newest first (page, size, sort, commandTypes)', async () => {
     const fx = await createEndpoint(app);
     const sibling = await createEndpoint(app, { appVersion: fx.appVersion });
@@ -140,6 +153,8 @@ describe('lists', () => {
     for (const key of [null, 'wrong']) {
       expect((await rest(app, 'GET', `/endpoints/commands?endpointId=${fx.endpointId}`, { key })).status).toBe(401);
       expect((await rest(app, 'GET', `/endpoints/commands/${fx.application}`, { key })).status).toBe(401);
+      // Before anything else about the request is judged.
+      expect((await rest(app, 'GET', `/endpoints/commands/${fx.application}?sort=name,asc`, { key })).status).toBe(401);
     }
     expect((await rest(app, 'GET', `/endpoints/commands/${fx.application}`, { key: viewer.secret })).status).toBe(200);
     expect((await rest(app, 'GET', `/endpoints/${fx.endpointId}/commands/a/last`, { key: viewer.secret })).status).toBe(200);
