@@ -1,7 +1,9 @@
 // Errors of the REST door: JSON in the shape of Spring Boot's error body (Kaa's services are
 // Spring applications), with the HTTP status Kaa's documentation gives for the case.
 import type { ServerResponse } from 'node:http';
-import { DomainError, type ErrorCode, type ValidationIssue } from '../domain/errors.ts';
+import { DomainError, type ValidationIssue } from '../domain/errors.ts';
+// kp1 statuses are HTTP statuses, chosen per code for the same reasons: one table for both doors.
+import { KP1_STATUS_OF_CODE as STATUS_OF } from '../devices/kp1/errors.ts';
 import { isDatabaseUnavailable } from '../storage/db-errors.ts';
 import { writeJson } from '../lib/json-response.ts';
 import type { Logger } from '../logger.ts';
@@ -17,17 +19,6 @@ export class RestError extends Error {
     this.name = 'RestError';
   }
 }
-
-const STATUS_OF: Record<ErrorCode, number> = {
-  BAD_USER_INPUT: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  PAYLOAD_TOO_LARGE: 413,
-  RATE_LIMITED: 429,
-  SERVICE_UNAVAILABLE: 503,
-};
 
 const REASON: Record<number, string> = {
   400: 'Bad Request',
