@@ -175,3 +175,14 @@ describe('a real server-side failure', () => {
     }
   });
 });
+
+describe('MQTT credentials the database cannot store', () => {
+  // (MQTT strings are UTF-8, so a lone surrogate cannot be sent; NUL can.)
+  it('a username with a NUL is refused as bad credentials (CONNACK 4), not "server unavailable"', async () => {
+    const refused = await connectDevice(app, { username: 'dev\u0000ice', password: 'secret-password' }).then(
+      () => undefined,
+      (error: { code?: number }) => error.code,
+    );
+    expect(refused).toBe(4);
+  });
+});
