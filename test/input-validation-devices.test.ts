@@ -2,34 +2,22 @@
 // telemetry and results are the device's fault (HTTP 400, MQTT PUBACK plus an error reply), never
 // 503 "retry later"; sample timestamps the database cannot hold fall back to the arrival time; a
 // real server-side failure is logged as a bounded summary, without the body.
-import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../src/app.ts';
-import { createLogger } from '../src/logger.ts';
+import type { App } from '../src/app.ts';
 import { createEndpoint, invokeCommand, type Fixture } from './support/api.ts';
-import { sharedPglite, testConfig, unique } from './support/app.ts';
+import { unique } from './support/app.ts';
 import { commandStatus, rawQuery } from './support/db.ts';
 import { closeDevices, connectDevice, kp1Topic } from './support/mqtt.ts';
+import { startLoggedApp } from './support/security.ts';
 
 let app: App;
-const chunks: string[] = [];
-const logText = () => chunks.join('');
+let logText: () => string;
 
 beforeAll(async () => {
-  const config = testConfig({ logLevel: 'info' });
-  const stream = new Writable({
-    write(chunk: Buffer | string, _encoding, callback) {
-      chunks.push(chunk.toString());
-      callback();
-    },
-  });
-  app = createApp(config, {
-    pglite: config.database.kind === 'pglite' ? await sharedPglite() : undefined,
-    logger: createLogger('info', stream),
-  });
-  await app.start();
+  const logged = await startLoggedApp({}, 'info');
+  app = logged.app;
+  logText = logged.text;
 });
-afterEach(() => closeDevices());
 afterAll(() => app?.stop());
 
 const DEEP = 5000;

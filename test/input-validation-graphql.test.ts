@@ -2,7 +2,6 @@
 // argument of the schema refuses NUL and lone surrogates, every list argument is capped, JSON
 // arguments are checked for depth without recursion, all as BAD_USER_INPUT naming the field; and
 // the log of a real database failure carries no SQL parameters.
-import { Writable } from 'node:stream';
 import {
   type GraphQLArgument,
   type GraphQLField,
@@ -16,30 +15,21 @@ import {
   isScalarType,
 } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../src/app.ts';
+import type { App } from '../src/app.ts';
 import { MAX_LIST_ARGUMENT_ITEMS, MAX_STRING_ARGUMENT_LENGTH } from '../src/graphql/arguments.ts';
 import { schema } from '../src/graphql/schema.ts';
-import { createLogger } from '../src/logger.ts';
 import { createEndpoint } from './support/api.ts';
-import { ADMIN_KEY, gql, sharedPglite, testConfig, unique, type GqlError } from './support/app.ts';
+import { ADMIN_KEY, gql, unique, type GqlError } from './support/app.ts';
 import { rawQuery } from './support/db.ts';
+import { startLoggedApp } from './support/security.ts';
 
 let app: App;
-const chunks: string[] = [];
+let logText: () => string;
 
 beforeAll(async () => {
-  const config = testConfig({ logLevel: 'info' });
-  const stream = new Writable({
-    write(chunk: Buffer | string, _encoding, callback) {
-      chunks.push(chunk.toString());
-      callback();
-    },
-  });
-  app = createApp(config, {
-    pglite: config.database.kind === 'pglite' ? await sharedPglite() : undefined,
-    logger: createLogger('info', stream),
-  });
-  await app.start();
+  const logged = await startLoggedApp({}, 'info');
+  app = logged.app;
+  logText = logged.text;
 });
 afterAll(() => app?.stop());
 
@@ -252,7 +242,7 @@ describe('the log of a database failure', () => {
     } finally {
       await rawQuery(`alter table api_keys drop constraint ${constraint}`);
     }
-    const lines = chunks.join('').split('\n').filter((l) => l.includes(constraint));
+    const lines = logText().split('\n').filter((l) => l.includes(constraint));
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) {
       expect(line).not.toContain(name);
