@@ -64,6 +64,17 @@ describe('telemetry the database cannot store is refused with 400', () => {
   });
 });
 
+describe('nesting depth', () => {
+  it('a body nested 100 levels is stored; 101 levels is 400', async () => {
+    const fx = await createEndpoint(app);
+    const nested = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
+    expect((await httpPost(fx, 'dcx', 'json', nested(100))).status).toBe(200);
+    expect(await sampleCount(fx.endpointId)).toBe(1);
+    const res = await httpPost(fx, 'dcx', 'json', nested(101));
+    expect(res.json).toEqual({ statusCode: 400, reasonPhrase: expect.stringMatching(/deeper than 100/) });
+  });
+});
+
 describe('results the database cannot store are refused with 400', () => {
   const reasonPhrases = BAD_VALUES.filter(([label]) => /string/.test(label) || /high surrogate/.test(label));
 

@@ -172,6 +172,20 @@ describe('every string argument of the schema', () => {
   });
 });
 
+describe('arguments of fields below the root', () => {
+  it('are checked too: commandSchemaHistory(commandType:) of a version', async () => {
+    const fx = await createEndpoint(app);
+    const query = 'query($v: String!, $t: String!) { applicationVersion(name: $v) { commandSchemaHistory(commandType: $t) { version } } }';
+    const res = await gql(app, query, { v: fx.appVersion, t: 'a\u0000' });
+    // The central check answers, before the domain's own rule for command types would.
+    expect(res.errors?.[0]).toMatchObject({
+      message: '"commandType" contains a NUL character (\\u0000).',
+      path: ['applicationVersion', 'commandSchemaHistory'],
+      extensions: { code: 'BAD_USER_INPUT', field: 'commandType' },
+    });
+  });
+});
+
 describe('every list argument of the schema', () => {
   it(`refuses more than ${MAX_LIST_ARGUMENT_ITEMS} items as BAD_USER_INPUT naming the field`, async () => {
     const cases = casesFor(isList, (slot) => {
