@@ -70,14 +70,19 @@ describe('error hygiene', () => {
   });
 
   it('masks unexpected errors: no stack, no SQL, no driver message', async () => {
-    // PostgreSQL refuses \u0000 in text columns, and no rule of ours checks API key names for it
-    // yet: the driver's error is one the service does not expect.
-    const res = await gql(app, CreateApiKey, { name: 'nul \u0000 here', role: 'VIEWER' });
+    // A CHECK constraint the service knows nothing about refuses this one name: the driver's
+    // error is one the service does not expect.
+    const name = unique('refused-key');
+    const constraint = unique('test_check').replaceAll('-', '_');
+    await rawQuery(`alter table api_keys add constraint ${constraint} check (name is distinct from '${name}') not valid`);
+    const res = await gql(app, CreateApiKey, { name, role: 'VIEWER' }).finally(() =>
+      rawQuery(`alter table api_keys drop constraint ${constraint}`),
+    );
     expect(res.errors).toEqual([
       expect.objectContaining({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }),
     ]);
     const text = JSON.stringify(res);
-    for (const leak of ['stack', 'insert into', 'api_keys', 'UTF8', '0x00', 'Drizzle', 'at async']) expect(text).not.toContain(leak);
+    for (const leak of ['stack', 'insert into', 'api_keys', constraint, 'Drizzle', 'at async']) expect(text).not.toContain(leak);
 
     const badJson = await fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' });
     expect(badJson.status).toBe(400);

@@ -98,13 +98,13 @@ describe('query shape limits (graphql-armor), before any resolver', () => {
 
   it('refuses a document of more than 5,000 tokens; 4,500 are fine', async () => {
     const fx = await createEndpoint(app);
-    // Each string in the list is one token; the rest of the document is about 20.
-    const history = (n: number) =>
-      `{ commandHistory(endpointId: "${fx.endpointId}", commandTypes: [${'"a" '.repeat(n)}]) { edges { cursor } } }`;
-    const ok = await gql<{ commandHistory: { edges: unknown[] } }>(app, history(4500));
+    // Each string in the JSON list is one token; the rest of the document is about 20.
+    const validate = (n: number) =>
+      `{ validateCommand(endpointId: "${fx.endpointId}", commandType: "a", payload: [${'"a" '.repeat(n)}]) { valid } }`;
+    const ok = await gql<{ validateCommand: { valid: boolean } }>(app, validate(4500));
     expect(ok.errors).toBeUndefined();
-    expect(ok.data?.commandHistory.edges).toEqual([]);
-    const res = await gql(app, history(5000));
+    expect(ok.data?.validateCommand.valid).toBe(true);
+    const res = await gql(app, validate(5000));
     expect(res.data).toBeUndefined();
     expect(res.errors).toEqual([expect.objectContaining({ message: 'Syntax Error: Token limit of 5000 exceeded.' })]);
   });

@@ -4,6 +4,7 @@
 // devices (HTTP and MQTT) poll and report through the same functions.
 import type { Config } from '../config.ts';
 import type { EventBus } from '../events/bus.ts';
+import { jsonByteLength } from '../lib/json.ts';
 import type { Logger } from '../logger.ts';
 import type { Db } from '../storage/db.ts';
 import * as store from '../storage/command-store.ts';
@@ -271,7 +272,7 @@ export class CommandService {
   }
 
   private checkPayloadSize(payload: unknown): void {
-    const bytes = payload === undefined || payload === null ? 0 : Buffer.byteLength(JSON.stringify(payload));
+    const bytes = payload === undefined || payload === null ? 0 : jsonByteLength(payload);
     if (bytes > this.config.maxCommandPayloadBytes) {
       throw new DomainError(
         'BAD_USER_INPUT',

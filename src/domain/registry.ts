@@ -2,6 +2,7 @@
 import type { Db } from '../storage/db.ts';
 import * as store from '../storage/registry-store.ts';
 import type { Logger } from '../logger.ts';
+import { unstorableText } from '../lib/json.ts';
 import { authorize, isUuid } from './auth.ts';
 import { badInput, conflict, notFound } from './errors.ts';
 import { checkName, checkToken } from './identifiers.ts';
@@ -231,6 +232,7 @@ export class RegistryService {
 
   /** The active endpoint whose MQTT credentials these are, or null. */
   async endpointByCredentials(username: string, password: string): Promise<Endpoint | null> {
+    if (unstorableText(username)) return null; // no stored username has it; the database refuses NUL
     const found = await store.findActiveEndpointByUsername(this.db, username);
     return found && (await verifyPassword(password, found.passwordHash)) ? found.endpoint : null;
   }

@@ -1,5 +1,6 @@
 // Imports every type file (each registers its types and root fields) and builds the schema.
 import { lexicographicSortSchema, printSchema } from 'graphql';
+import { withArgumentChecks } from './arguments.ts';
 import { builder } from './builder.ts';
 import './types/scalars.ts';
 import './types/application.ts';
@@ -11,7 +12,7 @@ import './types/command-schema.ts';
 import './types/viewer.ts';
 import './types/fleet.ts';
 
-export const schema = builder.toSchema({ sortSchema: true });
+export const schema = withArgumentChecks(builder.toSchema({ sortSchema: true }));
 
 /** The text of schema.graphql: sorted, so it diffs cleanly. */
 export function printSchemaFile(): string {

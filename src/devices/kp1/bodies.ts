@@ -2,7 +2,7 @@
 // the sources cited as [kp1 §n], [2/DCP], [11/CEP]). Every parser returns a value or throws a
 // Kp1Failure.
 import { parseDateTime } from '../../lib/iso-8601.ts';
-import { isPlainObject } from '../../lib/json.ts';
+import { MAX_JSON_DEPTH, isPlainObject, jsonProblem } from '../../lib/json.ts';
 import { Kp1Failure, describe, quote } from './errors.ts';
 
 /** Longest result reasonPhrase (grammar: [11/CEP] calls it "a short textual description";
@@ -201,13 +201,25 @@ function decodeUtf8(body: Body): string {
   }
 }
 
+/**
+ * (grammar) Valid JSON that PostgreSQL cannot store is the device's fault too, so 400 rather than
+ * 503 "retry later": a string or key holding U+0000 or a lone surrogate (`"\ud800"`), and
+ * nesting deeper than MAX_JSON_DEPTH levels, anywhere in the body.
+ */
 function parseJson(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text); // iterative in V8: any depth parses
   } catch (error) {
     const detail = error instanceof SyntaxError ? `: ${error.message}` : '';
     throw new Kp1Failure(400, text.trim() === '' ? 'Body is empty; expected JSON' : `Body is not valid JSON${detail}`);
   }
+  const problem = jsonProblem(value, MAX_JSON_DEPTH);
+  if (problem) {
+    const where = problem.path === '' ? 'Body' : `Body at ${quote(problem.path)}`;
+    throw new Kp1Failure(400, `${where}: ${problem.message}, which cannot be stored`);
+  }
+  return value;
 }
 
 function checkBatchSize(count: number, what: string): void {

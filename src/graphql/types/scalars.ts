@@ -1,5 +1,6 @@
 import { GraphQLError, Kind, valueFromASTUntyped } from 'graphql';
 import { parseDateTime } from '../../lib/iso-8601.ts';
+import { isStorableInstant } from '../../lib/storable-time.ts';
 import { builder } from '../builder.ts';
 
 builder.scalarType('JSON', {
@@ -23,6 +24,12 @@ function parseDate(value: unknown): Date {
   const date = typeof value === 'string' ? parseDateTime(value, { variants: false, rollOver: true }) : undefined;
   if (!date) {
     throw new GraphQLError(`DateTime must be an ISO-8601 string with a time zone, got ${JSON.stringify(value)}.`, {
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  }
+  // Years the database cannot compare against (0000, -000001).
+  if (!isStorableInstant(date)) {
+    throw new GraphQLError(`DateTime must be from 0001-01-01 to 9999-12-31, got ${JSON.stringify(value)}.`, {
       extensions: { code: 'BAD_USER_INPUT' },
     });
   }
