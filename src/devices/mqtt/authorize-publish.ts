@@ -20,9 +20,12 @@ export function authorizePublish(ctx: MqttContext): Aedes['authorizePublish'] {
     // $-topics belong to the broker [MQTT-4.7.2-1]; a device publishing there is misbehaving.
     if (topic.startsWith('$')) return callback(new Error('Publishing to $ topics is not allowed'));
     // A connection over its publish rate is dropped: it is flooding, not polling.
-    if (!ctx.publishRate.take(client)) return callback(new Error('publish rate exceeded'));
+    if (!ctx.publishRate.take(client, topic)) return callback(new Error('publish rate exceeded'));
     // Not kp1, or a device echoing a response topic: acknowledged and dropped (never routed).
     if (!topic.startsWith('kp1/') || isResponseTopic(topic)) return callback(null);
-    inOrder(client, () => handleRequest(ctx, client, packet, callback));
+    // Requests queued before the connection went over a budget are not stored either.
+    inOrder(client, async () =>
+      ctx.publishRate.isRefused(client) ? callback(new Error('publish rate exceeded')) : handleRequest(ctx, client, packet, callback),
+    );
   };
 }
