@@ -5,12 +5,14 @@ import { isResponseTopic } from '../kp1/grammar.ts';
 import type { MqttContext } from './context.ts';
 import { handleRequest } from './requests.ts';
 
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export function authorizePublish(ctx: MqttContext): Aedes['authorizePublish'] {
   // Each connection's requests are handled one at a time, in arrival order, so replies and
   // PUBACKs keep the order of the requests [MQTT-4.6.0-2].
   const chains = new WeakMap<Client, Promise<void>>();
   const inOrder = (client: Client, work: () => Promise<void>) => {
-    const next = (chains.get(client) ?? Promise.resolve()).then(work, work);
+    const next = (chains.get(client) ?? Promise.resolve()).then(yieldToLoop).then(work, work);
     chains.set(client, next);
   };
 
