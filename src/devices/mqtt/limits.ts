@@ -4,6 +4,7 @@
 import type { Socket } from 'node:net';
 import type { Client } from 'aedes';
 import type { Config } from '../../config.ts';
+import { isValidToken } from '../../domain/identifiers.ts';
 import { KeyedTokenBuckets } from '../../lib/keyed-token-buckets.ts';
 import { TokenBucket } from '../../lib/token-bucket.ts';
 
@@ -18,6 +19,13 @@ const MAX_BUDGET_KEYS = 100_000;
 /** Destroys the socket after `ms` without traffic in either direction. */
 export function idleLimit(socket: Socket, ms: number): void {
   socket.setTimeout(ms, () => socket.destroy());
+}
+
+/** The device token a kp1 topic names; only a well-formed one, so that every key is short. */
+function tokenOf(topic: string | undefined): string | undefined {
+  if (!topic?.startsWith('kp1/')) return undefined;
+  const token = topic.split('/', 4)[3];
+  return token !== undefined && isValidToken(token) ? token : undefined;
 }
 
 type RateLimits = Pick<MqttLimits, 'maxPublishesPerSecond' | 'maxPublishesPerTokenPerSecond' | 'maxPublishesPerAddressPerSecond'>;
@@ -47,7 +55,7 @@ export class PublishRate {
    */
   take(client: Client, topic?: string, now = Date.now()): boolean {
     if (this.refused.has(client)) return false;
-    const token = topic?.startsWith('kp1/') ? topic.split('/', 4)[3] : undefined;
+    const token = tokenOf(topic);
     // A packet refused by its token does not spend the address's budget (other devices there).
     const ok =
       this.connection(client, now).take(1, now) === 0 &&
