@@ -1,7 +1,7 @@
 // Composition root: database, event bus, services, HTTP (GraphQL + kp1) and the MQTT broker.
 // `createApp(config)` owns every socket, pool and timer; `stop()` releases all of them, so
 // tests start apps on port 0 and stop them, and main.ts maps signals to stop().
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Config } from './config.ts';
@@ -17,6 +17,7 @@ import { TelemetryService } from './domain/telemetry.ts';
 import { EventBus } from './events/bus.ts';
 import { attachGraphQLWebSockets, createGraphQLServer } from './graphql/server.ts';
 import { createRequestHandler } from './http.ts';
+import { createLimitedServer } from './http-limits.ts';
 import { createConsoleHandler } from './console-assets.ts';
 import { sendJson } from './lib/json-response.ts';
 import { createKp1HttpHandler } from './devices/http.ts';
@@ -125,7 +126,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       graphiql: config.graphql.graphiql,
       maxGraphQLRequestBytes: config.graphql.maxRequestBytes,
     });
-    http = createServer((req, res) => {
+    http = createLimitedServer(config.http, log, (req, res) => {
       if (shutdown.signal.aborted) {
         res.shouldKeepAlive = false;
         return sendJson(res, 503, { error: 'The server is shutting down; retry on another instance or shortly.' });

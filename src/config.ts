@@ -42,7 +42,12 @@ interface Settings {
   maxDeviceMessageBytes: number;
   mqtt: {
     maxConnectionsPerAddress: number;
+    /** Per connection; bursts up to twice as many. */
     maxPublishesPerSecond: number;
+    /** Per device token (kp1 topics), across connections; bursts up to twice as many. */
+    maxPublishesPerTokenPerSecond: number;
+    /** Per source address, across connections; bursts up to twice as many. */
+    maxPublishesPerAddressPerSecond: number;
     maxKeepaliveSeconds: number;
     /** How long a connection may leave what it is sent unread before it is dropped. */
     drainTimeoutMs: number;
@@ -53,6 +58,16 @@ interface Settings {
     /** Room in a PUBLISH beyond maxDeviceMessageBytes for its topic and header (app version,
      *  token and command type are each ≤ 128 characters). */
     packetHeadroomBytes: number;
+  };
+  http: {
+    /** A request whose headers are not complete this long after it began gets 408 and is closed. */
+    headersTimeoutMs: number;
+    /** A request not received completely (headers and body) this long after it began gets 408 and is
+     *  closed. Answers are not bounded by it: long polls and SSE streams go on. */
+    requestTimeoutMs: number;
+    /** An idle keep-alive connection is closed after this long. */
+    keepAliveTimeoutMs: number;
+    maxConnectionsPerAddress: number;
   };
   /** How often the expiry sweeper looks for commands whose retention has passed. */
   expirySweepMs: number;
@@ -149,11 +164,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const mqtt = {
     maxConnectionsPerAddress: int('MQTT_MAX_CONNECTIONS_PER_ADDRESS', 1000, 1, 1_000_000),
     maxPublishesPerSecond: int('MQTT_MAX_PUBLISHES_PER_SECOND', 200, 1, 1_000_000),
+    maxPublishesPerTokenPerSecond: int('MQTT_MAX_PUBLISHES_PER_TOKEN_PER_SECOND', 100, 1, 1_000_000),
+    maxPublishesPerAddressPerSecond: int('MQTT_MAX_PUBLISHES_PER_ADDRESS_PER_SECOND', 2000, 1, 10_000_000),
     maxKeepaliveSeconds: int('MQTT_MAX_KEEPALIVE_SECONDS', 3600, 1, 65535),
     drainTimeoutMs: int('MQTT_DRAIN_TIMEOUT_MS', 30_000, 100, 600_000),
     connectTimeoutMs: 10_000,
     maxConnectPacketBytes: 8 * 1024,
     packetHeadroomBytes: 1024,
+  };
+  const headersTimeoutMs = int('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000);
+  const requestTimeoutMs = int('HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000);
+  if (requestTimeoutMs < headersTimeoutMs) {
+    problems.push(`HTTP_REQUEST_TIMEOUT_MS (${requestTimeoutMs}) must not be below HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMs})`);
+  }
+  const http = {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: 5_000,
+    maxConnectionsPerAddress: int('HTTP_MAX_CONNECTIONS_PER_ADDRESS', 1000, 1, 1_000_000),
   };
   const expirySweepMs = int('EXPIRY_SWEEP_MS', defaults.expirySweepMs, 10, 60_000);
   const poolSize = int('DATABASE_POOL_SIZE', defaults.poolSize, 1, 1000);
@@ -218,6 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxCommandPayloadBytes,
     maxDeviceMessageBytes,
     mqtt,
+    http,
     expirySweepMs,
     graphql,
     shutdown,

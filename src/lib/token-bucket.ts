@@ -1,6 +1,6 @@
 /**
  * A token bucket: holds up to `capacity` tokens, refilled at `perSecond`; a full bucket to start.
- * Callers keep one per thing they limit (a connection, an API key).
+ * Callers keep one per thing they limit (a connection, an API key), or a KeyedTokenBuckets.
  */
 export class TokenBucket {
   private tokens: number;
@@ -22,5 +22,10 @@ export class TokenBucket {
     if (this.tokens < cost) return (cost - this.tokens) / this.perSecond;
     this.tokens -= cost;
     return 0;
+  }
+
+  /** Whether the bucket has refilled completely: it then behaves exactly like a new one. */
+  isFull(now = Date.now()): boolean {
+    return this.tokens + ((now - this.at) / 1000) * this.perSecond >= this.capacity;
   }
 }

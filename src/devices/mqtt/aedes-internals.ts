@@ -1,13 +1,22 @@
-// The two places where aedes has no hook for what the listener needs, so its internals are
-// overridden. Both rely on aedes 1.2 / mqtt-packet 9 (pinned in package.json);
-// test/mqtt-aedes-internals.test.ts fails if an upgrade changes what they rely on.
+// The places where aedes has no hook for what the listener needs, so its internals are
+// overridden. They rely on aedes 1.2 / mqtt-packet 9 (pinned in package.json);
+// test/mqtt-aedes-internals.test.ts and test/mqtt-connect-refusals.test.ts fail if an upgrade
+// changes what they rely on.
 import type { Aedes, Client } from 'aedes';
 import type { MqttLimits } from './limits.ts';
 
-interface LengthParser {
+interface AedesParser {
   packet: { length: number };
   _parseLength(): boolean;
   _emitError(error: Error): void;
+}
+
+function parserOf(client: Client, what: string): AedesParser {
+  const parser = (client as unknown as { _parser?: AedesParser })._parser;
+  if (!parser || typeof parser._parseLength !== 'function' || typeof parser._emitError !== 'function') {
+    throw new Error(`aedes internals changed: cannot ${what}`);
+  }
+  return parser;
 }
 
 /**
@@ -17,12 +26,9 @@ interface LengthParser {
  * however slowly it is streamed, and the socket is closed.
  */
 export function capPacketSize(client: Client, limits: Pick<MqttLimits, 'maxPacketBytes' | 'maxConnectPacketBytes'>): void {
-  const parser = (client as unknown as { _parser?: LengthParser })._parser;
-  if (!parser || typeof parser._parseLength !== 'function') {
-    throw new Error('aedes internals changed: cannot cap the MQTT packet size');
-  }
+  const parser = parserOf(client, 'cap the MQTT packet size');
   const parseLength = parser._parseLength;
-  parser._parseLength = function capped(this: LengthParser) {
+  parser._parseLength = function capped(this: AedesParser) {
     const ok = parseLength.call(this);
     const limit = client.connected ? limits.maxPacketBytes : limits.maxConnectPacketBytes;
     if (ok && this.packet.length > limit) {
@@ -30,6 +36,23 @@ export function capPacketSize(client: Client, limits: Pick<MqttLimits, 'maxPacke
       return false;
     }
     return ok;
+  };
+}
+
+/** CONNACK with return code 0x01, unacceptable protocol version [MQTT-3.2.2.3]. */
+const CONNACK_UNACCEPTABLE_PROTOCOL = Buffer.from([0x20, 0x02, 0x00, 0x01]);
+
+/**
+ * Answers a CONNECT with a protocol level the broker does not speak with CONNACK 0x01 before the
+ * close [MQTT-3.1.2-2]. aedes does so for level 5 itself (it serves 3 and 4), but mqtt-packet's
+ * parser rejects every other level as a malformed packet, and aedes then closes without a word.
+ */
+export function refuseProtocolLevels(client: Client): void {
+  const parser = parserOf(client, 'answer unsupported protocol levels');
+  const emitError = parser._emitError;
+  parser._emitError = function answered(this: AedesParser, error: Error) {
+    if (!client.connected && error.message === 'Invalid protocol version') client.conn.write(CONNACK_UNACCEPTABLE_PROTOCOL);
+    emitError.call(this, error);
   };
 }
 

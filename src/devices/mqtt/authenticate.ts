@@ -50,6 +50,11 @@ export function authenticate(ctx: MqttContext): Aedes['authenticate'] {
       // dead link waits until the broker notices (1.5 × keepalive).
       const holder = ctx.sessions.boundClient(client.id);
       if (holder && holder.client !== client && !(endpointId && holder.endpointIds.includes(endpointId))) {
+        // Also how a squatter holding the id shows up: the device it keeps out is refused here.
+        ctx.log.warn(
+          { clientId: client.id.slice(0, 256), address: (client.conn as Socket).remoteAddress, heldFor: holder.endpointIds },
+          'MQTT client id takeover refused: the id is in use by a connection speaking for endpoints',
+        );
         return refuse(2, 'client id in use');
       }
       if (endpointId) ctx.logins.add(client, endpointId);

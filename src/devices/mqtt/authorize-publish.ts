@@ -5,12 +5,14 @@ import { isResponseTopic } from '../kp1/grammar.ts';
 import type { MqttContext } from './context.ts';
 import { handleRequest } from './requests.ts';
 
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export function authorizePublish(ctx: MqttContext): Aedes['authorizePublish'] {
   // Each connection's requests are handled one at a time, in arrival order, so replies and
   // PUBACKs keep the order of the requests [MQTT-4.6.0-2].
   const chains = new WeakMap<Client, Promise<void>>();
   const inOrder = (client: Client, work: () => Promise<void>) => {
-    const next = (chains.get(client) ?? Promise.resolve()).then(work, work);
+    const next = (chains.get(client) ?? Promise.resolve()).then(yieldToLoop).then(work, work);
     chains.set(client, next);
   };
 
@@ -20,9 +22,12 @@ export function authorizePublish(ctx: MqttContext): Aedes['authorizePublish'] {
     // $-topics belong to the broker [MQTT-4.7.2-1]; a device publishing there is misbehaving.
     if (topic.startsWith('$')) return callback(new Error('Publishing to $ topics is not allowed'));
     // A connection over its publish rate is dropped: it is flooding, not polling.
-    if (!ctx.publishRate.take(client)) return callback(new Error('publish rate exceeded'));
+    if (!ctx.publishRate.take(client, topic)) return callback(new Error('publish rate exceeded'));
     // Not kp1, or a device echoing a response topic: acknowledged and dropped (never routed).
     if (!topic.startsWith('kp1/') || isResponseTopic(topic)) return callback(null);
-    inOrder(client, () => handleRequest(ctx, client, packet, callback));
+    // Requests queued before the connection went over a budget are not stored either.
+    inOrder(client, async () =>
+      ctx.publishRate.isRefused(client) ? callback(new Error('publish rate exceeded')) : handleRequest(ctx, client, packet, callback),
+    );
   };
 }

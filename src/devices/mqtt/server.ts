@@ -7,16 +7,17 @@ import { Aedes } from 'aedes';
 import type { CommandService } from '../../domain/commands.ts';
 import type { RegistryService } from '../../domain/registry.ts';
 import type { EventBus } from '../../events/bus.ts';
+import { AddressConnections } from '../../lib/address-connections.ts';
 import type { Logger } from '../../logger.ts';
 import type { Kp1Dispatcher } from '../kp1/dispatch.ts';
 import { DeviceSessions, type SessionListener } from '../sessions.ts';
-import { capPacketSize, dropClientPublishes } from './aedes-internals.ts';
+import { capPacketSize, dropClientPublishes, refuseProtocolLevels } from './aedes-internals.ts';
 import { authenticate, preConnect } from './authenticate.ts';
 import { authorizePublish } from './authorize-publish.ts';
 import { authorizeSubscribe } from './authorize-subscribe.ts';
 import { Logins, type MqttContext } from './context.ts';
 import { authorizeForward } from './deliver.ts';
-import { AddressConnections, PublishRate, type MqttLimits } from './limits.ts';
+import { PublishRate, type MqttLimits } from './limits.ts';
 import { pushCommands } from './push.ts';
 
 export interface MqttOptions {
@@ -47,7 +48,7 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     sessions: new DeviceSessions(opts.presence),
     logins: new Logins(),
     limits,
-    publishRate: new PublishRate(limits.maxPublishesPerSecond),
+    publishRate: new PublishRate(limits),
     addressed: new WeakSet(),
     log,
   };
@@ -77,12 +78,11 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     for (const client of [...ctx.logins.clientsOf(endpointId)]) client.close();
   });
 
-  const addresses = new AddressConnections(limits.maxConnectionsPerAddress);
+  const addresses = new AddressConnections(limits.maxConnectionsPerAddress, log, 'MQTT');
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     socket.on('error', () => {});
     if (!addresses.admit(socket)) {
-      log.warn({ address: socket.remoteAddress }, 'MQTT connection refused: too many from this address');
       socket.destroy();
       return;
     }
@@ -90,7 +90,9 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     socket.setNoDelay(true);
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    capPacketSize(broker.handle(socket), limits);
+    const client = broker.handle(socket);
+    capPacketSize(client, limits);
+    refuseProtocolLevels(client);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

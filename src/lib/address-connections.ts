@@ -1,0 +1,54 @@
+// Open connections per source address, for listeners that face the internet (MQTT and HTTP):
+// those over the cap are refused, and the refusals are logged once per address per period, so a
+// client hammering the listener cannot flood the log.
+import type { Socket } from 'node:net';
+import type { Logger } from '../logger.ts';
+
+/** How often refusals for one address are logged at most. */
+const WARN_EVERY_MS = 60_000;
+
+export class AddressConnections {
+  private readonly open = new Map<string, number>();
+  /** When each address was last logged, oldest first. */
+  private readonly warned = new Map<string, number>();
+
+  constructor(
+    private readonly max: number,
+    private readonly log: Logger,
+    /** Names the listener in the log line. */
+    private readonly listener: string,
+  ) {}
+
+  /**
+   * False when the address already has `max` connections (the caller closes the socket);
+   * otherwise counts the socket until it closes.
+   */
+  admit(socket: Socket, now = Date.now()): boolean {
+    const address = socket.remoteAddress ?? 'unknown';
+    const count = this.open.get(address) ?? 0;
+    if (count >= this.max) {
+      this.refused(address, now);
+      return false;
+    }
+    this.open.set(address, count + 1);
+    socket.once('close', () => {
+      const left = (this.open.get(address) ?? 1) - 1;
+      if (left > 0) this.open.set(address, left);
+      else this.open.delete(address);
+    });
+    return true;
+  }
+
+  private refused(address: string, now: number): void {
+    for (const [logged, at] of this.warned) {
+      if (now - at < WARN_EVERY_MS) break;
+      this.warned.delete(logged);
+    }
+    if (this.warned.has(address)) return;
+    this.warned.set(address, now);
+    this.log.warn(
+      { address, max: this.max },
+      `${this.listener} connections refused: too many from this address (logged once a minute per address)`,
+    );
+  }
+}
