@@ -150,16 +150,17 @@ export function parseSamples(body: Body, receivedAt: Date, timestampField = 'tim
   return items.map((data) => ({ timestamp: sampleTimestamp(data, timestampField, receivedAt), data }));
 }
 
-/** Earliest and latest instants stored: PostgreSQL takes more, but dates travel to it as
- *  ISO text, whose four-digit years start at 0001 (year 0 does not exist there). */
-const FIRST_STORED_MS = new Date('0001-01-01T00:00:00Z').getTime();
+/** Earliest and latest instants stored: PostgreSQL takes more, but dates travel as ISO text
+ *  with four-digit years, and come back through `new Date(text)`, which reads years 0001-0099
+ *  as 1901-1999. */
+const FIRST_STORED_MS = new Date('0100-01-01T00:00:00Z').getTime();
 const LAST_STORED_MS = new Date('9999-12-31T23:59:59.999Z').getTime();
 
 /**
  * The instant a DCX sample is stamped with [kp1 §3]. [2/DCP] defines no timestamp field, so a
  * sample is never refused for one: an object's `timestampField` (default `timestamp`; '' reads
  * none) is used when it is epoch milliseconds (a finite number; fractions cut, as Date does) or
- * an ISO-8601 date-time with a UTC offset, between 0001-01-01 and 9999-12-31 UTC; anything else
+ * an ISO-8601 date-time with a UTC offset, between 0100-01-01 and 9999-12-31 UTC; anything else
  * (null, a boolean, a date without a time or offset, an impossible or out-of-range date) and a
  * sample without the field are stamped with `receivedAt`. The field stays in the data as sent.
  */
