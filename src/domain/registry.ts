@@ -270,6 +270,7 @@ export class RegistryService {
     if (input.replace) changes.push({ kind: 'replace', metadata: set ?? {} });
     else if (set) changes.push({ kind: 'merge', metadata: set });
     if (remove.length > 0) changes.push({ kind: 'delete', keys: remove });
+    if (changes.length === 0) return endpoint;
     await this.changeMetadata(endpoint.id, changes, actor);
     this.log.info({ endpointId: endpoint.id, by: actor?.keyId }, 'endpoint metadata updated');
     return endpoint;
