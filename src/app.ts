@@ -104,7 +104,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       registry,
       commands,
       telemetry,
-      { maxBodyBytes: config.maxDeviceMessageBytes },
+      { maxBodyBytes: config.maxDeviceMessageBytes, timestampField: config.kp1.dcxTimestampField, errorsWithoutRequestId: config.kp1.errorsWithoutRequestId },
       log,
       presence,
     );

@@ -71,6 +71,12 @@ interface Settings {
   };
   /** How often the expiry sweeper looks for commands whose retention has passed. */
   expirySweepMs: number;
+  kp1: {
+    /** `drop` (1/KP: no response without a request id) or `publish` (to `<topic>/error`, for debugging). */
+    errorsWithoutRequestId: 'drop' | 'publish';
+    /** The DCX sample field read as the sample's timestamp; '' reads none (docs/kp1.md §3). */
+    dcxTimestampField: string;
+  };
   graphql: {
     /** Serve GraphiQL on GET /graphql. */
     graphiql: boolean;
@@ -185,6 +191,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   const expirySweepMs = int('EXPIRY_SWEEP_MS', defaults.expirySweepMs, 10, 60_000);
   const poolSize = int('DATABASE_POOL_SIZE', defaults.poolSize, 1, 1000);
+  const errorsWithoutRequestId = str('KP1_ERRORS_WITHOUT_REQUEST_ID') ?? 'drop';
+  if (errorsWithoutRequestId !== 'drop' && errorsWithoutRequestId !== 'publish') {
+    problems.push(`KP1_ERRORS_WITHOUT_REQUEST_ID must be "publish" or "drop", got "${errorsWithoutRequestId}"`);
+  }
+  // Set but empty turns the timestamp field off, so this one is not read with str().
+  const kp1 = {
+    errorsWithoutRequestId: errorsWithoutRequestId === 'publish' ? ('publish' as const) : ('drop' as const),
+    dcxTimestampField: env['DCX_TIMESTAMP_FIELD']?.trim() ?? 'timestamp',
+  };
 
   const bool = (name: string, fallback: boolean): boolean => {
     const raw = str(name)?.toLowerCase();
@@ -248,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mqtt,
     http,
     expirySweepMs,
+    kp1,
     graphql,
     shutdown,
   });

@@ -118,18 +118,62 @@ describe.each(['http', 'mqtt'] as const)('telemetry over %s', (transport) => {
     ['a boolean', '{"timestamp":true}'],
     ['an object', '{"timestamp":{"ms":1}}'],
     ['a number out of range', '{"timestamp":1e300}'],
-    ['one bad sample in a batch', '[{"timestamp":1714564800000,"v":1},{"v":2},{"timestamp":"soon","v":3}]'],
-  ])('400 for a timestamp that is %s, and nothing is stored', async (_name, body) => {
+    ['in JavaScript range but not storable (year 275760)', '{"timestamp":8.64e15}'],
+    ['before year 100', '{"timestamp":"0099-12-31T23:59:59Z"}'],
+  ])('a timestamp that is %s: the sample is stored with its receipt time, the field as sent', async (_name, body) => {
     const fx = await createEndpoint(app);
-    expect(await send(fx, body)).toBe(400);
-    expect(await storedCount(fx)).toBe(0);
-    expect(await telemetry(app, fx.endpointId)).toEqual([]);
+    const before = Date.now();
+    expect(await send(fx, body)).toBe(200);
+    const [sample, ...rest] = await telemetry(app, fx.endpointId);
+    expect(rest).toEqual([]);
+    expect(sample!.data).toEqual(JSON.parse(body));
+    expect(sample!.timestamp).toBe(sample!.receivedAt);
+    expect(ms(sample!.timestamp)).toBeGreaterThanOrEqual(before - 1_000);
+  });
+
+  it('a batch with one unusable timestamp: every sample is stored, each with its own usable timestamp', async () => {
+    const fx = await createEndpoint(app);
+    expect(await send(fx, '[{"timestamp":1714564800000,"v":1},{"v":2},{"timestamp":"soon","v":3}]')).toBe(200);
+    const samples = await telemetry(app, fx.endpointId);
+    expect(samples.map((s) => (s.data as { v: number }).v).sort()).toEqual([1, 2, 3]);
+    const first = samples.find((s) => (s.data as { v: number }).v === 1)!;
+    expect(first.timestamp).toBe('2024-05-01T12:00:00.000Z');
+    const third = samples.find((s) => (s.data as { v: number }).v === 3)!;
+    expect(third.timestamp).toBe(third.receivedAt);
+  });
+
+  it('the edges of the stored range are used as sent', async () => {
+    const fx = await createEndpoint(app);
+    expect(await send(fx, '[{"timestamp":"0100-01-01T00:00:00Z","v":1},{"timestamp":253402300799999,"v":2}]')).toBe(200);
+    const stamps = (await telemetry(app, fx.endpointId)).map((s) => s.timestamp).sort();
+    expect(stamps).toEqual(['0100-01-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z']);
   });
 
   it('400 for a body that is not JSON, and nothing is stored', async () => {
     const fx = await createEndpoint(app);
     expect(await send(fx, '{"v":')).toBe(400);
     expect(await storedCount(fx)).toBe(0);
+  });
+});
+
+describe('DCX_TIMESTAMP_FIELD', () => {
+  it('reads the configured field, and no field when it is empty', async () => {
+    const custom = await startApp({ kp1: { errorsWithoutRequestId: 'drop', dcxTimestampField: 'ts' } });
+    const none = await startApp({ kp1: { errorsWithoutRequestId: 'drop', dcxTimestampField: '' } });
+    try {
+      const body = '{"ts":1714564800000,"timestamp":0}';
+      for (const [server, expected] of [[custom, '2024-05-01T12:00:00.000Z'], [none, undefined]] as const) {
+        const fx = await createEndpoint(server);
+        const res = await fetch(`${server.url}/kp1/${fx.appVersion}/dcx/${fx.token}/json`, { method: 'POST', body });
+        expect(res.status).toBe(200);
+        const [sample] = await telemetry(server, fx.endpointId);
+        expect(sample!.data).toEqual(JSON.parse(body));
+        expect(sample!.timestamp).toBe(expected ?? sample!.receivedAt);
+      }
+    } finally {
+      await custom.stop();
+      await none.stop();
+    }
   });
 });
 

@@ -21,7 +21,7 @@ export const ApplicationsQuery = graphql(`
 export const EndpointQuery = graphql(`
   query Endpoint($id: ID!) {
     endpoint(id: $id) {
-      id name createdAt revokedAt lastSeenAt connected mqttUsername
+      id name createdAt revokedAt lastSeenAt connected mqttUsername metadata
       applicationVersion { id name application { id name } commandSchemas { commandType version schema } }
     }
   }
@@ -89,6 +89,12 @@ export const ValidateCommand = graphql(`
 
 export const RenameEndpoint = graphql(`
   mutation RenameEndpoint($endpointId: ID!, $name: String) { renameEndpoint(endpointId: $endpointId, name: $name) { id name } }
+`);
+
+export const UpdateEndpointMetadata = graphql(`
+  mutation UpdateEndpointMetadata($endpointId: ID!, $set: JSON, $replace: Boolean) {
+    updateEndpointMetadata(endpointId: $endpointId, set: $set, replace: $replace) { id metadata }
+  }
 `);
 
 export const RotateToken = graphql(`

@@ -1,4 +1,5 @@
-// kp1 over HTTP (kp1.md §1, "HTTP binding"): POST /kp1/{appVersion}/{extension}/{token}/{resource}.
+// kp1 over HTTP (kp1.md §1, "HTTP binding"): POST /kp1/{appVersion}/{extension}/{token}/{resource}
+// with an optional trailing request id, as Kaa's HTTP device API takes it (the reply is the same).
 // The body is JSON whatever the Content-Type says (the Kaa tutorial's curl sends form
 // encoding). Success is 200 with the reply body; failures use the HTTP status equal to the kp1
 // statusCode and the kp1 error object as the body.
@@ -44,7 +45,7 @@ export function createKp1HttpHandler(opts: HttpDeviceOptions) {
       const wait = parseWait(new URLSearchParams(query));
       const body = await readBody(req, maxBodyBytes);
       const credentials = { basic: parseBasicAuth(req.headers.authorization) };
-      const isCommand = request.resource.kind === 'command';
+      const isCommand = request.resource.kind === 'command' || request.resource.kind === 'commandAll';
 
       // Listen before the first read, so a command invoked in between is not missed.
       let arrived: (() => void) | undefined;
@@ -55,10 +56,11 @@ export function createKp1HttpHandler(opts: HttpDeviceOptions) {
       // known until it returns, and the command may have missed that read).
       const early = new Set<string>();
       if (isCommand && wait > 0) {
-        const type = request.resource.kind === 'command' ? request.resource.commandType : '';
+        // The all-types resource waits for a command of any type.
+        const type = request.resource.kind === 'command' ? request.resource.commandType : undefined;
         listeners.push(
           bus.on('commandChanged', (c) => {
-            if (c.status !== 'PENDING' || c.commandType !== type) return;
+            if (c.status !== 'PENDING' || (type !== undefined && c.commandType !== type)) return;
             if (endpointId === undefined) early.add(c.endpointId);
             else if (c.endpointId === endpointId) arrived?.();
           }),

@@ -14,6 +14,9 @@ export interface Binding {
   appVersion: string;
   /** Command types the device opted out of with {"observe": false} (Kaa ≥ 1.1 behaviour); most never do. */
   optedOut: Set<string> | undefined;
+  /** What the all-types command resource asked (kp1.md §2): `observe` pushes every type on its
+   *  topic, `off` pushes nothing; undefined: per-type pushes. */
+  allTypes?: 'observe' | 'off';
 }
 
 /** Told when this process starts and stops holding sessions for an endpoint (presence). */

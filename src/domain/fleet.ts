@@ -7,14 +7,18 @@ import { authorize, isUuid } from './auth.ts';
 import { MAX_PAGE_SIZE, decodeCursor } from './commands.ts';
 import { checkCommandType } from './identifiers.ts';
 import { badInput, notFound } from './errors.ts';
+import { checkMetadata, type Metadata } from './metadata.ts';
 import type { Command, CommandStatus, Endpoint, Principal } from './types.ts';
 
 const MAX_SEARCH = 200;
+const MAX_METADATA_FILTER_KEYS = 20;
 
 export interface EndpointsInput {
   application?: string | null;
   applicationVersion?: string | null;
   search?: string | null;
+  /** Top-level metadata keys and the exact JSON value each must have. */
+  metadata?: unknown;
   first?: number | null;
   after?: string | null;
 }
@@ -45,9 +49,10 @@ export class FleetService {
       throw badInput(`"search" must be at most ${MAX_SEARCH} characters.`, { field: 'search' });
     }
     const after = input.after ? decodeEndpointCursor(input.after) : undefined;
+    const metadata = input.metadata == null ? undefined : checkMetadataFilter(input.metadata);
     const versionIds = await this.versionIds(input.application, input.applicationVersion);
     if (versionIds?.length === 0) return { items: [], hasNextPage: false };
-    const rows = await fleet.listEndpoints(this.db, { versionIds, search, after, limit: first + 1 });
+    const rows = await fleet.listEndpoints(this.db, { versionIds, search, metadata, after, limit: first + 1 });
     return { items: rows.slice(0, first), hasNextPage: rows.length > first };
   }
 
@@ -94,6 +99,16 @@ export class FleetService {
     }
     return ids;
   }
+}
+
+/** A metadata filter: a JSON object of at most MAX_METADATA_FILTER_KEYS keys (none: no filter). */
+function checkMetadataFilter(value: unknown): Metadata | undefined {
+  const filter = checkMetadata(value, '"metadata"', { allowEmpty: true });
+  const keys = Object.keys(filter).length;
+  if (keys > MAX_METADATA_FILTER_KEYS) {
+    throw badInput(`"metadata" may name at most ${MAX_METADATA_FILTER_KEYS} keys.`, { field: 'metadata' });
+  }
+  return keys === 0 ? undefined : filter;
 }
 
 function pageSize(first: number | null | undefined): number {

@@ -11,6 +11,7 @@ import type { EventBus } from '../events/bus.ts';
 import { isUniqueViolation } from '../storage/db-errors.ts';
 import type { Application, ApplicationVersion, Endpoint, Principal } from './types.ts';
 import { LookupCache } from './lookup-cache.ts';
+import { applyMetadataChanges, checkKeyList, checkMetadata, type Metadata, type MetadataChange } from './metadata.ts';
 
 /** How long an endpoint lookup is reused at most (events drop it sooner). */
 const LOOKUP_TTL_MS = 2_000;
@@ -222,6 +223,58 @@ export class RegistryService {
     });
     this.log.info({ endpointId, by: actor?.keyId }, 'endpoint token rotated');
     return { endpoint, token: secret };
+  }
+
+  /** Metadata of several endpoints at once (GraphQL's per-request loader); unknown ids are absent. */
+  async metadataByIds(ids: readonly string[]): Promise<Map<string, Metadata>> {
+    return store.findMetadata(this.db, ids.filter(isUuid));
+  }
+
+  /** One endpoint's metadata, for its device (the token authorized the request). */
+  async metadataOf(endpointId: string): Promise<Metadata> {
+    return (await this.metadataByIds([endpointId])).get(endpointId) ?? {};
+  }
+
+  /**
+   * Applies 10/EPMP changes (replace, merge, delete keys) in order, atomically, and announces it
+   * (endpointMetadataChanged). `actor` is null for the device itself; an operator needs OPERATOR.
+   * The change must already be checked (epmx-bodies.ts, or updateMetadata below).
+   */
+  async changeMetadata(endpointId: string, changes: MetadataChange[], actor: Principal | null): Promise<Metadata> {
+    const metadata = await this.db.transaction(async (tx) => {
+      const current = isUuid(endpointId) ? await store.lockMetadata(tx, endpointId) : null;
+      if (!current) throw notFound(`No endpoint with id "${endpointId}".`);
+      const next = applyMetadataChanges(current, changes);
+      await store.writeMetadata(tx, endpointId, next);
+      await this.bus.publish(tx, 'endpointMetadataChanged', { endpointId });
+      return next;
+    });
+    this.log.debug({ endpointId, changes: changes.map((c) => c.kind), by: actor?.keyId ?? 'device' }, 'endpoint metadata changed');
+    return metadata;
+  }
+
+  /**
+   * updateEndpointMetadata: `set` merged in (or, with `replace`, the whole metadata), then
+   * `remove` deleted. Revoked endpoints may be edited too (like their name).
+   */
+  async updateMetadata(
+    actor: Principal | null,
+    endpointId: string,
+    input: { set?: unknown; replace?: boolean | null; remove?: unknown },
+  ): Promise<Endpoint> {
+    authorize(actor, 'OPERATOR');
+    const set = input.set == null ? undefined : checkMetadata(input.set, '"set"', { allowEmpty: true });
+    const remove = input.remove == null ? [] : checkKeyList(input.remove, '"remove"', 0);
+    const endpoint = await this.endpointById(endpointId);
+    if (!endpoint) throw notFound(`No endpoint with id "${endpointId}".`);
+    const changes: MetadataChange[] = [];
+    if (input.replace) changes.push({ kind: 'replace', metadata: set ?? {} });
+    else if (set) changes.push({ kind: 'merge', metadata: set });
+    if (remove.length > 0) changes.push({ kind: 'delete', keys: remove });
+    if (changes.length === 0) return endpoint;
+    await this.changeMetadata(endpoint.id, changes, actor);
+    this.log.info({ endpointId: endpoint.id, by: actor?.keyId }, 'endpoint metadata updated');
+    return endpoint;
   }
 
   /** Whether the credentials are those of the endpoint (false when it has none). */

@@ -36,6 +36,13 @@ export class SubscriptionService {
     return flatten(eventStream(this.bus, 'telemetryReceived', route, viewer.keyId), (batch) => batch.samples);
   }
 
+  /** The endpoint each time its metadata changes (10/EPMP, from the device or an operator). */
+  async metadataChanges(actor: Principal | null, endpointId: string): Promise<AsyncIterableIterator<{ endpointId: string }>> {
+    const viewer = authorize(actor, 'VIEWER');
+    const route = { endpointId: await this.existingEndpoint(viewer, endpointId) };
+    return eventStream(this.bus, 'endpointMetadataChanged', route, viewer.keyId);
+  }
+
   private async commandRoute(
     actor: Principal,
     { endpointId, commandId }: CommandChangesFilter,

@@ -29,6 +29,8 @@ export interface EventMap {
   commandSchemaChanged: { schemaId: number };
   /** An API key was revoked: its open websockets must close. */
   apiKeyRevoked: { keyId: string };
+  /** An endpoint's metadata changed (10/EPMP); readers load it again. */
+  endpointMetadataChanged: { endpointId: string };
 }
 export type EventName = keyof EventMap;
 
@@ -36,6 +38,7 @@ export type EventName = keyof EventMap;
 export interface RouteMap {
   commandChanged: { endpointId: string } | { commandId: number };
   telemetryReceived: { endpointId: string };
+  endpointMetadataChanged: { endpointId: string };
 }
 export type Route<K extends EventName> = K extends keyof RouteMap ? RouteMap[K] : never;
 
@@ -43,6 +46,7 @@ export type Route<K extends EventName> = K extends keyof RouteMap ? RouteMap[K] 
 const ROUTES: { [K in keyof RouteMap]: (event: EventMap[K]) => RouteMap[K][] } = {
   commandChanged: (c) => [{ endpointId: c.endpointId }, { commandId: c.id }],
   telemetryReceived: (t) => [{ endpointId: t.endpointId }],
+  endpointMetadataChanged: (m) => [{ endpointId: m.endpointId }],
 };
 
 function routeKey(name: EventName, route: RouteMap[keyof RouteMap]): string {
@@ -56,7 +60,8 @@ type Wire =
   | { t: 'telemetry-ref'; e: string; ids: number[] }
   | { t: 'endpoint-access'; e: string }
   | { t: 'schema'; id: number }
-  | { t: 'key-revoked'; id: string };
+  | { t: 'key-revoked'; id: string }
+  | { t: 'metadata'; e: string };
 
 export interface EventResolvers {
   command(id: number): Promise<Command | null>;
@@ -72,6 +77,7 @@ export class EventBus {
     endpointAccessChanged: new Set(),
     commandSchemaChanged: new Set(),
     apiKeyRevoked: new Set(),
+    endpointMetadataChanged: new Set(),
   };
   /** Routed handlers by routeKey; a key's set is dropped with its last handler. */
   private readonly routed = new Map<string, Set<Handler<EventName>>>();
@@ -178,6 +184,8 @@ export class EventBus {
           return this.emit('commandSchemaChanged', { schemaId: wire.id });
         case 'key-revoked':
           return this.emit('apiKeyRevoked', { keyId: wire.id });
+        case 'metadata':
+          return this.emit('endpointMetadataChanged', { endpointId: wire.e });
       }
     } catch (error) {
       this.log.error({ err: error }, 'could not deliver a database event');
@@ -220,6 +228,8 @@ function encode<K extends EventName>(name: K, event: EventMap[K]): string {
     ref = { t: 'telemetry-ref', e: endpointId, ids: samples.map((s) => s.id) };
   } else if (name === 'apiKeyRevoked') {
     full = ref = { t: 'key-revoked', id: (event as EventMap['apiKeyRevoked']).keyId };
+  } else if (name === 'endpointMetadataChanged') {
+    full = ref = { t: 'metadata', e: (event as EventMap['endpointMetadataChanged']).endpointId };
   } else if (name === 'commandSchemaChanged') {
     full = ref = { t: 'schema', id: (event as EventMap['commandSchemaChanged']).schemaId };
   } else {

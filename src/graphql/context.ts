@@ -11,6 +11,7 @@ export interface GraphQLContext {
   endpointLoader: Loader<string, Endpoint>;
   versionLoader: Loader<string, ApplicationVersion>;
   applicationLoader: Loader<string, Application>;
+  metadataLoader: Loader<string, Record<string, unknown>>;
 }
 
 export function createContext(services: Services, principal: Principal | null): GraphQLContext {
@@ -21,5 +22,6 @@ export function createContext(services: Services, principal: Principal | null): 
     endpointLoader: batchLoader((ids) => registry.endpointsByIds(ids)),
     versionLoader: batchLoader((ids) => registry.versionsByIds(ids)),
     applicationLoader: batchLoader((ids) => registry.applicationsByIds(ids)),
+    metadataLoader: batchLoader((ids) => registry.metadataByIds(ids)),
   };
 }

@@ -12,6 +12,8 @@ export interface EndpointQuery {
   versionIds?: string[];
   /** Case-insensitive substring of the name. */
   search?: string;
+  /** Top-level metadata keys with exactly these JSON values. */
+  metadata?: Record<string, unknown>;
   /** Only endpoints after this position in (name nulls last, id) order: the cursor. */
   after?: { name: string | null; id: string };
   limit: number;
@@ -22,6 +24,14 @@ export async function listEndpoints(db: Db, q: EndpointQuery): Promise<Endpoint[
   const where: (SQL | undefined)[] = [];
   if (q.versionIds) where.push(inArray(endpoints.applicationVersionId, q.versionIds));
   if (q.search) where.push(ilike(endpoints.name, `%${escapeLike(q.search)}%`));
+  if (q.metadata) {
+    // Containment finds the candidates through the GIN index; per-key equality then makes an
+    // object or array value match exactly, not as a subset.
+    where.push(sql`${endpoints.metadata} @> ${JSON.stringify(q.metadata)}::jsonb`);
+    for (const [key, value] of Object.entries(q.metadata)) {
+      where.push(sql`${endpoints.metadata} -> ${key} = ${JSON.stringify(value)}::jsonb`);
+    }
+  }
   if (q.after) {
     const { name, id } = q.after;
     where.push(

@@ -149,3 +149,23 @@ export async function replaceEndpointToken(db: Db, id: string, tokenHash: string
     .returning(endpointColumns);
   return row ?? null;
 }
+
+/** Endpoint metadata by endpoint id (10/EPMP); ids without an endpoint are absent. */
+export async function findMetadata(db: Db, ids: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .select({ id: endpoints.id, metadata: endpoints.metadata })
+    .from(endpoints)
+    .where(inArray(endpoints.id, [...ids]));
+  return new Map(rows.map((row) => [row.id, row.metadata]));
+}
+
+/** The metadata, locked until the transaction ends (changes are read-modify-write); null when no endpoint. */
+export async function lockMetadata(tx: Db, id: string): Promise<Record<string, unknown> | null> {
+  const [row] = await tx.select({ metadata: endpoints.metadata }).from(endpoints).where(eq(endpoints.id, id)).for('update');
+  return row?.metadata ?? null;
+}
+
+export async function writeMetadata(tx: Db, id: string, metadata: Record<string, unknown>): Promise<void> {
+  await tx.update(endpoints).set({ metadata }).where(eq(endpoints.id, id));
+}

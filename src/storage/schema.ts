@@ -62,9 +62,13 @@ export const endpoints = pgTable(
     revokedAt: ts('revoked_at'),
     // Last kp1 request or MQTT binding; written at most every 30 s per endpoint (see presence.ts).
     lastSeenAt: ts('last_seen_at'),
+    // 10/EPMP key-value pairs, written by the device (kp1 epmx) and by operators.
+    metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default({}),
   },
   (t) => [
     index('endpoints_application_version_idx').on(t.applicationVersionId),
+    // endpoints(metadata:) filters by containment (@>), which jsonb_path_ops serves.
+    index('endpoints_metadata_idx').using('gin', sql`${t.metadata} jsonb_path_ops`),
     // The endpoints page: by name then id, keyset-paged.
     index('endpoints_name_idx').on(t.name, t.id),
   ],

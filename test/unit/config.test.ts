@@ -156,6 +156,16 @@ describe('loadConfig', () => {
     expect(error.problems[0]).toContain(name);
   });
 
+  it('reads the kp1 settings: errors without request id, and the DCX timestamp field (empty turns it off)', () => {
+    expect(loadConfig({}).kp1).toEqual({ errorsWithoutRequestId: 'drop', dcxTimestampField: 'timestamp' });
+    expect(loadConfig({ KP1_ERRORS_WITHOUT_REQUEST_ID: 'publish', DCX_TIMESTAMP_FIELD: ' ts ' }).kp1).toEqual({
+      errorsWithoutRequestId: 'publish',
+      dcxTimestampField: 'ts',
+    });
+    expect(loadConfig({ DCX_TIMESTAMP_FIELD: '' }).kp1.dcxTimestampField).toBe('');
+    expect(configError({ KP1_ERRORS_WITHOUT_REQUEST_ID: 'yes' }).problems[0]).toMatch(/KP1_ERRORS_WITHOUT_REQUEST_ID/);
+  });
+
   it('refuses a default retention above the maximum', () => {
     const error = configError({ MAX_RETENTION_SECONDS: '60', DEFAULT_RETENTION_SECONDS: '61' });
     expect(error.problems).toHaveLength(1);
@@ -174,7 +184,7 @@ describe('loadConfig', () => {
     );
     expect(read.size).toBeGreaterThan(20);
     const tableRows = (file: string) =>
-      new Set([...readFileSync(new URL(file, import.meta.url), 'utf8').matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]));
+      new Set([...readFileSync(new URL(file, import.meta.url), 'utf8').matchAll(/^\| `([A-Z][A-Z0-9_]*)` \|/gm)].map((m) => m[1]));
     for (const file of ['../../README.md', '../../docs/api.md']) {
       const documented = tableRows(file);
       expect([...read].filter((name) => !documented.has(name)), file).toEqual([]);

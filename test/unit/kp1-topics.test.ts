@@ -4,12 +4,10 @@ import { errorTopic, isResponseTopic, parseHttpPath, parseTopic, pushTopic, stat
 import { subscriptionPin, topicMatches } from '../../src/devices/mqtt/topics.ts';
 import { failure } from '../support/kp1-failure.ts';
 
-const MQTT = { allowRequestId: true };
-const HTTP = { allowRequestId: false };
 
 describe('parseTopic', () => {
   it('parses a command request without request id', () => {
-    expect(parseTopic('kp1/app-v1/cex/tok123/command/reboot', MQTT)).toEqual({
+    expect(parseTopic('kp1/app-v1/cex/tok123/command/reboot')).toEqual({
       topic: 'kp1/app-v1/cex/tok123/command/reboot',
       appVersion: 'app-v1',
       extension: 'cex',
@@ -20,57 +18,77 @@ describe('parseTopic', () => {
   });
 
   it('has no requestId key when the topic carries none', () => {
-    expect(parseTopic('kp1/app/dcx/tok/json', MQTT)).not.toHaveProperty('requestId');
+    expect(parseTopic('kp1/app/dcx/tok/json')).not.toHaveProperty('requestId');
   });
 
   it('takes a trailing positive integer as the request id, outside the resource path', () => {
-    expect(parseTopic('kp1/app/cex/tok/command/reboot/42', MQTT)).toEqual({
+    expect(parseTopic('kp1/app/cex/tok/command/reboot/42')).toEqual({
       topic: 'kp1/app/cex/tok/command/reboot/42',
       appVersion: 'app',
       extension: 'cex',
       token: 'tok',
       resourcePath: 'command/reboot',
       resource: { kind: 'command', commandType: 'reboot' },
-      requestId: 42,
+      requestId: '42',
     });
   });
 
   it('parses result and telemetry resources', () => {
-    const result = parseTopic('kp1/app/cex/tok/result/close-door/7', MQTT);
+    const result = parseTopic('kp1/app/cex/tok/result/close-door/7');
     expect(result.resource).toEqual({ kind: 'result', commandType: 'close-door' });
     expect(result.resourcePath).toBe('result/close-door');
-    expect(result.requestId).toBe(7);
+    expect(result.requestId).toBe('7');
 
-    const telemetry = parseTopic('kp1/app/dcx/tok/json/1', MQTT);
+    const telemetry = parseTopic('kp1/app/dcx/tok/json/1');
     expect(telemetry.extension).toBe('dcx');
     expect(telemetry.resource).toEqual({ kind: 'telemetry' });
     expect(telemetry.resourcePath).toBe('json');
-    expect(telemetry.requestId).toBe(1);
+    expect(telemetry.requestId).toBe('1');
   });
 
-  it('keeps a numeric command type a command type (resolved by level count)', () => {
-    const bare = parseTopic('kp1/app/cex/tok/command/42', MQTT);
-    expect(bare.resource).toEqual({ kind: 'command', commandType: '42' });
-    expect(bare.requestId).toBeUndefined();
-    const withId = parseTopic('kp1/app/cex/tok/command/42/7', MQTT);
+  // [1/KP] a numeric last level MUST be a request id when the levels before it name a resource.
+  it('takes a numeric last level as the request id first, as a command type otherwise', () => {
+    const all = parseTopic('kp1/app/cex/tok/command/42');
+    expect(all.resource).toEqual({ kind: 'commandAll' });
+    expect(all.requestId).toBe('42');
+    const withId = parseTopic('kp1/app/cex/tok/command/42/7');
     expect(withId.resource).toEqual({ kind: 'command', commandType: '42' });
-    expect(withId.requestId).toBe(7);
+    expect(withId.requestId).toBe('7');
+    const result = parseTopic('kp1/app/cex/tok/result/42');
+    expect(result.resource).toEqual({ kind: 'result', commandType: '42' });
+    expect(result.requestId).toBeUndefined();
+  });
+
+  it('parses the all-types command resource and the epmx resources, with and without request id', () => {
+    expect(parseTopic('kp1/app/cex/tok/command').resource).toEqual({ kind: 'commandAll' });
+    const cases: [string, string][] = [
+      ['get/keys', 'metadataKeys'],
+      ['get', 'metadataGet'],
+      ['update', 'metadataReplace'],
+      ['update/keys', 'metadataMerge'],
+      ['delete/keys', 'metadataDelete'],
+    ];
+    for (const [path, kind] of cases) {
+      expect(parseTopic(`kp1/app/epmx/tok/${path}`)).toMatchObject({ resource: { kind }, resourcePath: path });
+      expect(parseTopic(`kp1/app/epmx/tok/${path}/5`)).toMatchObject({ resource: { kind }, resourcePath: path, requestId: '5' });
+    }
   });
 
   it('accepts Kaa-style command types and the longest allowed', () => {
     for (const type of ['close-door', 'turn_off', 'LINUX_COMMAND', 'x', 'a'.repeat(128)]) {
-      expect(parseTopic(`kp1/app/cex/tok/command/${type}`, MQTT).resource).toEqual({ kind: 'command', commandType: type });
+      expect(parseTopic(`kp1/app/cex/tok/command/${type}`).resource).toEqual({ kind: 'command', commandType: type });
     }
   });
 
-  it('accepts the request id bounds 1 and 2^31-1', () => {
-    expect(parseTopic('kp1/app/dcx/tok/json/1', MQTT).requestId).toBe(1);
-    expect(parseTopic('kp1/app/dcx/tok/json/2147483647', MQTT).requestId).toBe(2147483647);
+  it('accepts any run of up to 10 digits as a request id, kept as sent', () => {
+    for (const id of ['0', '007', '1', '2147483647', '9999999999', '0000000000']) {
+      expect(parseTopic(`kp1/app/dcx/tok/json/${id}`).requestId).toBe(id);
+    }
   });
 
   it('accepts tokens of up to 128 characters, non-ASCII included', () => {
-    expect(parseTopic(`kp1/app/dcx/${'t'.repeat(128)}/json`, MQTT).token).toBe('t'.repeat(128));
-    expect(parseTopic('kp1/app/dcx/tök-_~!$/json', MQTT).token).toBe('tök-_~!$');
+    expect(parseTopic(`kp1/app/dcx/${'t'.repeat(128)}/json`).token).toBe('t'.repeat(128));
+    expect(parseTopic('kp1/app/dcx/tök-_~!$/json').token).toBe('tök-_~!$');
   });
 
   it.each([
@@ -80,10 +98,8 @@ describe('parseTopic', () => {
     ['/kp1/app/dcx/tok/json', 'leading slash'],
     ['kp1/app/cex/tok/command//5', 'empty command type'],
     ['', 'empty topic'],
-    // request ids that are numbers but out of the kp1 range
-    ['kp1/app/dcx/tok/json/0', 'request id 0'],
-    ['kp1/app/dcx/tok/json/007', 'leading zero'],
-    ['kp1/app/dcx/tok/json/2147483648', '2^31'],
+    // request ids longer than 10 digits
+    ['kp1/app/dcx/tok/json/12345678901', '11 digits'],
     ['kp1/app/cex/tok/command/reboot/99999999999999999999', 'huge id'],
     // malformed names
     ['kp1/App/dcx/tok/json', 'upper-case app version'],
@@ -101,7 +117,7 @@ describe('parseTopic', () => {
     ['kp1/app/cex/tok/command/bad.type/5', 'bad command type with id'],
     [`kp1/app/cex/tok/command/${'a'.repeat(129)}`, '129-character command type'],
   ])('rejects %j with 400 (%s)', (topic) => {
-    expect(failure(() => parseTopic(topic, MQTT)).statusCode).toBe(400);
+    expect(failure(() => parseTopic(topic)).statusCode).toBe(400);
   });
 
   it.each([
@@ -109,9 +125,9 @@ describe('parseTopic', () => {
     ['KP1/app/dcx/tok/json', 'prefix is case-sensitive'],
     ['kp1', 'prefix only'],
     ['kp1/app/cex/tok', 'no resource'],
-    ['kp1/app/epmx/tok/update/keys', 'unknown extension'],
+    ['kp1/app/cmx/tok/config/json', 'unknown extension'],
+    ['kp1/app/epmx/tok/get/all', 'unknown epmx resource'],
     ['kp1/app/CEX/tok/command/reboot', 'extension is case-sensitive'],
-    ['kp1/app/cex/tok/command', 'command without type'],
     ['kp1/app/cex/tok/commands/reboot', 'unknown cex resource'],
     ['kp1/app/cex/tok/status/reboot', 'status is not a cex resource'],
     ['kp1/app/cex/tok/command/reboot/abc', 'non-numeric last level'],
@@ -122,23 +138,24 @@ describe('parseTopic', () => {
     ['kp1/app/dcx/tok/protobuf', 'unknown dcx resource'],
     ['kp1/app/dcx/tok/json/x/y', 'too many dcx levels'],
   ])('rejects %j with 404 (%s)', (topic) => {
-    expect(failure(() => parseTopic(topic, MQTT)).statusCode).toBe(404);
+    expect(failure(() => parseTopic(topic)).statusCode).toBe(404);
   });
 
-  it('refuses a request id when the transport has none (404: no such resource)', () => {
-    const f = failure(() => parseTopic('kp1/app/dcx/tok/json/5', HTTP));
-    expect(f.statusCode).toBe(404);
-    expect(f.reasonPhrase).toContain('request ids are MQTT-only');
+  it('takes a trailing request id on HTTP paths too (Kaa HTTP API)', () => {
+    for (const path of ['cex/tok/command/reboot/5', 'cex/tok/result/reboot/5', 'dcx/tok/json/5']) {
+      expect(parseHttpPath(`/kp1/app/${path}`)).toEqual(parseTopic(`kp1/app/${path}`));
+      expect(parseHttpPath(`/kp1/app/${path}`).requestId).toBe('5');
+    }
   });
 
   it('names the offending part in the reason phrase', () => {
-    expect(failure(() => parseTopic('kp1/app/cex/tok/command/bad.type', MQTT)).reasonPhrase).toContain('"bad.type"');
-    expect(failure(() => parseTopic('kp1/app/foo/tok/x', MQTT)).reasonPhrase).toContain('"foo"');
-    expect(failure(() => parseTopic('kp1/app/dcx/tok/json/007', MQTT)).reasonPhrase).toContain('Bad request id "007"');
+    expect(failure(() => parseTopic('kp1/app/cex/tok/command/bad.type')).reasonPhrase).toContain('"bad.type"');
+    expect(failure(() => parseTopic('kp1/app/foo/tok/x')).reasonPhrase).toContain('"foo"');
+    expect(failure(() => parseTopic('kp1/app/dcx/tok/json/12345678901')).reasonPhrase).toContain('Bad request id "12345678901"');
   });
 
   it('cuts long echoed input in reason phrases', () => {
-    const f = failure(() => parseTopic(`kp1/app/dcx/${'t'.repeat(1000)}/json`, MQTT));
+    const f = failure(() => parseTopic(`kp1/app/dcx/${'t'.repeat(1000)}/json`));
     expect(f.statusCode).toBe(400);
     expect(f.reasonPhrase.length).toBeLessThan(250);
   });
@@ -147,7 +164,7 @@ describe('parseTopic', () => {
 describe('parseHttpPath', () => {
   it('parses a path into the same request as the topic, without request id', () => {
     expect(parseHttpPath('/kp1/app/cex/tok/command/reboot')).toEqual(
-      parseTopic('kp1/app/cex/tok/command/reboot', HTTP),
+      parseTopic('kp1/app/cex/tok/command/reboot'),
     );
     expect(parseHttpPath('/kp1/app/dcx/tok/json').topic).toBe('kp1/app/dcx/tok/json');
   });
@@ -161,7 +178,6 @@ describe('parseHttpPath', () => {
   });
 
   it.each([
-    ['/kp1/app/dcx/tok/json/5', 404, 'request id over HTTP'],
     ['kp1/app/dcx/tok/json', 404, 'no leading slash'],
     ['/', 400, 'root'],
     ['/kp1/app/dcx/tok/json/', 400, 'trailing slash'],
@@ -203,7 +219,7 @@ describe('isResponseTopic', () => {
   });
 
   it('classifies the reply topics the server itself builds as responses', () => {
-    const request = parseTopic('kp1/app/cex/tok/command/reboot/3', MQTT);
+    const request = parseTopic('kp1/app/cex/tok/command/reboot/3');
     expect(isResponseTopic(statusTopic(request) as string)).toBe(true);
     expect(isResponseTopic(errorTopic(request.topic))).toBe(true);
     expect(isResponseTopic(pushTopic('app', 'tok', 'reboot'))).toBe(true);
@@ -212,10 +228,10 @@ describe('isResponseTopic', () => {
 
 describe('reply topics', () => {
   it('sends success replies to the request topic + /status only with a request id', () => {
-    expect(statusTopic(parseTopic('kp1/app/cex/tok/command/reboot/42', MQTT))).toBe(
+    expect(statusTopic(parseTopic('kp1/app/cex/tok/command/reboot/42'))).toBe(
       'kp1/app/cex/tok/command/reboot/42/status',
     );
-    expect(statusTopic(parseTopic('kp1/app/cex/tok/command/reboot', MQTT))).toBeUndefined();
+    expect(statusTopic(parseTopic('kp1/app/cex/tok/command/reboot'))).toBeUndefined();
     expect(statusTopic(parseHttpPath('/kp1/app/dcx/tok/json'))).toBeUndefined();
   });
 
@@ -251,7 +267,7 @@ describe('subscriptionPin', () => {
     'kp1/app/cex/#',
     'kp1/app/+/tok/#',
     'kp1/+/cex/tok/#',
-    'kp1/app/epmx/tok/#',
+    'kp1/app/cmx/tok/#',
     'kp1/app/cex/tok#',
     'kp1/app/cex/to+k/#',
     'kp1/app/cex/tok/#/status',

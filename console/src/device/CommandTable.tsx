@@ -64,7 +64,9 @@ export function CommandTable({ rows, showDevice = false }: { rows: readonly Comm
             <td>
               <StatusBadge status={row.status} />
             </td>
-            <td className={row.statusCode && row.statusCode >= 400 ? 'code-bad' : undefined}>{row.statusCode ?? <span className="muted">—</span>}</td>
+            <td className={statusCodeClass(row.statusCode)} title={statusCodeTitle(row.statusCode)}>
+              {row.statusCode ?? <span className="muted">—</span>}
+            </td>
             <td>{row.reasonPhrase ?? <span className="muted">—</span>}</td>
             <td className="json-cell">
               <JsonValue value={row.payload} label={`payload of #${row.id}`} />
@@ -90,4 +92,15 @@ export function CommandTable({ rows, showDevice = false }: { rows: readonly Comm
       </tbody>
     </table>
   );
+}
+
+/** Devices may report any 32-bit integer: HTTP's 4xx/5xx are failures, codes outside 100-599 are shown plainly. */
+function statusCodeClass(code: number | null): string | undefined {
+  if (code === null) return undefined;
+  if (code < 100 || code > 599) return 'code-other';
+  return code >= 400 ? 'code-bad' : undefined;
+}
+
+function statusCodeTitle(code: number | null): string | undefined {
+  return code !== null && (code < 100 || code > 599) ? 'Not an HTTP status code: the device’s own code, as reported' : undefined;
 }

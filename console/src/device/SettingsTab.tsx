@@ -5,6 +5,7 @@ import { ClearCredentials, RenameEndpoint, RevokeEndpoint, RotateToken, SetCrede
 import { can, SessionContext } from '../session-context.ts';
 import { SecretOnce, errorText, formatTime } from '../ui/kit.tsx';
 import { useToast } from '../ui/toast.tsx';
+import { MetadataCard } from './MetadataCard.tsx';
 
 type Endpoint = NonNullable<ResultOf<typeof EndpointQuery>['endpoint']>;
 
@@ -27,6 +28,7 @@ export function SettingsTab({ endpoint }: { endpoint: Endpoint }) {
 
   return (
     <div className="stack">
+      <MetadataCard endpointId={endpoint.id} metadata={endpoint.metadata} />
       <section className="card widget" aria-label="Name">
         <h2>Name</h2>
         <form

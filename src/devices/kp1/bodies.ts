@@ -66,6 +66,9 @@ export function parseCommandRequest(body: Body): CommandRequest {
   return { observe: value.observe };
 }
 
+const MIN_STATUS_CODE = -(2 ** 31);
+const MAX_STATUS_CODE = 2 ** 31 - 1;
+
 const RESULT_FIELDS = new Set(['id', 'statusCode', 'reasonPhrase', 'payload']);
 
 /**
@@ -73,8 +76,8 @@ const RESULT_FIELDS = new Set(['id', 'statusCode', 'reasonPhrase', 'payload']);
  * as a batch of one; `[]` is a valid no-op. Each item:
  * - `id`: a positive safe integer (command ids are positive; beyond 2^53 a JSON number is
  *   not exact, so it could not name a command).
- * - `statusCode`: an integer 100..599 (grammar: [11/CEP] "based on HTTP status codes"; that
- *   is HTTP's range, and any code in it is a valid outcome, non-2xx included [kp1 §2]).
+ * - `statusCode`: any 32-bit integer ([11/CEP] `"type": "integer"`, "Based on HTTP status
+ *   codes" but not limited to them; stored in an int4 column and shown as sent [kp1 §2]).
  * - `reasonPhrase`: optional string of at most MAX_REASON_PHRASE_LENGTH characters.
  * - `payload`: optional, any JSON value.
  * (grammar) Any other field is 400, as in the [11/CEP] schema (`additionalProperties:
@@ -116,8 +119,8 @@ function parseResult(item: unknown, where: string): CommandResult {
   if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) {
     throw new Kp1Failure(400, `${where}: "id" must be a positive integer, not ${describe(id)}`);
   }
-  if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) {
-    throw new Kp1Failure(400, `${where}: "statusCode" must be an integer from 100 to 599, not ${describe(statusCode)}`);
+  if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < MIN_STATUS_CODE || statusCode > MAX_STATUS_CODE) {
+    throw new Kp1Failure(400, `${where}: "statusCode" must be a 32-bit integer, not ${describe(statusCode)}`);
   }
   const result: CommandResult = { id, statusCode };
   if ('reasonPhrase' in item) {
@@ -137,44 +140,38 @@ function parseResult(item: unknown, where: string): CommandResult {
 
 /**
  * A DCX body [kp1 §3]: a JSON array is a batch of samples (`[]` stores nothing); any other
- * JSON value is one sample (Kaa ≥ 1.3). A sample that is an object with a `timestamp` field
- * is stamped with it, as epoch milliseconds (a finite number; fractions are cut to whole
- * milliseconds, as Date does) or an ISO-8601 date-time string; otherwise with `receivedAt`.
- *
- * (grammar) A `timestamp` that is present but unusable (null, boolean, a date without a time,
- * a time without a UTC offset — its meaning would depend on the server's time zone — or a
- * date out of range) fails the whole body with 400 rather than silently falling back to the
- * receipt time: no bad request changes stored state [kp1 §4].
- * Over MAX_BATCH_ITEMS samples is 413. An empty body is 400: it is not JSON.
+ * JSON value is one sample (Kaa ≥ 1.3). Each sample is stored as sent, stamped by
+ * sampleTimestamp. Over MAX_BATCH_ITEMS samples is 413. An empty body is 400: it is not JSON.
  */
-export function parseSamples(body: Body, receivedAt: Date): Sample[] {
+export function parseSamples(body: Body, receivedAt: Date, timestampField = 'timestamp'): Sample[] {
   const value = parseJson(decodeUtf8(body));
   const items = Array.isArray(value) ? value : [value];
   checkBatchSize(items.length, 'samples');
-  return items.map((data, index) => {
-    if (!isPlainObject(data) || !('timestamp' in data)) return { timestamp: receivedAt, data };
-    const where = Array.isArray(value) ? `Sample [${index}]` : 'Sample';
-    return { timestamp: parseTimestamp(data.timestamp, where), data };
-  });
+  return items.map((data) => ({ timestamp: sampleTimestamp(data, timestampField, receivedAt), data }));
 }
 
-function parseTimestamp(value: unknown, where: string): Date {
-  if (typeof value === 'number') {
-    const date = new Date(value); // ToIntegerOrInfinity: fractions cut toward zero
-    if (Number.isFinite(value) && !Number.isNaN(date.getTime())) return date;
-    throw new Kp1Failure(400, `${where}: "timestamp" ${value} is out of range for epoch milliseconds`);
-  }
-  if (typeof value === 'string') {
-    const date = parseDateTime(value, { variants: true, rollOver: false });
-    if (date) return date;
-    throw new Kp1Failure(400, 
-      `${where}: "timestamp" ${quote(value)} is not an ISO-8601 date-time with a UTC offset, e.g. 2024-05-01T12:00:00Z`,
-    );
-  }
-  throw new Kp1Failure(
-    400,
-    `${where}: "timestamp" must be epoch milliseconds or an ISO-8601 string, not ${describe(value)}`,
-  );
+/** Earliest and latest instants stored: PostgreSQL takes more, but dates travel as ISO text
+ *  with four-digit years, and come back through `new Date(text)`, which reads years 0001-0099
+ *  as 1901-1999. */
+const FIRST_STORED_MS = new Date('0100-01-01T00:00:00Z').getTime();
+const LAST_STORED_MS = new Date('9999-12-31T23:59:59.999Z').getTime();
+
+/**
+ * The instant a DCX sample is stamped with [kp1 §3]. [2/DCP] defines no timestamp field, so a
+ * sample is never refused for one: an object's `timestampField` (default `timestamp`; '' reads
+ * none) is used when it is epoch milliseconds (a finite number; fractions cut, as Date does) or
+ * an ISO-8601 date-time with a UTC offset, between 0100-01-01 and 9999-12-31 UTC; anything else
+ * (null, a boolean, a date without a time or offset, an impossible or out-of-range date) and a
+ * sample without the field are stamped with `receivedAt`. The field stays in the data as sent.
+ */
+export function sampleTimestamp(data: unknown, timestampField: string, receivedAt: Date): Date {
+  if (timestampField === '' || !isPlainObject(data) || !Object.hasOwn(data, timestampField)) return receivedAt;
+  const value = data[timestampField];
+  let date: Date | undefined;
+  if (typeof value === 'number' && Number.isFinite(value)) date = new Date(value);
+  else if (typeof value === 'string') date = parseDateTime(value, { variants: true, rollOver: false });
+  const ms = date?.getTime();
+  return ms !== undefined && ms >= FIRST_STORED_MS && ms <= LAST_STORED_MS ? (date as Date) : receivedAt;
 }
 
 /**
@@ -188,9 +185,22 @@ export function formatCommands(commands: ReadonlyArray<{ id: number; payload?: u
   );
 }
 
+/**
+ * The all-types command response body [11/CEP "command representation MUST include `type`
+ * property that is a string identifying the command type"]: `{"id", "type", "payload"}`, oldest
+ * first, `payload` omitted as in formatCommands.
+ */
+export function formatAllCommands(commands: ReadonlyArray<{ id: number; commandType: string; payload?: unknown }>): string {
+  return JSON.stringify(
+    commands.map(({ id, commandType: type, payload }) =>
+      payload === undefined || payload === null ? { id, type } : { id, type, payload },
+    ),
+  );
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function decodeUtf8(body: Body): string {
+export function decodeUtf8(body: Body): string {
   if (typeof body === 'string') return body;
   // [11/CEP] requests are "UTF-8 encoded JSON"; invalid bytes are refused rather than
   // replaced with U+FFFD, which would store something the device never sent.
@@ -206,7 +216,7 @@ function decodeUtf8(body: Body): string {
  * 503 "retry later": a string or key holding U+0000 or a lone surrogate (`"\ud800"`), and
  * nesting deeper than MAX_JSON_DEPTH levels, anywhere in the body.
  */
-function parseJson(text: string): unknown {
+export function parseJson(text: string): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text); // iterative in V8: any depth parses

@@ -4,9 +4,11 @@
 import type { CommandService } from '../../domain/commands.ts';
 import type { RegistryService } from '../../domain/registry.ts';
 import type { TelemetryService } from '../../domain/telemetry.ts';
+import type { MetadataChange } from '../../domain/metadata.ts';
 import type { Endpoint } from '../../domain/types.ts';
 import type { Logger } from '../../logger.ts';
-import { formatCommands } from './bodies.ts';
+import { formatAllCommands, formatCommands } from './bodies.ts';
+import { formatMetadata } from './epmx-bodies.ts';
 import { Kp1Failure, kp1ErrorOf, type Kp1Error } from './errors.ts';
 import type { Kp1Request } from './grammar.ts';
 import { RESOURCES, type BodyOf, type ResourceKind, type ResourceOf } from './resources.ts';
@@ -23,8 +25,8 @@ export interface DeviceIdentity {
 interface Handled {
   /** JSON text of the reply, or '' where kp1 sends an empty payload. */
   body: string;
-  /** For command requests: the type asked for and the device's observe choice. */
-  command?: { commandType: string; observe: boolean | undefined; outstanding: number };
+  /** For command requests: the type asked for (undefined: all types) and the device's observe choice. */
+  command?: { commandType: string | undefined; observe: boolean | undefined; outstanding: number };
 }
 
 export type DispatchOutcome =
@@ -47,6 +49,10 @@ export interface DeviceCredentials {
 export interface DispatchLimits {
   /** Largest request body accepted, in bytes (kp1.md §4: 413 above it). */
   maxBodyBytes: number;
+  /** The DCX sample field read as its timestamp; '' for none (kp1.md §3). Default `timestamp`. */
+  timestampField?: string;
+  /** Whether MQTT errors of requests without a request id are published (kp1.md §1). Default `drop`. */
+  errorsWithoutRequestId?: 'drop' | 'publish';
 }
 
 export class Kp1Dispatcher {
@@ -54,7 +60,7 @@ export class Kp1Dispatcher {
     private readonly registry: RegistryService,
     private readonly commands: CommandService,
     private readonly telemetry: TelemetryService,
-    private readonly limits: DispatchLimits,
+    readonly limits: DispatchLimits,
     private readonly log: Logger,
     /** Told of every device that proved its token (Endpoint.lastSeenAt); must not block. */
     private readonly presence?: { seenNow(endpointId: string): void },
@@ -110,6 +116,10 @@ export class Kp1Dispatcher {
       const outstanding = await this.commands.outstanding(endpointId, commandType);
       return { body: formatCommands(outstanding), command: { commandType, observe, outstanding: outstanding.length } };
     },
+    commandAll: async (endpointId, _resource, { observe }) => {
+      const outstanding = await this.commands.outstanding(endpointId);
+      return { body: formatAllCommands(outstanding), command: { commandType: undefined, observe, outstanding: outstanding.length } };
+    },
     result: async (endpointId, { commandType }, results) => {
       await this.commands.recordResults(endpointId, commandType, results);
       return { body: '' };
@@ -121,12 +131,25 @@ export class Kp1Dispatcher {
       );
       return { body: '' };
     },
+    metadataKeys: async (endpointId) => ({ body: JSON.stringify(Object.keys(await this.registry.metadataOf(endpointId))) }),
+    metadataGet: async (endpointId, _resource, { keys }) => ({
+      body: formatMetadata(await this.registry.metadataOf(endpointId), keys),
+    }),
+    metadataReplace: (endpointId, _resource, metadata) => this.changeMetadata(endpointId, { kind: 'replace', metadata }),
+    metadataMerge: (endpointId, _resource, metadata) => this.changeMetadata(endpointId, { kind: 'merge', metadata }),
+    metadataDelete: (endpointId, _resource, keys) => this.changeMetadata(endpointId, { kind: 'delete', keys }),
   };
+
+  private async changeMetadata(endpointId: string, change: MetadataChange): Promise<Handled> {
+    await this.registry.changeMetadata(endpointId, [change], null);
+    return { body: '' };
+  }
 
   /** Parses the body with the resource's row and runs the handler of its kind. */
   private handle<K extends ResourceKind>(endpointId: string, resource: ResourceOf<K>, body: Uint8Array, receivedAt: Date) {
     const kind: K = resource.kind;
-    const parsed = RESOURCES[kind].parseBody(body, receivedAt) as BodyOf<K>;
+    const timestampField = this.limits.timestampField ?? 'timestamp';
+    const parsed = RESOURCES[kind].parseBody(body, { receivedAt, timestampField }) as BodyOf<K>;
     return this.handlers[kind](endpointId, resource, parsed, receivedAt);
   }
 

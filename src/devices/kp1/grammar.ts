@@ -28,10 +28,12 @@ import {
   isExtension,
   type Extension,
   type Kp1Resource,
+  type ResourceKind,
 } from './resources.ts';
 
-/** Largest MQTT request id: 2^31-1 [kp1 §1]. */
-const MAX_REQUEST_ID = 2 ** 31 - 1;
+/** Longest request id, in digits [kp1 §1 (ours)]: 1/KP bounds it nowhere; ten digits hold
+ *  every 32-bit id a client counter makes. */
+const MAX_REQUEST_ID_DIGITS = 10;
 
 /** A request topic (MQTT) or path (HTTP) that names a resource this server serves. */
 export interface Kp1Request {
@@ -44,33 +46,35 @@ export interface Kp1Request {
   /** The resource path without the request id, e.g. `command/reboot` [kp1 §1]. */
   resourcePath: string;
   resource: Kp1Resource;
-  /** MQTT only [kp1 §1]. */
-  requestId?: number;
+  /** Exactly as sent (`007` stays `007`), since replies echo the request topic [kp1 §1]. */
+  requestId?: string;
 }
 
 // [1/KP] "All KP resource paths start with `kp1`"; then app version, extension, token.
 export const PREFIX = 'kp1';
 
-// [kp1 §1] a request id is a positive integer without leading zero; range checked apart.
 const DIGITS = /^[0-9]+$/;
 
 /**
- * Parses an MQTT topic (`allowRequestId: true`) or a path already split off its leading `/`
- * (`false`) into the request it names, or throws a Kp1Failure:
+ * Parses an MQTT topic, or an HTTP path already split off its leading `/`, into the request it
+ * names, or throws a Kp1Failure:
  *
  * - 400: an empty level (no normalising of doubled, leading or trailing slashes [kp1 §1],
  *   [1/KP] "MQTT is sensitive to trailing/leading slashes"), a malformed app version name,
- *   token or command type, or a request id that is all digits but has a leading zero, is 0
- *   or exceeds 2^31-1 [kp1 §4].
+ *   token or command type, or a request id of more than 10 digits [kp1 §4].
  * - 404: not a kp1 topic, unknown extension, unknown resource [kp1 §4]. That includes a
- *   last level that is not a number where a request id would go (`json/abc`), and any
- *   request id over HTTP (grammar: HTTP has no request ids [kp1 §1], so `…/json/5` names
- *   no resource).
+ *   last level that is not a number where a request id would go (`json/abc`).
+ *
+ * [1/KP] "In case the last topic level in an MQTT topic is a positive integer number, it MUST
+ * be interpreted as a Request ID." So a numeric last level is the request id whenever the levels
+ * before it name a resource (`command/42` is the all-types command resource with request id 42),
+ * and part of the resource path only otherwise (`result/42` is command type 42) [kp1 §1].
+ * Kaa's HTTP API takes the same optional trailing request id, so HTTP paths parse alike.
  *
  * Response topics (…/status, …/error) are not requests: callers test isResponseTopic first.
  * Does not check that the app version, token or command exists: that needs storage.
  */
-export function parseTopic(topic: string, opts: { allowRequestId: boolean }): Kp1Request {
+export function parseTopic(topic: string): Kp1Request {
   const levels = topic.split('/');
   // [kp1 §1] levels are exact: `a//b`, `a/` and `/a` are other topics, and malformed.
   if (levels.some((level) => level === '')) {
@@ -91,33 +95,21 @@ export function parseTopic(topic: string, opts: { allowRequestId: boolean }): Kp
   if (!isExtension(extension)) {
     throw new Kp1Failure(
       404,
-      `Unknown extension ${quote(extension)}: this server serves ${[...EXTENSIONS].join(' and ')}`,
+      `Unknown extension ${quote(extension)}: this server serves ${[...EXTENSIONS].join(', ')}`,
     );
   }
   checkToken(token);
 
-  // Each resource has a fixed number of levels (cex `command|result/{type}`: 2, dcx `json`: 1).
-  // One level more is the request id slot [kp1 §1]. Resolving by length first keeps a numeric
-  // command type (`command/42`) a command type rather than a request id.
   const kinds = RESOURCE_KINDS.filter((kind) => RESOURCES[kind].extension === extension);
-  const lengths = new Set<number>(kinds.map((kind) => RESOURCES[kind].path.length));
-  let requestId: number | undefined;
+  const last = rest[rest.length - 1];
+  let requestId: string | undefined;
   let resourceLevels = rest;
-  if (!lengths.has(rest.length) && lengths.has(rest.length - 1)) {
-    const last = rest[rest.length - 1] as string;
-    if (!opts.allowRequestId) {
-      throw new Kp1Failure(
-        404,
-        `Unknown resource ${quote(rest.join('/'))} for ${extension} (request ids are MQTT-only)`,
-      );
+  if (last !== undefined && DIGITS.test(last) && matchKind(kinds, rest.slice(0, -1)) !== undefined) {
+    if (last.length > MAX_REQUEST_ID_DIGITS) {
+      throw new Kp1Failure(400, `Bad request id ${quote(last)}: at most ${MAX_REQUEST_ID_DIGITS} digits`);
     }
-    if (!DIGITS.test(last)) {
-      throw new Kp1Failure(404, `Unknown resource ${quote(rest.join('/'))} for ${extension}`);
-    }
-    requestId = parseRequestId(last);
+    requestId = last;
     resourceLevels = rest.slice(0, -1);
-  } else if (!lengths.has(rest.length)) {
-    throw new Kp1Failure(404, `Unknown resource ${quote(rest.join('/'))} for ${extension}`);
   }
 
   const resource = resolveResource(extension, kinds, resourceLevels);
@@ -133,9 +125,14 @@ export function parseTopic(topic: string, opts: { allowRequestId: boolean }): Kp
   return request;
 }
 
+/** Whether a topic that failed to parse still ends in a request id level (replies go there). */
+export function endsWithRequestId(topic: string): boolean {
+  return DIGITS.test(topic.slice(topic.lastIndexOf('/') + 1));
+}
+
 /**
- * Parses an HTTP request path `/kp1/{appVersion}/{extension}/{token}/{resourcePath}` [kp1 §1]
- * (no request id). The query string is not part of the path; if one is still attached it is
+ * Parses an HTTP request path `/kp1/{appVersion}/{extension}/{token}/{resourcePath}[/{requestId}]`
+ * [kp1 §1]. The query string is not part of the path; if one is still attached it is
  * cut off at the first `?`. Each level is percent-decoded after splitting, so an encoded `/`
  * stays inside its level (and is then refused in a token). Throws like parseTopic, plus 400
  * for bad percent-encoding and 404 for a path that does not start with `/`.
@@ -158,7 +155,7 @@ export function parseHttpPath(path: string): Kp1Request {
   if (levels.some((level) => level.includes('/'))) {
     throw new Kp1Failure(400, 'A path level contains an encoded "/"; kp1 levels never contain "/"');
   }
-  return parseTopic(levels.join('/'), { allowRequestId: false });
+  return parseTopic(levels.join('/'));
 }
 
 /**
@@ -176,7 +173,7 @@ export function isResponseTopic(topic: string): boolean {
   const last = topic.slice(topic.lastIndexOf('/') + 1);
   if (last !== 'status' && last !== 'error') return false;
   try {
-    parseTopic(topic, { allowRequestId: true });
+    parseTopic(topic);
     return false;
   } catch {
     return true;
@@ -193,9 +190,10 @@ export function statusTopic(request: Pick<Kp1Request, 'topic' | 'requestId'>): s
 }
 
 /**
- * The error reply topic: the request topic as received plus `/error`, with or without a
- * request id [kp1 §1 (ours)]. Takes the raw topic because the request may have failed to
- * parse. Never call it for a response topic (see isResponseTopic).
+ * The error reply topic: the request topic as received plus `/error` [1/KP "Error responses
+ * over MQTT MUST be published to the topic constructed by appending `/error` suffix to the
+ * request topic"]. Takes the raw topic because the request may have failed to parse. Whether
+ * to send at all is the caller's (see requests.ts). Never call it for a response topic.
  */
 export function errorTopic(requestTopic: string): string {
   return `${requestTopic}/error`;
@@ -206,31 +204,31 @@ export function pushTopic(appVersion: string, token: string, commandType: string
   return `${PREFIX}/${appVersion}/cex/${token}/command/${commandType}/status`;
 }
 
+/**
+ * Where commands of any type are pushed to a connection that observes the all-types resource:
+ * its request topic `…/command` plus `/status`, like a reply without request id [kp1 §2 Push].
+ */
+export function allTypesPushTopic(appVersion: string, token: string): string {
+  return `${PREFIX}/${appVersion}/cex/${token}/command/status`;
+}
+
 function checkToken(token: string): void {
   if (!isValidToken(token)) {
     throw new Kp1Failure(400, `Malformed endpoint token ${quote(token)}: expected ${TOKEN_RULE}`);
   }
 }
 
-function parseRequestId(level: string): number {
-  // [kp1 §1] positive integer 1 … 2^31-1, no leading zero; otherwise 400 [kp1 §4].
-  const value = Number(level);
-  if (level.startsWith('0') || value < 1 || value > MAX_REQUEST_ID) {
-    throw new Kp1Failure(
-      400,
-      `Bad request id ${quote(level)}: expected an integer from 1 to ${MAX_REQUEST_ID} without leading zeros`,
-    );
-  }
-  return value;
-}
-
-function resolveResource(extension: Extension, kinds: typeof RESOURCE_KINDS, levels: string[]): Kp1Resource {
-  const kind = kinds.find((k) => {
-    const path = RESOURCES[k].path;
+function matchKind(kinds: readonly ResourceKind[], levels: readonly string[]): ResourceKind | undefined {
+  return kinds.find((k) => {
+    const path: readonly string[] = RESOURCES[k].path;
     return path.length === levels.length && path.every((word, i) => word === COMMAND_TYPE_LEVEL || word === levels[i]);
   });
+}
+
+function resolveResource(extension: Extension, kinds: readonly ResourceKind[], levels: string[]): Kp1Resource {
+  const kind = matchKind(kinds, levels);
   if (kind === undefined) {
-    const expected = kinds.map((k) => RESOURCES[k].path.join('/').replace(COMMAND_TYPE_LEVEL, '{type}')).join(' or ');
+    const expected = kinds.map((k) => RESOURCES[k].path.join('/').replace(COMMAND_TYPE_LEVEL, '{type}')).join(', ');
     throw new Kp1Failure(404, `Unknown resource ${quote(levels.join('/'))} for ${extension}: expected ${expected}`);
   }
   const typeLevel = (RESOURCES[kind].path as readonly string[]).indexOf(COMMAND_TYPE_LEVEL);

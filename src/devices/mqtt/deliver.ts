@@ -6,24 +6,29 @@ import type { MqttContext } from './context.ts';
 
 const noop = () => {};
 
-export function send(ctx: MqttContext, client: Client, topic: string, payload: string): void {
+export type QoS = 0 | 1 | 2;
+
+/** Pushes go at QoS 1 (kp1.md §2); replies at the request's QoS (see reply). */
+export function send(ctx: MqttContext, client: Client, topic: string, payload: string, qos: QoS = 1): void {
   if (client.closed) return;
   const body = Buffer.from(payload);
   ctx.addressed.add(body);
   // aedes requires the callback (it calls it when the packet is written).
-  client.publish({ cmd: 'publish', topic, payload: body, qos: 1, dup: false, retain: false }, noop);
+  client.publish({ cmd: 'publish', topic, payload: body, qos, dup: false, retain: false }, noop);
 }
 
 /**
  * A reply goes to the connection that asked, whether or not it subscribed (Kaa's clients often
  * do not), and, as on any MQTT broker, to the endpoint's other connections subscribed to the
- * reply topic (e.g. a mosquitto_sub beside a mosquitto_pub). Each gets one copy.
+ * reply topic (e.g. a mosquitto_sub beside a mosquitto_pub). Each gets one copy, at the QoS of
+ * the request [1/KP "It is RECOMMENDED that responses are published with the same QoS level as
+ * the corresponding request"].
  */
-export function reply(ctx: MqttContext, requester: Client, endpointId: string, topic: string, payload: string): void {
-  send(ctx, requester, topic, payload);
+export function reply(ctx: MqttContext, requester: Client, endpointId: string, topic: string, payload: string, qos: QoS): void {
+  send(ctx, requester, topic, payload, qos);
   for (const binding of ctx.sessions.bindingsOf(endpointId)) {
     if (binding.client !== requester && ctx.sessions.isSubscribedTo(binding.client, topic)) {
-      send(ctx, binding.client, topic, payload);
+      send(ctx, binding.client, topic, payload, qos);
     }
   }
 }

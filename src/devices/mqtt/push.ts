@@ -3,32 +3,45 @@
 import type { Client } from 'aedes';
 import type { Command } from '../../domain/types.ts';
 import type { EventBus } from '../../events/bus.ts';
-import { formatCommands } from '../kp1/bodies.ts';
+import { formatAllCommands, formatCommands } from '../kp1/bodies.ts';
 import type { DeviceIdentity } from '../kp1/dispatch.ts';
-import { pushTopic } from '../kp1/grammar.ts';
+import { allTypesPushTopic, pushTopic } from '../kp1/grammar.ts';
 import type { Binding } from '../sessions.ts';
 import type { MqttContext } from './context.ts';
 import { send } from './deliver.ts';
 
-function push(ctx: MqttContext, binding: Binding, commandType: string, list: Command[]): void {
+/** Commands of one type, or of any types for a connection observing all types. */
+function push(ctx: MqttContext, binding: Binding, commandType: string | undefined, list: Command[]): void {
   const { client } = binding;
-  if (client.closed || binding.optedOut?.has(commandType)) return;
+  if (client.closed || binding.allTypes === 'off') return;
+  if (binding.allTypes !== 'observe' && commandType !== undefined && binding.optedOut?.has(commandType)) return;
   // A subscription can bind a connection before aedes marks it connected (CONNACK pending).
   if (!client.connected) {
     client.once('connected', () => push(ctx, binding, commandType, list));
     return;
   }
-  send(ctx, client, pushTopic(binding.appVersion, binding.token, commandType), formatCommands(list));
+  if (binding.allTypes === 'observe') {
+    send(ctx, client, allTypesPushTopic(binding.appVersion, binding.token), formatAllCommands(list));
+  } else if (commandType !== undefined) {
+    send(ctx, client, pushTopic(binding.appVersion, binding.token, commandType), formatCommands(list));
+  }
 }
 
-/** The backlog on binding (kp1.md §2, ours): every outstanding type but the one just asked for. */
-function pushBacklog(ctx: MqttContext, binding: Binding, except?: string): void {
+/**
+ * The backlog on binding (kp1.md §2, ours): every outstanding type but the one a reply carries
+ * (`except.commandType`; undefined there: the all-types reply carries everything).
+ */
+function pushBacklog(ctx: MqttContext, binding: Binding, except?: { commandType: string | undefined }): void {
+  if (except && except.commandType === undefined) return;
   const run = async () => {
-    const byType = new Map<string, Command[]>();
-    for (const c of await ctx.commands.outstanding(binding.endpointId)) {
-      if (c.commandType === except) continue;
-      byType.set(c.commandType, [...(byType.get(c.commandType) ?? []), c]);
+    const outstanding = (await ctx.commands.outstanding(binding.endpointId)).filter((c) => c.commandType !== except?.commandType);
+    // Read now: the request that made the binding may have switched it to all types meanwhile.
+    if (binding.allTypes === 'observe') {
+      if (outstanding.length > 0) push(ctx, binding, undefined, outstanding);
+      return;
     }
+    const byType = new Map<string, Command[]>();
+    for (const c of outstanding) byType.set(c.commandType, [...(byType.get(c.commandType) ?? []), c]);
     for (const [type, list] of byType) push(ctx, binding, type, list);
   };
   run().catch((error: unknown) => ctx.log.warn({ err: error, endpointId: binding.endpointId }, 'could not push the backlog'));
@@ -36,15 +49,36 @@ function pushBacklog(ctx: MqttContext, binding: Binding, except?: string): void 
 
 /**
  * Binds the connection to the endpoint it presented a token of; a new binding gets the backlog,
- * except the type `except` whose commands the caller is replying with.
+ * except the commands the caller is replying with (`replied`: one type, or all types).
  */
-export function bindConnection(ctx: MqttContext, client: Client, identity: DeviceIdentity, except?: string): Binding {
+export function bindConnection(
+  ctx: MqttContext,
+  client: Client,
+  identity: DeviceIdentity,
+  replied?: { commandType: string | undefined },
+): Binding {
   const { binding, created } = ctx.sessions.bind(client, identity);
   if (created) {
     client.conn.once('close', () => ctx.sessions.unbindClient(client));
-    pushBacklog(ctx, binding, except);
+    pushBacklog(ctx, binding, replied);
   }
   return binding;
+}
+
+/**
+ * A command request's observe choice [11/CEP]: `false` stops pushes of that type (of every type
+ * for the all-types resource), `true` resumes them; the all-types resource's `true` moves every
+ * push to its own topic (kp1.md §2). Absent changes nothing.
+ */
+export function observe(binding: Binding, commandType: string | undefined, choice: boolean | undefined): void {
+  if (choice === undefined) return;
+  if (commandType === undefined) {
+    binding.allTypes = choice ? 'observe' : 'off';
+  } else if (choice) {
+    binding.optedOut?.delete(commandType);
+  } else {
+    (binding.optedOut ??= new Set()).add(commandType);
+  }
 }
 
 /** Pushes new commands to bound connections; returns the function that stops. */

@@ -13,7 +13,7 @@ export interface SubscriptionPin {
 
 /**
  * The one endpoint token a SUBSCRIBE topic filter is pinned to, or null [kp1 §2 Push]: a
- * filter is accepted only as `kp1/{appVersion}/{cex|dcx}/{token}[/…]` with those four
+ * filter is accepted only as `kp1/{appVersion}/{cex|dcx|epmx}/{token}[/…]` with those four
  * levels literal and `+`/`#` only below the token (`kp1/app/cex/tok/#`,
  * `kp1/app/dcx/tok/json/+/status`). Everything else is null: `#`, `kp1/#`,
  * `kp1/+/cex/+/…`, `$SYS/#`, wildcards in the app version or extension, malformed filters

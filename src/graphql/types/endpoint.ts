@@ -141,3 +141,42 @@ builder.mutationField('rotateEndpointToken', (t) =>
     resolve: (_root, args, ctx) => ctx.services.registry.rotateToken(ctx.principal, String(args.endpointId), args.token),
   }),
 );
+
+builder.objectField(EndpointRef, 'metadata', (t) =>
+  t.field({
+    type: 'JSON',
+    description:
+      'Key-value pairs about the device (10/EPMP: name, model, firmware version, location…), written by the device over kp1 `epmx` ' +
+      'and by operators (updateEndpointMetadata). Keys match ^[a-zA-Z0-9_]+$; values are any JSON. {} when there is none.',
+    resolve: async (endpoint, _args, ctx) => (await ctx.metadataLoader(endpoint.id)) ?? {},
+  }),
+);
+
+builder.mutationField('updateEndpointMetadata', (t) =>
+  t.field({
+    type: EndpointRef,
+    description:
+      "Changes the endpoint's metadata in one step: `set` is merged in (10/EPMP `update/keys`), or with `replace: true` becomes " +
+      'the whole metadata (`update`); then the keys in `remove` are deleted (`delete/keys`). The device sees the result on its ' +
+      'next `epmx` get. Emits endpointMetadataChanged. Needs OPERATOR.',
+    args: {
+      endpointId: t.arg.id({ required: true, description: 'The endpoint id.' }),
+      set: t.arg({ type: 'JSON', description: 'A JSON object of key-value pairs.' }),
+      replace: t.arg.boolean({ defaultValue: false, description: 'Replace the whole metadata with `set` (omitted: {}).' }),
+      remove: t.arg.stringList({ description: 'Keys to delete.' }),
+    },
+    resolve: (_root, args, ctx) => ctx.services.registry.updateMetadata(ctx.principal, String(args.endpointId), args),
+  }),
+);
+
+builder.subscriptionField('endpointMetadataChanged', (t) =>
+  t.field({
+    type: EndpointRef,
+    description:
+      "Emits the endpoint each time its metadata changes, whether the device (kp1 epmx) or an operator changed it; select `metadata` " +
+      'for the new value. An endpoint that does not exist is NOT_FOUND. Events are not replayed: after reconnecting, re-query.',
+    args: { endpointId: t.arg.id({ required: true, description: 'The endpoint.' }) },
+    subscribe: (_root, args, ctx) => ctx.services.subscriptions.metadataChanges(ctx.principal, String(args.endpointId)),
+    resolve: async (event, _args, ctx) => (await ctx.endpointLoader(event.endpointId))!,
+  }),
+);

@@ -37,6 +37,11 @@ builder.queryField('endpoints', (t) =>
       application: t.arg.string({ description: 'Only endpoints of this application (by name).' }),
       applicationVersion: t.arg.string({ description: 'Only endpoints of this application version (by name).' }),
       search: t.arg.string({ description: 'Only endpoints whose name contains this text, ignoring case.' }),
+      metadata: t.arg({
+        type: 'JSON',
+        description:
+          'Only endpoints whose metadata has each of these top-level keys with exactly this JSON value, e.g. {"model": "X1"} (indexed).',
+      }),
       first: t.arg.int({ defaultValue: 50, description: 'Page size, 0 to 100.' }),
       after: t.arg.string({ description: 'The endCursor of the previous page.' }),
     },
