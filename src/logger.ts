@@ -2,6 +2,7 @@
 // backstop for fields that carry them; code should not log them in the first place.
 import { pino, type Logger as PinoLogger } from 'pino';
 import type { LogLevel } from './config.ts';
+import { requestLogFields } from './lib/request-context.ts';
 
 export type Logger = PinoLogger;
 
@@ -21,7 +22,7 @@ const REDACTED_FIELDS = [
 
 export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream): Logger {
   return pino(
-    { level, base: { service: 'cex' }, redact: { paths: REDACTED_FIELDS, censor: '[redacted]' } },
+    { level, base: { service: 'cex' }, mixin: requestLogFields, redact: { paths: REDACTED_FIELDS, censor: '[redacted]' } },
     destination ?? process.stdout,
   );
 }
