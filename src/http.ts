@@ -48,7 +48,8 @@ export function createRequestHandler(routes: HttpRoutes): RouteHandler {
     // Every response names its request, and every log line written while handling it does too.
     const reqId = requestIdOf(req);
     res.setHeader('x-request-id', reqId);
-    return runInRequest({ reqId }, () => handle(req, res));
+    const operator = (req.url ?? '/').split('?', 1)[0] === GRAPHQL_PATH;
+    return runInRequest({ reqId, operator }, () => handle(req, res));
   };
 }
 

@@ -1,6 +1,7 @@
 // graphql-yoga over the composed schema: HTTP (POST, GET, SSE) and graphql-ws websockets on the
 // same /graphql path. Expected failures (DomainError) become GraphQL errors with
 // `extensions.code`; anything else is logged and masked.
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { createYoga, type GraphiQLOptions, type YogaServerInstance } from 'graphql-yoga';
@@ -10,6 +11,8 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { Config } from '../config.ts';
 import { DomainError } from '../domain/errors.ts';
 import { hideSuggestions, operationGuards, withoutSuggestions } from './guards.ts';
+import { costLimit } from './cost.ts';
+import { runInRequest } from '../lib/request-context.ts';
 import { isDatabaseUnavailable } from '../storage/db-errors.ts';
 import type { Principal } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
@@ -127,9 +130,11 @@ export function protectionPlugins(options: Pick<GraphQLOptions, 'anonymousIntros
       maxAliases: { n: armor.maxAliases },
       maxTokens: { n: armor.maxTokens },
       maxDirectives: { n: armor.maxDirectives },
-      costLimit: { maxCost: armor.maxCost },
+      // Replaced by costLimit below, which multiplies by list sizes and sums a batch.
+      costLimit: { enabled: false },
       blockFieldSuggestion: { enabled: true },
     }),
+    costLimit({ maxCost: armor.maxCost, assumedListSize: armor.assumedListSize, maxTokens: armor.maxTokens }),
     operationGuards({
       allowAnonymousIntrospection: options.anonymousIntrospection,
       mutationsPerMinute: options.mutationsPerMinute,
@@ -164,6 +169,15 @@ export function toClientError(error: unknown, log: Logger): Error {
       extensions: { code: 'SERVICE_UNAVAILABLE' },
     });
   }
+  if (isStatementTimeout(original)) {
+    if (typeof error === 'object' && error !== null) errorLevels.set(error, 'debug');
+    log.warn({ path: graphqlError?.path }, 'a GraphQL operation reached the statement timeout');
+    return new GraphQLError('The query took longer than the database allows one request; ask for less (smaller pages, narrower filters).', {
+      nodes: graphqlError?.nodes,
+      path: graphqlError?.path,
+      extensions: { code: 'QUERY_TIMEOUT' },
+    });
+  }
   if (original instanceof GraphQLError) return withRequestCode(withoutSuggestions(original));
   if (graphqlError && !original) return withRequestCode(withoutSuggestions(graphqlError));
   if (typeof error === 'object' && error !== null) errorLevels.set(error, 'debug');
@@ -173,6 +187,15 @@ export function toClientError(error: unknown, log: Logger): Error {
     path: graphqlError?.path,
     extensions: { code: 'INTERNAL_SERVER_ERROR' },
   });
+}
+
+/** PostgreSQL canceled the statement (SQLSTATE 57014): the operator side's statement_timeout. */
+function isStatementTimeout(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
+    if ((e as { code?: unknown }).code === '57014') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /**
@@ -218,8 +241,9 @@ export function attachGraphQLWebSockets(
         });
         return true;
       },
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+      // Each operation is a request of its own: an id for its log lines, the operator connections.
+      execute: (args) => runInRequest({ reqId: randomUUID(), operator: true }, () => (args.rootValue as EnvelopedRoot).execute(args)),
+      subscribe: (args) => runInRequest({ reqId: randomUUID(), operator: true }, () => (args.rootValue as EnvelopedRoot).subscribe(args)),
       onSubscribe: async (ctx, _id, params) => {
         // Checked again for every operation: a key revoked after the socket opened stops working.
         const principal = await services.auth.authenticate(ctx.connectionParams?.['authorization']);

@@ -7,6 +7,8 @@ import type { IncomingMessage } from 'node:http';
 
 export interface RequestContext {
   reqId: string;
+  /** A GraphQL request: its statements run on the operator connections (storage/db.ts). */
+  operator?: boolean;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
@@ -16,8 +18,13 @@ export function runInRequest<T>(context: RequestContext, fn: () => T): T {
 }
 
 /** Log fields of the request being handled (none outside one). */
-export function requestLogFields(): Partial<RequestContext> {
-  return storage.getStore() ?? {};
+export function requestLogFields(): { reqId?: string } {
+  const reqId = storage.getStore()?.reqId;
+  return reqId ? { reqId } : {};
+}
+
+export function inOperatorRequest(): boolean {
+  return storage.getStore()?.operator === true;
 }
 
 /** A proxy's or client's own id is kept when it is short and plain (it is logged as it is). */
