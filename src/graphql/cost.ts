@@ -1,5 +1,5 @@
-// The cost of a GraphQL request: every field of every item it can return counts 1, so a list
-// multiplies what it selects by its size: `first`/`last` where the field takes one (a
+// The cost of a GraphQL request: every object it can return counts 1 (scalars are free), so a
+// list multiplies what it selects by its size: `first`/`last` where the field takes one (a
 // connection's size applies to its `edges`), an assumed size where it does not. A batch costs
 // the sum of its operations. Refused before any resolver runs (README, "Security").
 import {
@@ -69,12 +69,12 @@ export function operationCost(
         const defaults = new Map(field.args.filter((a) => SIZE_ARGUMENTS.includes(a.name)).map((a) => [a.name, a.defaultValue]));
         const size = sizeOf(selection, defaults);
         const named = getNamedType(field.type);
-        const children = selection.selectionSet && isCompositeType(named) ? selection.selectionSet : undefined;
+        if (!selection.selectionSet || !isCompositeType(named)) continue;
         if (isListType(getNullableType(field.type))) {
           const items = size ?? pageSize ?? assumedListSize;
-          total += items * (1 + (children ? costOf(named as GraphQLCompositeType, children, undefined, inFragments) : 0));
+          total += items * (1 + costOf(named, selection.selectionSet, undefined, inFragments));
         } else {
-          total += 1 + (children ? costOf(named as GraphQLCompositeType, children, size, inFragments) : 0);
+          total += 1 + costOf(named, selection.selectionSet, size, inFragments);
         }
       } else {
         let fragmentSet: SelectionSetNode | undefined;
@@ -150,11 +150,14 @@ export function costLimit(options: CostOptions): Plugin {
         },
       };
     },
-    onValidate({ params, context, setResult }) {
-      const variables = (context as { params?: GraphQLParams }).params?.variables;
-      const operationName = (context as { params?: GraphQLParams }).params?.operationName;
-      const cost = operationCost(params.schema, params.documentAST, operationName, variables, options.assumedListSize);
-      if (cost > options.maxCost) setResult([costError(cost, options.maxCost, false)]);
+    onValidate({ params, context }) {
+      // After the other rules: a document they refuse keeps their reason.
+      return ({ valid, setResult }) => {
+        if (!valid) return;
+        const request = (context as { params?: GraphQLParams }).params;
+        const cost = operationCost(params.schema, params.documentAST, request?.operationName, request?.variables, options.assumedListSize);
+        if (cost > options.maxCost) setResult([costError(cost, options.maxCost, false)]);
+      };
     },
   };
 }

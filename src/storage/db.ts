@@ -61,7 +61,7 @@ async function openPglite(dataDir: string, { pglite, log }: OpenOptions): Promis
     client = await PGlite.create(dataDir);
   }
   const owned = !pglite;
-  const db: Db = drizzlePglite(client);
+  const db: Db = drizzlePglite(operatorsTakeTurns(client));
   let migration = pgliteMigrations.get(client);
   if (!migration) {
     migration = migratePglite(drizzlePglite(client), { migrationsFolder });
@@ -125,6 +125,31 @@ async function openPostgres(url: string, poolSize: number, { log }: OpenOptions,
       await Promise.all([client.end({ timeout: 5 }), operatorClient.end({ timeout: 5 }), listener.end({ timeout: 5 })]);
     },
   };
+}
+
+/**
+ * PGlite has one connection, runs in this thread, and answers without I/O: a GraphQL request
+ * resolving hundreds of lists would run hundreds of statements back to back in microtasks, and
+ * no device request would even be read meanwhile. GraphQL requests' statements therefore run one
+ * at a time, each after a turn of the event loop, so a device's statement waits for at most one
+ * of them. (PGlite has no statement timeout: the cost limit bounds them.)
+ */
+function operatorsTakeTurns(client: PGlite): PGlite {
+  let turn: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(run: () => Promise<T>): Promise<T> => {
+    const yielded = turn.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+    const result = yielded.then(run);
+    turn = result.catch(() => undefined);
+    return result;
+  };
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if ((property !== 'query' && property !== 'transaction') || typeof value !== 'function') return value;
+      return (...args: unknown[]) =>
+        inOperatorRequest() ? inTurn(() => value.apply(target, args) as Promise<unknown>) : (value.apply(target, args) as unknown);
+    },
+  });
 }
 
 /** Statements with more parameters than this (multi-row batches) are left unprepared. */
