@@ -93,6 +93,9 @@ export function originAllowed(origin: string | undefined, host: string | undefin
 
 /** How loud each error yoga reports is: the client's mistakes are not the server's faults. */
 const errorLevels = new WeakMap<object, 'info' | 'debug'>();
+const logAt = (error: unknown, level: 'info' | 'debug') => {
+  if (typeof error === 'object' && error !== null) errorLevels.set(error, level);
+};
 
 function logYogaError(log: Logger, args: unknown[]): void {
   const [error] = args;
@@ -147,7 +150,7 @@ export function protectionPlugins(options: Pick<GraphQLOptions, 'anonymousIntros
 export function toClientError(error: unknown, log: Logger): Error {
   const graphqlError = error instanceof GraphQLError ? error : undefined;
   const original = graphqlError ? graphqlError.originalError : error;
-  if (typeof error === 'object' && error !== null) errorLevels.set(error, 'info');
+  logAt(error, 'info');
   if (original instanceof DomainError) {
     const extensions: Record<string, unknown> = { code: original.code };
     if (original.details.validationErrors) extensions['validationErrors'] = original.details.validationErrors;
@@ -161,7 +164,7 @@ export function toClientError(error: unknown, log: Logger): Error {
     });
   }
   if (isDatabaseUnavailable(original)) {
-    if (typeof error === 'object' && error !== null) errorLevels.set(error, 'debug');
+    logAt(error, 'debug');
     log.warn({ err: original, path: graphqlError?.path }, 'database unavailable during a GraphQL operation');
     return new GraphQLError('The database is unavailable right now; retry in a few seconds.', {
       nodes: graphqlError?.nodes,
@@ -170,7 +173,7 @@ export function toClientError(error: unknown, log: Logger): Error {
     });
   }
   if (isStatementTimeout(original)) {
-    if (typeof error === 'object' && error !== null) errorLevels.set(error, 'debug');
+    logAt(error, 'debug');
     log.warn({ path: graphqlError?.path }, 'a GraphQL operation reached the statement timeout');
     return new GraphQLError('The query took longer than the database allows one request; ask for less (smaller pages, narrower filters).', {
       nodes: graphqlError?.nodes,
@@ -180,7 +183,7 @@ export function toClientError(error: unknown, log: Logger): Error {
   }
   if (original instanceof GraphQLError) return withRequestCode(withoutSuggestions(original));
   if (graphqlError && !original) return withRequestCode(withoutSuggestions(graphqlError));
-  if (typeof error === 'object' && error !== null) errorLevels.set(error, 'debug');
+  logAt(error, 'debug');
   log.error({ err: original, path: graphqlError?.path }, 'unexpected error in a GraphQL operation');
   return new GraphQLError('Unexpected error.', {
     nodes: graphqlError?.nodes,
