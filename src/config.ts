@@ -6,7 +6,13 @@ import { deepFreeze, type DeepReadonly } from './lib/deep-freeze.ts';
 
 export type DatabaseConfig =
   | { kind: 'pglite'; dataDir: string }
-  | { kind: 'postgres'; url: string; poolSize: number };
+  | {
+      kind: 'postgres';
+      url: string;
+      poolSize: number;
+      /** PostgreSQL statement_timeout of GraphQL requests' statements (their own pool). */
+      operatorStatementTimeoutMs?: number;
+    };
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -103,6 +109,8 @@ interface Settings {
       maxTokens: number;
       maxDirectives: number;
       maxCost: number;
+      /** Items a list field without `first`/`last` is assumed to return, for the cost. */
+      assumedListSize: number;
     };
   };
   shutdown: {
@@ -200,6 +208,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     errorsWithoutRequestId: errorsWithoutRequestId === 'publish' ? ('publish' as const) : ('drop' as const),
     dcxTimestampField: env['DCX_TIMESTAMP_FIELD']?.trim() ?? 'timestamp',
   };
+  const operatorStatementTimeoutMs = int('GRAPHQL_STATEMENT_TIMEOUT_MS', 10_000, 100, 3_600_000);
 
   const bool = (name: string, fallback: boolean): boolean => {
     const raw = str(name)?.toLowerCase();
@@ -224,7 +233,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAliases: 20,
       maxTokens: 5000,
       maxDirectives: 20,
-      maxCost: int('GRAPHQL_MAX_COST', 20_000, 1, 100_000_000),
+      maxCost: int('GRAPHQL_MAX_COST', 5_000, 1, 100_000_000),
+      assumedListSize: 5,
     },
   };
   const drainMs = int('SHUTDOWN_DRAIN_MS', 5_000, 0, 600_000);
@@ -238,7 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let database: DatabaseConfig = { kind: 'pglite', dataDir: str('DATA_DIR') ?? defaults.dataDir };
   if (url) {
     if (!/^postgres(ql)?:\/\//.test(url)) problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
-    database = { kind: 'postgres', url, poolSize };
+    database = { kind: 'postgres', url, poolSize, operatorStatementTimeoutMs };
   }
 
   const adminApiKey = str('ADMIN_API_KEY');

@@ -6,6 +6,7 @@ import type { Db } from './storage/db.ts';
 import type { Logger } from './logger.ts';
 import { GRAPHQL_PATH, type Yoga } from './graphql/server.ts';
 import { sendJson } from './lib/json-response.ts';
+import { requestIdOf, runInRequest } from './lib/request-context.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -25,7 +26,7 @@ export interface HttpRoutes {
 }
 
 export function createRequestHandler(routes: HttpRoutes): RouteHandler {
-  return async (req, res) => {
+  const handle: RouteHandler = async (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0]!;
     try {
       if (path === GRAPHQL_PATH) {
@@ -45,6 +46,13 @@ export function createRequestHandler(routes: HttpRoutes): RouteHandler {
       if (!res.headersSent) sendJson(res, 500, { error: 'Unexpected error.' });
       else res.destroy();
     }
+  };
+  return (req, res) => {
+    // Every response names its request, and every log line written while handling it does too.
+    const reqId = requestIdOf(req);
+    res.setHeader('x-request-id', reqId);
+    const operator = (req.url ?? '/').split('?', 1)[0] === GRAPHQL_PATH;
+    return runInRequest({ reqId, operator }, () => handle(req, res));
   };
 }
 

@@ -2,6 +2,7 @@
 // backstop for fields that carry them; code should not log them in the first place.
 import { pino, type Logger as PinoLogger } from 'pino';
 import type { LogLevel } from './config.ts';
+import { requestLogFields } from './lib/request-context.ts';
 
 export type Logger = PinoLogger;
 
@@ -24,6 +25,7 @@ export function createLogger(level: LogLevel, destination?: NodeJS.WritableStrea
     {
       level,
       base: { service: 'cex' },
+      mixin: requestLogFields,
       redact: { paths: REDACTED_FIELDS, censor: '[redacted]' },
       serializers: { err: serializeError, args: serializeArgs },
     },

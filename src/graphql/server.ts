@@ -1,7 +1,8 @@
 // graphql-yoga over the composed schema: HTTP (POST, GET, SSE) and graphql-ws websockets on the
 // same /graphql path. Expected failures (DomainError) become GraphQL errors with
 // `extensions.code`; anything else is logged and masked.
-import type { Server as HttpServer } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { createYoga, type GraphiQLOptions, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -10,6 +11,8 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { Config } from '../config.ts';
 import { DomainError } from '../domain/errors.ts';
 import { hideSuggestions, operationGuards, withoutSuggestions } from './guards.ts';
+import { costLimit } from './cost.ts';
+import { runInRequest } from '../lib/request-context.ts';
 import { isDatabaseUnavailable } from '../storage/db-errors.ts';
 import type { Principal } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
@@ -42,11 +45,13 @@ export function createGraphQLServer(services: Services, log: Logger, options: Gr
       : false,
     renderGraphiQL: offlineGraphiQL,
     plugins: protectionPlugins(options),
+    cors: (request) => corsFor(request.headers.get('origin'), options.allowedOrigins),
     logging: {
       debug: (...args) => log.debug({ args }, 'graphql-yoga'),
       info: (...args) => log.info({ args }, 'graphql-yoga'),
       warn: (...args) => log.warn({ args }, 'graphql-yoga'),
-      error: (...args) => log.error({ args }, 'graphql-yoga'),
+      // yoga reports here every error maskError changed: most are the client's.
+      error: (...args) => logYogaError(log, args),
     },
     context: async (initial) => {
       const principal =
@@ -57,6 +62,50 @@ export function createGraphQLServer(services: Services, log: Logger, options: Gr
     },
     maskedErrors: { maskError: (error) => toClientError(error, log) },
   });
+}
+
+/**
+ * CORS headers only for the configured origins; any other page (and, without the setting,
+ * every other page) gets none, so a browser does not let it read a response or send a
+ * preflighted request. API keys travel in a header, never in cookies: no credentials mode.
+ */
+function corsFor(origin: string | null, allowed: readonly string[]) {
+  if (!origin || !allowed.includes(origin)) return false;
+  return {
+    origin,
+    credentials: false,
+    methods: ['GET', 'POST'],
+    allowedHeaders: ['authorization', 'content-type', 'accept', 'x-graphql-csrf', 'x-request-id'],
+    exposedHeaders: ['x-request-id'],
+    maxAge: 600,
+  };
+}
+
+/** Whether a browser page from `origin` may use the API: a listed origin, or this server's own. */
+export function originAllowed(origin: string | undefined, host: string | undefined, allowed: readonly string[]): boolean {
+  if (!origin || allowed.includes(origin)) return true;
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+/** How loud each error yoga reports is: the client's mistakes are not the server's faults. */
+const errorLevels = new WeakMap<object, 'info' | 'debug'>();
+const logAt = (error: unknown, level: 'info' | 'debug') => {
+  if (typeof error === 'object' && error !== null) errorLevels.set(error, level);
+};
+
+function logYogaError(log: Logger, args: unknown[]): void {
+  const [error] = args;
+  const level = typeof error === 'object' && error !== null ? errorLevels.get(error) : undefined;
+  if (level === undefined) return log.error({ args }, 'graphql-yoga');
+  if (level === 'debug') return log.debug('graphql-yoga: already reported');
+  const e = error instanceof GraphQLError ? error : undefined;
+  const original = e?.originalError ?? error;
+  const code = original instanceof DomainError ? original.code : e?.extensions['code'];
+  log.info({ code, message: (original as Error).message, path: e?.path }, 'GraphQL request refused');
 }
 
 const GRAPHIQL_HEADERS = JSON.stringify({ Authorization: 'Bearer <your API key>' }, null, 2);
@@ -84,9 +133,11 @@ export function protectionPlugins(options: Pick<GraphQLOptions, 'anonymousIntros
       maxAliases: { n: armor.maxAliases },
       maxTokens: { n: armor.maxTokens },
       maxDirectives: { n: armor.maxDirectives },
-      costLimit: { maxCost: armor.maxCost },
+      // Replaced by costLimit below, which multiplies by list sizes and sums a batch.
+      costLimit: { enabled: false },
       blockFieldSuggestion: { enabled: true },
     }),
+    costLimit({ maxCost: armor.maxCost, assumedListSize: armor.assumedListSize, maxTokens: armor.maxTokens }),
     operationGuards({
       allowAnonymousIntrospection: options.anonymousIntrospection,
       mutationsPerMinute: options.mutationsPerMinute,
@@ -99,6 +150,7 @@ export function protectionPlugins(options: Pick<GraphQLOptions, 'anonymousIntros
 export function toClientError(error: unknown, log: Logger): Error {
   const graphqlError = error instanceof GraphQLError ? error : undefined;
   const original = graphqlError ? graphqlError.originalError : error;
+  logAt(error, 'info');
   if (original instanceof DomainError) {
     const extensions: Record<string, unknown> = { code: original.code };
     if (original.details.validationErrors) extensions['validationErrors'] = original.details.validationErrors;
@@ -112,6 +164,7 @@ export function toClientError(error: unknown, log: Logger): Error {
     });
   }
   if (isDatabaseUnavailable(original)) {
+    logAt(error, 'debug');
     log.warn({ err: original, path: graphqlError?.path }, 'database unavailable during a GraphQL operation');
     return new GraphQLError('The database is unavailable right now; retry in a few seconds.', {
       nodes: graphqlError?.nodes,
@@ -119,14 +172,33 @@ export function toClientError(error: unknown, log: Logger): Error {
       extensions: { code: 'SERVICE_UNAVAILABLE' },
     });
   }
+  if (isStatementTimeout(original)) {
+    logAt(error, 'debug');
+    log.warn({ path: graphqlError?.path }, 'a GraphQL operation reached the statement timeout');
+    return new GraphQLError('The query took longer than the database allows one request; ask for less (smaller pages, narrower filters).', {
+      nodes: graphqlError?.nodes,
+      path: graphqlError?.path,
+      extensions: { code: 'QUERY_TIMEOUT' },
+    });
+  }
   if (original instanceof GraphQLError) return withRequestCode(withoutSuggestions(original));
   if (graphqlError && !original) return withRequestCode(withoutSuggestions(graphqlError));
+  logAt(error, 'debug');
   log.error({ err: original, path: graphqlError?.path }, 'unexpected error in a GraphQL operation');
   return new GraphQLError('Unexpected error.', {
     nodes: graphqlError?.nodes,
     path: graphqlError?.path,
     extensions: { code: 'INTERNAL_SERVER_ERROR' },
   });
+}
+
+/** PostgreSQL canceled the statement (SQLSTATE 57014): the operator side's statement_timeout. */
+function isStatementTimeout(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
+    if ((e as { code?: unknown }).code === '57014') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /**
@@ -143,10 +215,10 @@ export function attachGraphQLWebSockets(
     server: httpServer,
     path: GRAPHQL_PATH,
     maxPayload: options.maxWebSocketMessageBytes,
-    // Browsers send Origin; when origins are configured, a page from elsewhere cannot open a
-    // socket with a key it found. Non-browser clients send no Origin and are not affected.
-    verifyClient: ({ origin }: { origin?: string }) =>
-      options.allowedOrigins.length === 0 || !origin || options.allowedOrigins.includes(origin),
+    // Browsers send Origin (and do not apply CORS to websockets): a page from elsewhere cannot
+    // open a socket with a key it found. Non-browser clients send no Origin and are not affected.
+    verifyClient: ({ origin, req }: { origin?: string; req: IncomingMessage }) =>
+      originAllowed(origin, req.headers.host, options.allowedOrigins),
   });
   type Extra = { principal?: Principal | null };
   // Open sockets per API key, so a revoked key's running subscriptions end at once (any process).
@@ -172,8 +244,9 @@ export function attachGraphQLWebSockets(
         });
         return true;
       },
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+      // Each operation is a request of its own: an id for its log lines, the operator connections.
+      execute: (args) => runInRequest({ reqId: randomUUID(), operator: true }, () => (args.rootValue as EnvelopedRoot).execute(args)),
+      subscribe: (args) => runInRequest({ reqId: randomUUID(), operator: true }, () => (args.rootValue as EnvelopedRoot).subscribe(args)),
       onSubscribe: async (ctx, _id, params) => {
         // Checked again for every operation: a key revoked after the socket opened stops working.
         const principal = await services.auth.authenticate(ctx.connectionParams?.['authorization']);

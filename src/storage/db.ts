@@ -14,6 +14,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import type { DatabaseConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import { inOperatorRequest } from '../lib/request-context.ts';
 
 export type Db = PgDatabase<PgQueryResultHKT>;
 
@@ -45,7 +46,7 @@ const pgliteMigrations = new WeakMap<PGlite, Promise<void>>();
 export async function openDatabase(config: DatabaseConfig, options: OpenOptions): Promise<Database> {
   return config.kind === 'pglite'
     ? openPglite(config.dataDir, options)
-    : openPostgres(config.url, config.poolSize, options);
+    : openPostgres(config.url, config.poolSize, options, config.operatorStatementTimeoutMs);
 }
 
 async function openPglite(dataDir: string, { pglite, log }: OpenOptions): Promise<Database> {
@@ -60,7 +61,7 @@ async function openPglite(dataDir: string, { pglite, log }: OpenOptions): Promis
     client = await PGlite.create(dataDir);
   }
   const owned = !pglite;
-  const db: Db = drizzlePglite(client);
+  const db: Db = drizzlePglite(operatorsTakeTurns(client));
   let migration = pgliteMigrations.get(client);
   if (!migration) {
     migration = migratePglite(drizzlePglite(client), { migrationsFolder });
@@ -84,7 +85,7 @@ async function openPglite(dataDir: string, { pglite, log }: OpenOptions): Promis
   };
 }
 
-async function openPostgres(url: string, poolSize: number, { log }: OpenOptions): Promise<Database> {
+async function openPostgres(url: string, poolSize: number, { log }: OpenOptions, operatorStatementTimeoutMs = 10_000): Promise<Database> {
   const quiet = { onnotice: () => {} };
   await migrateWithLock(url, log);
   // A short connect timeout: while the database is away, requests fail fast with 503 /
@@ -94,7 +95,17 @@ async function openPostgres(url: string, poolSize: number, { log }: OpenOptions)
   const options = { ...quiet, fetch_types: false, backoff: (retries: number) => Math.min(0.02 * 2 ** retries, 0.25) };
   const client = postgres(url, { ...options, max: poolSize, connect_timeout: 5, idle_timeout: 60 });
   const listener = postgres(url, { ...options, max: 1, connect_timeout: 10 });
-  const db: Db = drizzlePostgres(preparing(client));
+  // GraphQL requests get connections of their own, each statement bounded: an operator's heavy
+  // query can neither hold the devices' connections nor run for long (README, "Security").
+  const operatorClient = postgres(url, {
+    ...options,
+    max: Math.max(2, Math.ceil(poolSize / 2)),
+    connect_timeout: 5,
+    idle_timeout: 60,
+    connection: { statement_timeout: operatorStatementTimeoutMs },
+  });
+  drizzlePostgres(operatorClient); // the same type parsers as the client drizzle runs on
+  const db: Db = drizzlePostgres(preparing(client, operatorClient));
   log.info({ database: 'postgres', host: safeHost(url) }, 'database ready');
   return {
     kind: 'postgres',
@@ -111,9 +122,34 @@ async function openPostgres(url: string, poolSize: number, { log }: OpenOptions)
       return unlisten;
     },
     async close() {
-      await Promise.all([client.end({ timeout: 5 }), listener.end({ timeout: 5 })]);
+      await Promise.all([client.end({ timeout: 5 }), operatorClient.end({ timeout: 5 }), listener.end({ timeout: 5 })]);
     },
   };
+}
+
+/**
+ * PGlite has one connection, runs in this thread, and answers without I/O: a GraphQL request
+ * resolving hundreds of lists would run hundreds of statements back to back in microtasks, and
+ * no device request would even be read meanwhile. GraphQL requests' statements therefore run one
+ * at a time, each after a turn of the event loop, so a device's statement waits for at most one
+ * of them. (PGlite has no statement timeout: the cost limit bounds them.)
+ */
+function operatorsTakeTurns(client: PGlite): PGlite {
+  let turn: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(run: () => Promise<T>): Promise<T> => {
+    const yielded = turn.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+    const result = yielded.then(run);
+    turn = result.catch(() => undefined);
+    return result;
+  };
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if ((property !== 'query' && property !== 'transaction') || typeof value !== 'function') return value;
+      return (...args: unknown[]) =>
+        inOperatorRequest() ? inTurn(() => value.apply(target, args) as Promise<unknown>) : (value.apply(target, args) as unknown);
+    },
+  });
 }
 
 /** Statements with more parameters than this (multi-row batches) are left unprepared. */
@@ -127,9 +163,10 @@ const MAX_PREPARED_PARAMETERS = 32;
  * Multi-row batches, whose text varies with their size, stay unprepared so that the statements
  * a connection keeps stay few. Transactions get a client that prepares too.
  */
-function preparing<S extends postgres.Sql | postgres.TransactionSql>(sql: S): S {
+function preparing<S extends postgres.Sql | postgres.TransactionSql>(sql: S, operatorSql?: S): S {
   return new Proxy(sql, {
-    get(target, property, receiver) {
+    get(client, property, receiver) {
+      const target = operatorSql && inOperatorRequest() ? operatorSql : client;
       if (property === 'unsafe') {
         return (query: string, parameters: postgres.ParameterOrJSON<never>[] = [], options: postgres.UnsafeQueryOptions = {}) =>
           target.unsafe(query, parameters, {
@@ -144,7 +181,7 @@ function preparing<S extends postgres.Sql | postgres.TransactionSql>(sql: S): S 
           return (target.begin as (...a: unknown[]) => unknown)(...args, (tx: postgres.TransactionSql) => body(preparing(tx)));
         };
       }
-      return Reflect.get(target, property, receiver) as unknown;
+      return Reflect.get(client, property, receiver) as unknown;
     },
   });
 }

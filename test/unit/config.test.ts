@@ -37,7 +37,7 @@ describe('loadConfig', () => {
         maxBatchOperations: 20,
         maxWebSocketMessageBytes: 1024 * 1024,
         connectionInitTimeoutMs: 5000,
-        armor: { maxDepth: 12, maxAliases: 20, maxTokens: 5000, maxDirectives: 20, maxCost: 20000 },
+        armor: { maxDepth: 12, maxAliases: 20, maxTokens: 5000, maxDirectives: 20, maxCost: 5000, assumedListSize: 5 },
       },
       shutdown: { drainMs: 5000, exitAfterMs: 10_000 },
     });
@@ -103,11 +103,19 @@ describe('loadConfig', () => {
 
   it('uses PostgreSQL when DATABASE_URL is set', () => {
     const url = 'postgres://cex:secret@db.example:5432/cex';
-    expect(loadConfig({ DATABASE_URL: url, DATA_DIR: '/ignored' }).database).toEqual({ kind: 'postgres', url, poolSize: 10 });
-    expect(loadConfig({ DATABASE_URL: 'postgresql://db/cex', DATABASE_POOL_SIZE: '3' }).database).toEqual({
+    expect(loadConfig({ DATABASE_URL: url, DATA_DIR: '/ignored' }).database).toEqual({
+      kind: 'postgres',
+      url,
+      poolSize: 10,
+      operatorStatementTimeoutMs: 10000,
+    });
+    expect(
+      loadConfig({ DATABASE_URL: 'postgresql://db/cex', DATABASE_POOL_SIZE: '3', GRAPHQL_STATEMENT_TIMEOUT_MS: '2500' }).database,
+    ).toEqual({
       kind: 'postgres',
       url: 'postgresql://db/cex',
       poolSize: 3,
+      operatorStatementTimeoutMs: 2500,
     });
   });
 

@@ -9,6 +9,7 @@ import { isPlainObject, jsonDepthExceeds, type JsonObject, type Schema } from '.
 import { COMMAND_SCHEMA_LIMITS } from './limits.ts';
 import { dedupe, humanizeErrors } from './messages.ts';
 import { decodeFragment, escapePointer, forEachSubschema, makeDoc, type SchemaDoc } from './navigation.ts';
+import { linearPatternProblem, linearRegExp } from './linear-regexp.ts';
 
 // ajv-formats is CommonJS; under NodeNext its default import is the module object.
 const addFormats = addFormatsModule.default;
@@ -40,6 +41,8 @@ const AJV_OPTIONS: Options = {
   // `then: {required: ["period_s"]}` names a property declared by the parent schema.
   strictRequired: false,
   logger: false,
+  // `pattern` and `patternProperties` match in linear time (RE2), whatever the operator wrote.
+  code: { regExp: linearRegExp },
 };
 
 const ROOT_KEY = 'urn:cex:command-schema';
@@ -160,7 +163,10 @@ function checkRegExp(source: string, path: string, out: ValidationIssue[]): void
     new RegExp(source, 'u'); // ajv compiles patterns with the u flag (unicodeRegExp)
   } catch (error) {
     out.push({ path, message: `is not a valid regular expression: ${errorMessage(error).replace(/^Invalid regular expression: /, '')}` });
+    return;
   }
+  const problem = linearPatternProblem(source);
+  if (problem) out.push({ path, message: problem });
 }
 
 function compileError(error: unknown, refs: RefSite[]): ValidationIssue {
