@@ -84,6 +84,12 @@ interface Settings {
       maxCost: number;
     };
   };
+  metrics: {
+    /** A listener of its own for /metrics; unset: /metrics is on `port`. */
+    port: number | undefined;
+    /** Bearer token /metrics requires; unset: open. */
+    token: string | undefined;
+  };
   shutdown: {
     /** How long stop() lets HTTP requests in flight finish before it closes the rest. */
     drainMs: number;
@@ -184,6 +190,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxCost: int('GRAPHQL_MAX_COST', 20_000, 1, 100_000_000),
     },
   };
+  const metrics = {
+    port: str('METRICS_PORT') === undefined ? undefined : int('METRICS_PORT', 0, 0, 65535),
+    token: str('METRICS_TOKEN'),
+  };
   const drainMs = int('SHUTDOWN_DRAIN_MS', 5_000, 0, 600_000);
   // Time to close sockets, the broker and the pool once requests have drained.
   const shutdown = { drainMs, exitAfterMs: drainMs + 5_000 };
@@ -220,6 +230,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mqtt,
     expirySweepMs,
     graphql,
+    metrics,
     shutdown,
   });
 }

@@ -15,6 +15,8 @@ export interface HttpRoutes {
   log: Logger;
   /** Handles /kp1/... (device HTTP binding). */
   kp1?: RouteHandler;
+  /** Handles /metrics (Prometheus). */
+  metrics?: RouteHandler;
   /** Serves the console's files (GET and HEAD outside the API paths). */
   console?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
   /** Whether GET /graphql with Accept: text/html renders GraphiQL (whatever the query string). */
@@ -33,6 +35,7 @@ export function createRequestHandler(routes: HttpRoutes): RouteHandler {
       }
       if (path.startsWith('/kp1/') && routes.kp1) return await routes.kp1(req, res);
       if (path === '/healthz') return await health(routes.db, res);
+      if (path === '/metrics' && routes.metrics) return await routes.metrics(req, res);
       if (routes.console && (req.method === 'GET' || req.method === 'HEAD') && !isApiPath(path)) {
         return await routes.console(req, res, path);
       }

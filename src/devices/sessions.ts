@@ -122,4 +122,8 @@ export class DeviceSessions {
   get connectionCount(): number {
     return this.byClient.size;
   }
+
+  get endpointCount(): number {
+    return this.byEndpoint.size;
+  }
 }

@@ -16,6 +16,7 @@ import type { Logger } from '../logger.ts';
 import type { Services } from '../services.ts';
 import { createContext, type GraphQLContext } from './context.ts';
 import { schema } from './schema.ts';
+import { graphqlMetrics } from '../metrics/graphql.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -41,7 +42,7 @@ export function createGraphQLServer(services: Services, log: Logger, options: Gr
       ? { title: 'cex: command execution service', headers: GRAPHIQL_HEADERS, subscriptionsProtocol: 'GRAPHQL_SSE' }
       : false,
     renderGraphiQL: offlineGraphiQL,
-    plugins: protectionPlugins(options),
+    plugins: [...protectionPlugins(options), graphqlMetrics()],
     logging: {
       debug: (...args) => log.debug({ args }, 'graphql-yoga'),
       info: (...args) => log.info({ args }, 'graphql-yoga'),

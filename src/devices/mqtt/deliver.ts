@@ -6,12 +6,13 @@ import type { MqttContext } from './context.ts';
 
 const noop = () => {};
 
-export function send(ctx: MqttContext, client: Client, topic: string, payload: string): void {
+/** `written` is called once the packet is written to the connection. */
+export function send(ctx: MqttContext, client: Client, topic: string, payload: string, written: () => void = noop): void {
   if (client.closed) return;
   const body = Buffer.from(payload);
   ctx.addressed.add(body);
   // aedes requires the callback (it calls it when the packet is written).
-  client.publish({ cmd: 'publish', topic, payload: body, qos: 1, dup: false, retain: false }, noop);
+  client.publish({ cmd: 'publish', topic, payload: body, qos: 1, dup: false, retain: false }, written);
 }
 
 /**

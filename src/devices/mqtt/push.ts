@@ -9,16 +9,19 @@ import { pushTopic } from '../kp1/grammar.ts';
 import type { Binding } from '../sessions.ts';
 import type { MqttContext } from './context.ts';
 import { send } from './deliver.ts';
+import { pushWritten } from '../../metrics/devices.ts';
 
-function push(ctx: MqttContext, binding: Binding, commandType: string, list: Command[]): void {
+/** `startMs`: when the event being pushed was handled (performance.now()), for the latency metric. */
+function push(ctx: MqttContext, binding: Binding, commandType: string, list: Command[], startMs?: number): void {
   const { client } = binding;
   if (client.closed || binding.optedOut?.has(commandType)) return;
   // A subscription can bind a connection before aedes marks it connected (CONNACK pending).
   if (!client.connected) {
-    client.once('connected', () => push(ctx, binding, commandType, list));
+    client.once('connected', () => push(ctx, binding, commandType, list, startMs));
     return;
   }
-  send(ctx, client, pushTopic(binding.appVersion, binding.token, commandType), formatCommands(list));
+  const written = startMs === undefined ? undefined : pushWritten(startMs);
+  send(ctx, client, pushTopic(binding.appVersion, binding.token, commandType), formatCommands(list), written);
 }
 
 /** The backlog on binding (kp1.md §2, ours): every outstanding type but the one just asked for. */
@@ -51,7 +54,8 @@ export function bindConnection(ctx: MqttContext, client: Client, identity: Devic
 export function pushCommands(ctx: MqttContext, bus: EventBus): () => void {
   const offCommands = bus.on('commandChanged', (command) => {
     if (command.status !== 'PENDING') return;
-    for (const binding of ctx.sessions.bindingsOf(command.endpointId)) push(ctx, binding, command.commandType, [command]);
+    const handledAt = performance.now();
+    for (const binding of ctx.sessions.bindingsOf(command.endpointId)) push(ctx, binding, command.commandType, [command], handledAt);
   });
 
   // Pushes of a gap in the event feed were lost: every bound connection gets its backlog again

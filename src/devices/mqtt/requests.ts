@@ -6,6 +6,7 @@ import { errorTopic, parseTopic, statusTopic, type Kp1Request } from '../kp1/gra
 import type { MqttContext } from './context.ts';
 import { reply, send } from './deliver.ts';
 import { bindConnection } from './push.ts';
+import { countDeviceRequest, UNKNOWN_RESOURCE } from '../../metrics/devices.ts';
 
 type PublishPacket = Parameters<Aedes['authorizePublish']>[1];
 
@@ -23,11 +24,15 @@ export async function handleRequest(
     if (packet.retain) throw new Kp1Failure(400, 'Retained messages are not allowed on kp1 topics');
   } catch (error) {
     ack(null);
-    if (error instanceof Kp1Failure) send(ctx, client, errorTopic(topic), formatError(error.error));
+    if (error instanceof Kp1Failure) {
+      countDeviceRequest('mqtt', UNKNOWN_RESOURCE, error.error.statusCode);
+      send(ctx, client, errorTopic(topic), formatError(error.error));
+    }
     return;
   }
   const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
   const outcome = await ctx.dispatcher.dispatch(request, payload, ctx.logins.credentialsOf(client));
+  countDeviceRequest('mqtt', request.resource.kind, outcome.ok ? 200 : outcome.error.statusCode);
   if (!outcome.ok && outcome.error.statusCode === 503 && packet.qos > 0) {
     // Not stored, so not acknowledged: the connection drops without PUBACK and the client
     // sends the message again when it reconnects.

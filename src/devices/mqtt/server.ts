@@ -18,6 +18,7 @@ import { Logins, type MqttContext } from './context.ts';
 import { authorizeForward } from './deliver.ts';
 import { AddressConnections, PublishRate, type MqttLimits } from './limits.ts';
 import { pushCommands } from './push.ts';
+import { watchMqtt } from '../../metrics/devices.ts';
 
 export interface MqttOptions {
   host: string;
@@ -100,6 +101,7 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     });
   });
   const port = (server.address() as AddressInfo).port;
+  const offMetrics = watchMqtt({ sockets, sessions: ctx.sessions });
   log.info({ port, host: opts.host }, 'MQTT listening');
 
   return {
@@ -108,6 +110,7 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     async close() {
       offPush();
       offAccess();
+      offMetrics();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
