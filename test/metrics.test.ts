@@ -7,7 +7,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import { createEndpoint, invokeCommand, type Fixture } from './support/api.ts';
-import { ADMIN_PRINCIPAL, gql, startApp, testConfig, unique, waitFor } from './support/app.ts';
+import postgres from 'postgres';
+import { ADMIN_PRINCIPAL, gql, startApp, testConfig, unique, usingPostgres, waitFor } from './support/app.ts';
 import { waitForStatus } from './support/commands.ts';
 import { bindDevice, closeDevices, connectDevice, kp1Topic, pushedTo } from './support/mqtt.ts';
 import { scrape, seriesOf, total, type Labels, type Metrics } from './support/prometheus.ts';
@@ -170,6 +171,29 @@ describe('/metrics', () => {
       expect(delta(before, after, 'cex_graphql_errors_total', { code }), code).toBe(1);
     }
     expect(delta(before, after, 'cex_graphql_errors_total')).toBe(3);
+  });
+
+  it.runIf(usingPostgres)('counts the event listener reconnecting', async () => {
+    // A database of its own, so that cutting its listener disturbs no other test's server.
+    const url = new URL(process.env['TEST_DATABASE_URL']!);
+    const name = `${url.pathname.slice(1)}_metrics_${Date.now()}`;
+    url.pathname = `/${name}`;
+    const admin = postgres(process.env['TEST_DATABASE_URL']!, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`create database "${name}"`);
+    const own = await startApp({ database: { kind: 'postgres', url: url.toString(), poolSize: 2 } });
+    try {
+      const before = await scrape(own);
+      const [cut] = await admin.unsafe(
+        `select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = $1 and query ilike 'listen%'`,
+        [name],
+      );
+      expect(cut!['n']).toBe(1);
+      await waitFor(async () => delta(before, await scrape(own), 'cex_event_bus_reconnects_total') === 1);
+    } finally {
+      await own.stop();
+      await admin.unsafe(`drop database "${name}" with (force)`);
+      await admin.end();
+    }
   });
 
   // Last in this file: it fills the caps that the tests above rely on not being full.
