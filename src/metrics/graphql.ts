@@ -1,5 +1,5 @@
 // GraphQL metrics as a yoga plugin: operations by name and type (queries, mutations and
-// subscriptions, over HTTP, SSE and graphql-ws), and the errors of HTTP/SSE responses by
+// subscriptions, over HTTP, SSE and graphql-ws), and the errors of HTTP responses by
 // `extensions.code`, counted after masking (the codes clients see).
 import { getOperationAST, type DocumentNode, type GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
@@ -22,7 +22,7 @@ const operations = new Counter({
 });
 const errors = new Counter({
   name: 'cex_graphql_errors_total',
-  help: 'Errors in GraphQL responses over HTTP and SSE, by extensions.code.',
+  help: 'Errors in GraphQL HTTP responses (not inside running subscriptions, not over graphql-ws), by extensions.code.',
   labelNames: ['code'],
   registers: [registry],
 });
