@@ -3,23 +3,48 @@
 // and MQTT, GraphQL operations and errors), gauges that follow MQTT connections, and label
 // sets that stay bounded however many command types and operation names clients invent.
 // Metrics are per process and these tests share theirs with nothing running concurrently, so
-// deltas between two scrapes are exact.
+// deltas between two scrapes are exact. On PostgreSQL the server gets a database of its own:
+// other test files' servers (other processes) would otherwise expire its commands, and it theirs.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../src/app.ts';
-import { createEndpoint, invokeCommand, type Fixture } from './support/api.ts';
 import postgres from 'postgres';
-import { ADMIN_PRINCIPAL, gql, startApp, testConfig, unique, usingPostgres, waitFor } from './support/app.ts';
+import type { App } from '../src/app.ts';
+import type { Config } from '../src/config.ts';
+import { createEndpoint, invokeCommand, type Fixture } from './support/api.ts';
+import { ADMIN_PRINCIPAL, gql, startApp, unique, usingPostgres, waitFor } from './support/app.ts';
 import { waitForStatus } from './support/commands.ts';
 import { bindDevice, closeDevices, connectDevice, kp1Topic, pushedTo } from './support/mqtt.ts';
 import { scrape, seriesOf, total, type Labels, type Metrics } from './support/prometheus.ts';
 
+/** A fresh PostgreSQL database (dropped by `drop`), as the `database` setting of an app. */
+async function ownDatabase(poolSize = 5): Promise<{ database: Config['database']; name: string; drop: () => Promise<void> }> {
+  const url = new URL(process.env['TEST_DATABASE_URL']!);
+  const name = `${url.pathname.slice(1)}_metrics_${unique('db').slice(3)}`.replaceAll('-', '_');
+  url.pathname = `/${name}`;
+  const admin = postgres(process.env['TEST_DATABASE_URL']!, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database "${name}"`);
+  await admin.end();
+  return {
+    database: { kind: 'postgres', url: url.toString(), poolSize },
+    name,
+    drop: async () => {
+      const again = postgres(process.env['TEST_DATABASE_URL']!, { max: 1, onnotice: () => {} });
+      await again.unsafe(`drop database "${name}" with (force)`);
+      await again.end();
+    },
+  };
+}
+
 let app: App;
+let own: Awaited<ReturnType<typeof ownDatabase>> | undefined;
 beforeAll(async () => {
-  // The cardinality test sends 10,000 invokes with the admin key.
-  app = await startApp({ graphql: { ...testConfig().graphql, mutationsPerMinute: 1_000_000 } });
+  own = usingPostgres ? await ownDatabase() : undefined;
+  app = await startApp(own ? { database: own.database } : {});
 });
 afterEach(() => closeDevices());
-afterAll(() => app?.stop());
+afterAll(async () => {
+  await app?.stop();
+  await own?.drop();
+});
 
 /** How much `name` (restricted to `labels`) moved between two scrapes. */
 const delta = (before: Metrics, after: Metrics, name: string, labels: Labels = {}) =>
@@ -78,7 +103,6 @@ describe('/metrics', () => {
     expect(delta(before, after, 'cex_group_commit_seconds_count', { writer: 'command_insert' })).toBeGreaterThanOrEqual(1);
     expect(delta(before, after, 'cex_event_bus_lag_seconds_count')).toBeGreaterThanOrEqual(6 + 3 + 2);
     expect(total(after, 'cex_group_commit_waiting')).toBe(0);
-    expect(total(after, 'cex_db_transactions_in_flight')).toBe(0);
   });
 
   it('counts kp1 requests by transport, resource and status code', async () => {
@@ -174,25 +198,56 @@ describe('/metrics', () => {
   });
 
   it.runIf(usingPostgres)('counts the event listener reconnecting', async () => {
-    // A database of its own, so that cutting its listener disturbs no other test's server.
-    const url = new URL(process.env['TEST_DATABASE_URL']!);
-    const name = `${url.pathname.slice(1)}_metrics_${Date.now()}`;
-    url.pathname = `/${name}`;
+    // A database of its own again, so that only this server's listener is cut.
+    const db = await ownDatabase();
+    const other = await startApp({ database: db.database });
     const admin = postgres(process.env['TEST_DATABASE_URL']!, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`create database "${name}"`);
-    const own = await startApp({ database: { kind: 'postgres', url: url.toString(), poolSize: 2 } });
     try {
-      const before = await scrape(own);
+      const before = await scrape(other);
       const [cut] = await admin.unsafe(
         `select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = $1 and query ilike 'listen%'`,
-        [name],
+        [db.name],
       );
       expect(cut!['n']).toBe(1);
-      await waitFor(async () => delta(before, await scrape(own), 'cex_event_bus_reconnects_total') === 1);
+      await waitFor(async () => delta(before, await scrape(other), 'cex_event_bus_reconnects_total') === 1);
     } finally {
-      await own.stop();
-      await admin.unsafe(`drop database "${name}" with (force)`);
       await admin.end();
+      await other.stop();
+      await db.drop();
+    }
+  });
+
+  it.runIf(usingPostgres)('counts transactions in flight, and those beyond the pool size as waiting', async () => {
+    const small = await startApp({ database: { ...own!.database, poolSize: 1 } as Config['database'] });
+    const locker = postgres((own!.database as { url: string }).url, { max: 1, onnotice: () => {} });
+    try {
+      const fx = await createEndpoint(small);
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      // Inserting a command checks its endpoint row (FOR KEY SHARE): it waits behind this lock.
+      const holding = locker.begin(async (sql) => {
+        await sql`select 1 from endpoints where id = ${fx.endpointId} for update`;
+        locked();
+        await released;
+      });
+      await isLocked;
+      const invokes = Promise.all(Array.from({ length: 6 }, () => invokeCommand(small, fx.endpointId, 'held')));
+      // Group commit runs two insert transactions at once: one holds the only connection, one waits.
+      const stuck = await waitFor(async () => {
+        const m = await scrape(small);
+        return total(m, 'cex_db_transactions_in_flight') >= 2 && total(m, 'cex_db_transactions_waiting') >= 1 ? m : undefined;
+      });
+      expect(total(stuck, 'cex_db_pool_size')).toBe(1);
+      release();
+      await holding;
+      expect(await invokes).toHaveLength(6);
+      // The sweepers' short transactions come and go; none is stuck any more.
+      await waitFor(async () => total(await scrape(small), 'cex_db_transactions_in_flight') === 0);
+    } finally {
+      await locker.end();
+      await small.stop();
     }
   });
 

@@ -34,7 +34,8 @@ let inFlight = 0;
 let size = 0;
 
 /**
- * `db` with its transactions counted. Only `transaction` is wrapped (the other members pass
+ * `db` with its transactions counted (one app per process; with several, as in tests, the
+ * counts are the process's and the pool size is the last app's). Only `transaction` is wrapped (the other members pass
  * through), so statements behave exactly as on `db`.
  */
 export function countTransactions(db: Db, config: DatabaseConfig): Db {
