@@ -27,6 +27,8 @@ import { startMqtt, type MqttServer } from './devices/mqtt/server.ts';
 import { createLogger, type Logger } from './logger.ts';
 import type { Services } from './services.ts';
 import { openDatabase, type Database } from './storage/db.ts';
+import { countTransactions } from './metrics/database.ts';
+import { createMetricsHandler, listenForMetrics, metricsElsewhere } from './metrics/endpoint.ts';
 
 export interface AppOptions {
   /** Share an open PGlite instance instead of opening `config.database.dataDir`. */
@@ -43,6 +45,8 @@ export interface App {
   readonly services: Services;
   readonly httpPort: number;
   readonly mqttPort: number;
+  /** The METRICS_PORT listener's port (0 when /metrics is on the HTTP port). */
+  readonly metricsPort: number;
   readonly url: string;
   /** mqtt://host:port of the device listener. */
   readonly mqttUrl: string;
@@ -60,6 +64,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   let http: Server | undefined;
   let ws: { close(): Promise<void> } | undefined;
   let mqtt: MqttServer | undefined;
+  let metricsServer: Server | undefined;
   let offSchemas: (() => void) | undefined;
   let httpPort = 0;
   let stopping: Promise<void> | undefined;
@@ -71,7 +76,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
 
   async function start(): Promise<void> {
     database = await openDatabase(config.database, { pglite: options.pglite, log });
-    const db = database.db;
+    const db = countTransactions(database.db, config.database);
     let commands!: CommandService;
     let telemetry!: TelemetryService;
     const bus = new EventBus(
@@ -125,6 +130,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       console: createConsoleHandler(config.consoleDir, log),
       graphiql: config.graphql.graphiql,
       maxGraphQLRequestBytes: config.graphql.maxRequestBytes,
+      metrics: config.metrics.port === undefined ? createMetricsHandler(config.metrics) : metricsElsewhere,
     });
     http = createLimitedServer(config.http, log, (req, res) => {
       if (shutdown.signal.aborted) {
@@ -155,6 +161,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       presence,
       limits: { ...config.mqtt, maxPacketBytes: config.maxDeviceMessageBytes + config.mqtt.packetHeadroomBytes },
     });
+    if (config.metrics.port !== undefined) {
+      metricsServer = await listenForMetrics(createMetricsHandler(config.metrics), config.metrics.port, config.host);
+      log.info({ port: (metricsServer.address() as AddressInfo).port }, 'metrics listening');
+    }
   }
 
   async function stop(): Promise<void> {
@@ -177,6 +187,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         await closed;
       }
       await mqtt?.close();
+      if (metricsServer) await closeMetrics(metricsServer);
       await services?.presence.stop();
       await sweeper?.stop();
       offSchemas?.();
@@ -199,6 +210,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     },
     get mqttPort() {
       return mqtt?.port ?? 0;
+    },
+    get metricsPort() {
+      return (metricsServer?.address() as AddressInfo | null)?.port ?? 0;
     },
     get url() {
       return `http://127.0.0.1:${httpPort}`;
@@ -223,6 +237,12 @@ function listen(server: Server, port: number, host: string): Promise<void> {
       resolve();
     });
   });
+}
+
+function closeMetrics(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  return closed;
 }
 
 function printBootstrapKey(secret: string, port: number): void {

@@ -113,6 +113,12 @@ interface Settings {
       assumedListSize: number;
     };
   };
+  metrics: {
+    /** A listener of its own for /metrics; unset: /metrics is on `port`. */
+    port: number | undefined;
+    /** Bearer token /metrics requires; unset: open. */
+    token: string | undefined;
+  };
   shutdown: {
     /** How long stop() lets HTTP requests in flight finish before it closes the rest. */
     drainMs: number;
@@ -237,6 +243,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       assumedListSize: 5,
     },
   };
+  const metrics = {
+    port: str('METRICS_PORT') === undefined ? undefined : int('METRICS_PORT', 0, 0, 65535),
+    token: str('METRICS_TOKEN'),
+  };
   const drainMs = int('SHUTDOWN_DRAIN_MS', 5_000, 0, 600_000);
   // Time to close sockets, the broker and the pool once requests have drained.
   const shutdown = { drainMs, exitAfterMs: drainMs + 5_000 };
@@ -275,6 +285,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     expirySweepMs,
     kp1,
     graphql,
+    metrics,
     shutdown,
   });
 }

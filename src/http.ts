@@ -18,6 +18,8 @@ export interface HttpRoutes {
   kp1?: RouteHandler;
   /** Handles /cex/api/v1/... (Kaa's CEX REST API, docs/kaa-rest.md). */
   rest?: RouteHandler;
+  /** Handles /metrics (Prometheus). */
+  metrics?: RouteHandler;
   /** Serves the console's files (GET and HEAD outside the API paths). */
   console?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<void>;
   /** Whether GET /graphql with Accept: text/html renders GraphiQL (whatever the query string). */
@@ -37,6 +39,7 @@ export function createRequestHandler(routes: HttpRoutes): RouteHandler {
       if (path.startsWith('/kp1/') && routes.kp1) return await routes.kp1(req, res);
       if (path.startsWith('/cex/api/v1/') && routes.rest) return await routes.rest(req, res);
       if (path === '/healthz') return await health(routes.db, res);
+      if (path === '/metrics' && routes.metrics) return await routes.metrics(req, res);
       if (routes.console && (req.method === 'GET' || req.method === 'HEAD') && !isApiPath(path)) {
         return await routes.console(req, res, path);
       }
@@ -57,7 +60,7 @@ export function createRequestHandler(routes: HttpRoutes): RouteHandler {
 }
 
 function isApiPath(path: string): boolean {
-  return path.startsWith(`${GRAPHQL_PATH}/`) || path === '/kp1' || path.startsWith('/kp1/') || path === '/healthz' || path.startsWith('/cex/api/');
+  return path.startsWith(`${GRAPHQL_PATH}/`) || path === '/kp1' || path.startsWith('/kp1/') || path === '/healthz' || path === '/metrics' || path.startsWith('/cex/api/');
 }
 
 /** A kp1 path with its device token replaced: tokens are secrets and never reach the logs. */

@@ -13,6 +13,7 @@ import type { Logger } from '../logger.ts';
 import type { Kp1Dispatcher } from './kp1/dispatch.ts';
 import { Kp1Failure, formatError, type Kp1Error } from './kp1/errors.ts';
 import { parseHttpPath } from './kp1/grammar.ts';
+import { countHttpDeviceRequest } from '../metrics/devices.ts';
 
 export const MAX_LONG_POLL_SECONDS = 60;
 
@@ -36,6 +37,7 @@ export function createKp1HttpHandler(opts: HttpDeviceOptions) {
 
   return async function handleKp1(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const [path = '', query = ''] = (req.url ?? '').split('?', 2);
+    countHttpDeviceRequest(path, res);
     try {
       if (req.method !== 'POST') {
         res.setHeader('allow', 'POST');

@@ -125,4 +125,8 @@ export class DeviceSessions {
   get connectionCount(): number {
     return this.byClient.size;
   }
+
+  get endpointCount(): number {
+    return this.byEndpoint.size;
+  }
 }

@@ -15,6 +15,8 @@ import type { Command, CommandStatus, Endpoint, Principal } from './types.ts';
 import { GroupCommit } from './group-commit.ts';
 import { firstReportWins } from './first-report-wins.ts';
 import { checkCommandType } from './identifiers.ts';
+import { countCreated, countExecuted, countExpired } from '../metrics/commands.ts';
+import { groupCommitMetrics } from '../metrics/database.ts';
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -68,7 +70,7 @@ export class CommandService {
         await this.bus.publishMany(tx, 'commandChanged', created);
         return created;
       }),
-    { maxBatch: 200, concurrency: 2 },
+    { maxBatch: 200, concurrency: 2, observer: groupCommitMetrics('command_insert') },
   );
 
   constructor(
@@ -155,6 +157,7 @@ export class CommandService {
     const outcome = await this.resultWrites.run({ endpointId, commandType, results });
     if (!outcome.ok) throw notFound(outcome.message);
     for (const c of outcome.changed) {
+      countExecuted(c);
       this.log.info({ commandId: c.id, endpointId, statusCode: c.statusCode }, 'command executed');
     }
     return outcome.changed;
@@ -206,7 +209,7 @@ export class CommandService {
         for (const c of changed) reporter.get(c.id)!.changed.push(c);
         return outcomes;
       }),
-    { maxBatch: 200, concurrency: 2 },
+    { maxBatch: 200, concurrency: 2, observer: groupCommitMetrics('command_result') },
   );
 
   /** Expires due commands in batches; returns how many. Run by the sweeper in every process. */
@@ -218,6 +221,7 @@ export class CommandService {
         for (const c of rows) await this.bus.publish(tx, 'commandChanged', c);
         return rows;
       });
+      countExpired(expired);
       total += expired.length;
       if (expired.length < batchSize) return total;
     }
@@ -238,7 +242,7 @@ export class CommandService {
       rawPayload,
     );
     this.checkPayloadSize(payload);
-    return this.inserts.run({
+    const command = await this.inserts.run({
       endpointId: endpoint.id,
       applicationVersionId: endpoint.applicationVersionId,
       commandType,
@@ -247,6 +251,8 @@ export class CommandService {
       rerunOf,
       schemaVersion,
     });
+    countCreated(command);
+    return command;
   }
 
   private async find(id: string): Promise<Command | null> {

@@ -14,6 +14,7 @@ import { sql } from 'drizzle-orm';
 import type { Command, TelemetrySample } from '../domain/types.ts';
 import type { Database, Db } from '../storage/db.ts';
 import type { Logger } from '../logger.ts';
+import { eventBusReconnected, eventHandled } from '../metrics/database.ts';
 
 const EVENTS_CHANNEL = 'cex_events';
 const MAX_NOTIFY_BYTES = 7900;
@@ -53,7 +54,8 @@ function routeKey(name: EventName, route: RouteMap[keyof RouteMap]): string {
   return 'commandId' in route ? `${name}:command:${route.commandId}` : `${name}:endpoint:${route.endpointId}`;
 }
 
-type Wire =
+/** `at`: the publisher's Date.now() when it issued the NOTIFY (for the lag metric). */
+type Wire = { at?: number } & (
   | { t: 'command'; c: Command }
   | { t: 'command-ref'; c: Command }
   | { t: 'telemetry'; e: string; s: TelemetrySample[] }
@@ -61,7 +63,8 @@ type Wire =
   | { t: 'endpoint-access'; e: string }
   | { t: 'schema'; id: number }
   | { t: 'key-revoked'; id: string }
-  | { t: 'metadata'; e: string };
+  | { t: 'metadata'; e: string }
+);
 
 export interface EventResolvers {
   command(id: number): Promise<Command | null>;
@@ -99,6 +102,7 @@ export class EventBus {
         this.queue = this.queue.then(() => this.deliver(payload));
       },
       () => {
+        eventBusReconnected();
         // After the events delivered before the gap.
         this.queue = this.queue.then(() => this.callAll(this.missedHandlers, undefined, 'eventsMissed'));
       },
@@ -154,8 +158,10 @@ export class EventBus {
   }
 
   private async deliver(payload: string): Promise<void> {
+    let at: number | undefined;
     try {
       const wire = JSON.parse(payload) as Wire;
+      at = wire.at;
       switch (wire.t) {
         case 'command':
           return this.emit('commandChanged', reviveCommand(wire.c));
@@ -189,6 +195,8 @@ export class EventBus {
       }
     } catch (error) {
       this.log.error({ err: error }, 'could not deliver a database event');
+    } finally {
+      eventHandled(at);
     }
   }
 
@@ -235,8 +243,9 @@ function encode<K extends EventName>(name: K, event: EventMap[K]): string {
   } else {
     full = ref = { t: 'endpoint-access', e: (event as EventMap['endpointAccessChanged']).endpointId };
   }
-  const text = JSON.stringify(full);
-  return Buffer.byteLength(text) <= MAX_NOTIFY_BYTES ? text : JSON.stringify(ref);
+  const at = Date.now();
+  const text = JSON.stringify({ ...full, at });
+  return Buffer.byteLength(text) <= MAX_NOTIFY_BYTES ? text : JSON.stringify({ ...ref, at });
 }
 
 /** Dates travel as ISO strings; only our own objects' date fields are revived, never user data. */

@@ -19,6 +19,7 @@ import type { Logger } from '../logger.ts';
 import type { Services } from '../services.ts';
 import { createContext, type GraphQLContext } from './context.ts';
 import { schema } from './schema.ts';
+import { graphqlMetrics } from '../metrics/graphql.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -44,7 +45,7 @@ export function createGraphQLServer(services: Services, log: Logger, options: Gr
       ? { title: 'cex: command execution service', headers: GRAPHIQL_HEADERS, subscriptionsProtocol: 'GRAPHQL_SSE' }
       : false,
     renderGraphiQL: offlineGraphiQL,
-    plugins: protectionPlugins(options),
+    plugins: [...protectionPlugins(options), graphqlMetrics()],
     cors: (request) => corsFor(request.headers.get('origin'), options.allowedOrigins),
     logging: {
       debug: (...args) => log.debug({ args }, 'graphql-yoga'),

@@ -8,13 +8,21 @@ const noop = () => {};
 
 export type QoS = 0 | 1 | 2;
 
-/** Pushes go at QoS 1 (kp1.md §2); replies at the request's QoS (see reply). */
-export function send(ctx: MqttContext, client: Client, topic: string, payload: string, qos: QoS = 1): void {
+/** Pushes go at QoS 1 (kp1.md §2); replies at the request's QoS (see reply). `written` is called
+ *  once the packet is written to the connection. */
+export function send(
+  ctx: MqttContext,
+  client: Client,
+  topic: string,
+  payload: string,
+  qos: QoS = 1,
+  written: () => void = noop,
+): void {
   if (client.closed) return;
   const body = Buffer.from(payload);
   ctx.addressed.add(body);
   // aedes requires the callback (it calls it when the packet is written).
-  client.publish({ cmd: 'publish', topic, payload: body, qos, dup: false, retain: false }, noop);
+  client.publish({ cmd: 'publish', topic, payload: body, qos, dup: false, retain: false }, written);
 }
 
 /**

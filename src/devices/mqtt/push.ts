@@ -9,21 +9,24 @@ import { allTypesPushTopic, pushTopic } from '../kp1/grammar.ts';
 import type { Binding } from '../sessions.ts';
 import type { MqttContext } from './context.ts';
 import { send } from './deliver.ts';
+import { pushWritten } from '../../metrics/devices.ts';
 
-/** Commands of one type, or of any types for a connection observing all types. */
-function push(ctx: MqttContext, binding: Binding, commandType: string | undefined, list: Command[]): void {
+/** Commands of one type, or of any types for a connection observing all types. `startMs`: when
+ *  the event being pushed was handled (performance.now()), for the latency metric. */
+function push(ctx: MqttContext, binding: Binding, commandType: string | undefined, list: Command[], startMs?: number): void {
   const { client } = binding;
   if (client.closed || binding.allTypes === 'off') return;
   if (binding.allTypes !== 'observe' && commandType !== undefined && binding.optedOut?.has(commandType)) return;
   // A subscription can bind a connection before aedes marks it connected (CONNACK pending).
   if (!client.connected) {
-    client.once('connected', () => push(ctx, binding, commandType, list));
+    client.once('connected', () => push(ctx, binding, commandType, list, startMs));
     return;
   }
+  const written = startMs === undefined ? undefined : pushWritten(startMs);
   if (binding.allTypes === 'observe') {
-    send(ctx, client, allTypesPushTopic(binding.appVersion, binding.token), formatAllCommands(list));
+    send(ctx, client, allTypesPushTopic(binding.appVersion, binding.token), formatAllCommands(list), 1, written);
   } else if (commandType !== undefined) {
-    send(ctx, client, pushTopic(binding.appVersion, binding.token, commandType), formatCommands(list));
+    send(ctx, client, pushTopic(binding.appVersion, binding.token, commandType), formatCommands(list), 1, written);
   }
 }
 
@@ -85,7 +88,8 @@ export function observe(binding: Binding, commandType: string | undefined, choic
 export function pushCommands(ctx: MqttContext, bus: EventBus): () => void {
   const offCommands = bus.on('commandChanged', (command) => {
     if (command.status !== 'PENDING') return;
-    for (const binding of ctx.sessions.bindingsOf(command.endpointId)) push(ctx, binding, command.commandType, [command]);
+    const handledAt = performance.now();
+    for (const binding of ctx.sessions.bindingsOf(command.endpointId)) push(ctx, binding, command.commandType, [command], handledAt);
   });
 
   // Pushes of a gap in the event feed were lost: every bound connection gets its backlog again

@@ -6,6 +6,7 @@ import { endsWithRequestId, errorTopic, parseTopic, statusTopic, type Kp1Request
 import type { MqttContext } from './context.ts';
 import { reply, send, type QoS } from './deliver.ts';
 import { bindConnection, observe } from './push.ts';
+import { countDeviceRequest, UNKNOWN_RESOURCE } from '../../metrics/devices.ts';
 
 type PublishPacket = Parameters<Aedes['authorizePublish']>[1];
 
@@ -27,13 +28,15 @@ export async function handleRequest(
     if (packet.retain) throw new Kp1Failure(400, 'Retained messages are not allowed on kp1 topics');
   } catch (error) {
     ack(null);
-    if (error instanceof Kp1Failure && answersErrors(ctx, endsWithRequestId(topic), error.error)) {
-      send(ctx, client, errorTopic(topic), formatError(error.error), qos);
+    if (error instanceof Kp1Failure) {
+      countDeviceRequest('mqtt', UNKNOWN_RESOURCE, error.error.statusCode);
+      if (answersErrors(ctx, endsWithRequestId(topic), error.error)) send(ctx, client, errorTopic(topic), formatError(error.error), qos);
     }
     return;
   }
   const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
   const outcome = await ctx.dispatcher.dispatch(request, payload, ctx.logins.credentialsOf(client));
+  countDeviceRequest('mqtt', request.resource.kind, outcome.ok ? 200 : outcome.error.statusCode);
   if (!outcome.ok && outcome.error.statusCode === 503 && packet.qos > 0) {
     // Not stored, so not acknowledged: the connection drops without PUBACK and the client
     // sends the message again when it reconnects.

@@ -19,6 +19,7 @@ import { Logins, type MqttContext } from './context.ts';
 import { authorizeForward } from './deliver.ts';
 import { PublishRate, type MqttLimits } from './limits.ts';
 import { pushCommands } from './push.ts';
+import { watchMqtt } from '../../metrics/devices.ts';
 
 export interface MqttOptions {
   host: string;
@@ -102,6 +103,7 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     });
   });
   const port = (server.address() as AddressInfo).port;
+  const offMetrics = watchMqtt({ sockets, sessions: ctx.sessions });
   log.info({ port, host: opts.host }, 'MQTT listening');
 
   return {
@@ -110,6 +112,7 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     async close() {
       offPush();
       offAccess();
+      offMetrics();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
