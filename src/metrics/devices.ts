@@ -2,7 +2,8 @@
 // code; MQTT connections and bindings; how long a command push takes to reach the socket.
 import type { ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { RESOURCE_KINDS, RESOURCES, type ResourceKind } from '../devices/kp1/resources.ts';
+import { parseHttpPath } from '../devices/kp1/grammar.ts';
+import type { ResourceKind } from '../devices/kp1/resources.ts';
 import type { DeviceSessions } from '../devices/sessions.ts';
 import { GaugeSources, registry, secondsSince } from './registry.ts';
 
@@ -12,7 +13,7 @@ export const UNKNOWN_RESOURCE = 'unknown';
 
 const requests = new Counter({
   name: 'cex_device_requests_total',
-  help: 'kp1 requests answered, by transport (http, mqtt), resource (command, result, telemetry, unknown) and status code.',
+  help: 'kp1 requests answered, by transport (http, mqtt), resource (a kind of kp1/resources.ts, or unknown) and status code.',
   labelNames: ['transport', 'resource', 'status_code'],
   registers: [registry],
 });
@@ -28,18 +29,17 @@ export function countDeviceRequest(transport: Transport, resource: ResourceKind 
   child.inc();
 }
 
-/** `{extension}/{first resource level}` → kind, from the resources table. */
-const KIND_BY_PATH = new Map<string, ResourceKind>(
-  RESOURCE_KINDS.map((kind) => [`${RESOURCES[kind].extension}/${RESOURCES[kind].path[0]}`, kind]),
-);
-
-/** Counts the kp1 HTTP request when its answer is sent (`/kp1/{version}/{ext}/{token}/{resource}…`). */
+/** Counts the kp1 HTTP request when its answer is sent, by the resource the grammar resolves. */
 export function countHttpDeviceRequest(path: string, res: ServerResponse): void {
-  res.once('finish', () => {
-    const levels = path.split('/', 6);
-    const kind = KIND_BY_PATH.get(`${levels[3]}/${levels[5]}`) ?? UNKNOWN_RESOURCE;
-    countDeviceRequest('http', kind, res.statusCode);
-  });
+  res.once('finish', () => countDeviceRequest('http', resourceKindOf(path), res.statusCode));
+}
+
+function resourceKindOf(path: string): ResourceKind | typeof UNKNOWN_RESOURCE {
+  try {
+    return parseHttpPath(path).resource.kind;
+  } catch {
+    return UNKNOWN_RESOURCE;
+  }
 }
 
 const mqttSources = new GaugeSources<{ sockets: ReadonlySet<unknown>; sessions: DeviceSessions }>();
