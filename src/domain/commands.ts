@@ -1,19 +1,21 @@
 // The command lifecycle: PENDING on invoke; EXECUTED when the device reports a result;
-// EXPIRED when its retention for delivery passes first. A result after expiry still lands
-// (kp1.md §2), a duplicate result keeps the first. One service for every door: GraphQL invokes,
+// EXPIRED when its retention for delivery passes first; CANCELED when an operator withdraws it
+// first. A result after expiry or cancel still lands (kp1.md §2), a duplicate result keeps the first. One service for every door: GraphQL invokes,
 // devices (HTTP and MQTT) poll and report through the same functions.
 import type { Config } from '../config.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Logger } from '../logger.ts';
 import type { Db } from '../storage/db.ts';
 import * as store from '../storage/command-store.ts';
+import * as keys from '../storage/idempotency-store.ts';
 import { authorize } from './auth.ts';
-import { DomainError, badInput, notFound } from './errors.ts';
+import { DomainError, badInput, conflict, notFound } from './errors.ts';
 import type { RegistryService } from './registry.ts';
-import type { Command, CommandStatus, Endpoint, Principal } from './types.ts';
+import type { Command, CommandStatus, Door, Endpoint, Invoker, Principal } from './types.ts';
 import { GroupCommit } from './group-commit.ts';
 import { firstReportWins } from './first-report-wins.ts';
 import { checkCommandType } from './identifiers.ts';
+import { claimOf, keyConflict } from './idempotency.ts';
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -36,7 +38,18 @@ export interface InvokeInput {
   commandType: string;
   payload?: unknown;
   retentionSeconds?: number | null;
+  /** The same key and input within 24 h returns the first command instead of a new one. */
+  idempotencyKey?: string | null;
 }
+
+export interface RerunOptions {
+  retentionSeconds?: number | null;
+  idempotencyKey?: string | null;
+  door?: Door;
+}
+
+/** A new command, with the idempotency key that names it, if any. */
+type NewCommand = store.NewCommand & { claim?: keys.Claim };
 
 export interface HistoryInput {
   endpointId: string;
@@ -59,13 +72,35 @@ export interface DeviceResult {
 }
 
 export class CommandService {
-  /** New commands of concurrent invokes share one transaction (see group-commit.ts). */
-  private readonly inserts = new GroupCommit<store.NewCommand, Command>(
+  /**
+   * New commands of concurrent invokes share one transaction (see group-commit.ts), with the
+   * claims of their idempotency keys: a key is never stored without its command or vice versa.
+   * A request whose key is taken gets the key's command (same input) or a CONFLICT (another).
+   */
+  private readonly inserts = new GroupCommit<NewCommand, Command | { conflictKey: string }>(
     (list) =>
       this.db.transaction(async (tx) => {
-        const created = await store.insertCommands(tx, list);
+        // A key used twice in one batch: the first use claims it, the others compare with it.
+        const firstUse = new Map<string, number>();
+        list.forEach((c, i) => c.claim && !firstUse.has(keys.claimId(c.claim)) && firstUse.set(keys.claimId(c.claim), i));
+        const taken = await keys.claimKeys(tx, [...firstUse.values()].map((i) => list[i]!.claim!));
+        const creates = list.flatMap((c, i) =>
+          !c.claim || (firstUse.get(keys.claimId(c.claim)) === i && !taken.has(keys.claimId(c.claim))) ? [i] : [],
+        );
+        const created = await store.insertCommands(tx, creates.map((i) => list[i]!));
+        const out = new Map(creates.map((i, n) => [i, created[n]!]));
+        for (const [i, command] of out) if (list[i]!.claim) await keys.attachCommand(tx, list[i]!.claim!, command.id);
         await this.bus.publishMany(tx, 'commandChanged', created);
-        return created;
+        return Promise.all(
+          list.map(async (c, i) => {
+            if (out.has(i)) return out.get(i)!;
+            const id = keys.claimId(c.claim!);
+            const first = list[firstUse.get(id)!]!;
+            const prior = taken.get(id) ?? { requestHash: first.claim!.requestHash, commandId: out.get(firstUse.get(id)!)?.id ?? null };
+            if (prior.requestHash !== c.claim!.requestHash || prior.commandId === null) return { conflictKey: c.claim!.key };
+            return (await store.findCommand(tx, prior.commandId))!;
+          }),
+        );
       }),
     { maxBatch: 200, concurrency: 2 },
   );
@@ -79,12 +114,21 @@ export class CommandService {
     private readonly composer: PayloadComposer = acceptAnyPayload,
   ) {}
 
-  async invoke(actor: Principal | null, input: InvokeInput): Promise<Command> {
-    authorize(actor, 'OPERATOR');
+  async invoke(actor: Principal | null, input: InvokeInput, door: Door = 'GRAPHQL'): Promise<Command> {
+    const invoker = invokerOf(authorize(actor, 'OPERATOR'), door);
+    const retention = input.retentionSeconds ?? this.config.defaultRetentionSeconds;
+    const claim = claimOf(actor!, input.idempotencyKey, 'invokeCommand', {
+      endpointId: input.endpointId.toLowerCase(),
+      commandType: input.commandType,
+      payload: input.payload ?? null,
+      retentionSeconds: retention,
+    });
+    const replay = await this.replay(claim);
+    if (replay) return replay;
     const endpoint = await this.activeEndpoint(input.endpointId);
     checkCommandType(input.commandType);
-    const retentionSeconds = this.checkRetention(input.retentionSeconds ?? this.config.defaultRetentionSeconds);
-    const command = await this.create(endpoint, input.commandType, input.payload ?? null, retentionSeconds, null);
+    const retentionSeconds = this.checkRetention(retention);
+    const command = await this.create(endpoint, input.commandType, input.payload ?? null, retentionSeconds, null, invoker, claim);
     this.log.info(
       { commandId: command.id, endpointId: endpoint.id, commandType: command.commandType, by: actor?.keyId },
       'command invoked',
@@ -93,8 +137,12 @@ export class CommandService {
   }
 
   /** A new command with the same endpoint, type and payload, linked to the original by rerunOf. */
-  async rerun(actor: Principal | null, id: string, retentionSeconds?: number | null): Promise<Command> {
-    authorize(actor, 'OPERATOR');
+  async rerun(actor: Principal | null, id: string, options: RerunOptions = {}): Promise<Command> {
+    const invoker = invokerOf(authorize(actor, 'OPERATOR'), options.door ?? 'GRAPHQL');
+    const { retentionSeconds } = options;
+    const claim = claimOf(actor!, options.idempotencyKey, 'rerunCommand', { id, retentionSeconds: retentionSeconds ?? null });
+    const replay = await this.replay(claim);
+    if (replay) return replay;
     const original = await this.find(id);
     if (!original) throw notFound(`No command with id "${id}".`);
     const endpoint = await this.activeEndpoint(original.endpointId);
@@ -103,9 +151,34 @@ export class CommandService {
     const retention = this.checkRetention(
       retentionSeconds ?? Math.min(Math.max(originalRetention, 1), this.config.maxRetentionSeconds),
     );
-    const command = await this.create(endpoint, original.commandType, original.payload, retention, original.id);
+    const command = await this.create(endpoint, original.commandType, original.payload, retention, original.id, invoker, claim);
     this.log.info({ commandId: command.id, rerunOf: original.id, by: actor?.keyId }, 'command re-run');
     return command;
+  }
+
+  /**
+   * PENDING → CANCELED: never polled or pushed again. Anything else is a CONFLICT naming its
+   * status; a PENDING command past its expiresAt counts as expired (polls already hide it).
+   */
+  async cancel(actor: Principal | null, id: string, door: Door = 'GRAPHQL'): Promise<Command> {
+    const invoker = invokerOf(authorize(actor, 'OPERATOR'), door);
+    const n = parseCommandId(id);
+    const canceled =
+      n === null
+        ? null
+        : await this.db.transaction(async (tx) => {
+            const c = await store.cancelCommand(tx, n, invoker);
+            if (c) await this.bus.publish(tx, 'commandChanged', c);
+            return c;
+          });
+    if (canceled) {
+      this.log.info({ commandId: canceled.id, by: invoker.apiKeyId }, 'command canceled');
+      return canceled;
+    }
+    const current = await this.find(id);
+    if (!current) throw notFound(`No command with id "${id}".`);
+    const status = current.status === 'PENDING' ? 'EXPIRED' : current.status;
+    throw conflict(`Command ${current.id} is ${status}; only a PENDING command can be canceled.`);
   }
 
   async command(actor: Principal | null, id: string): Promise<Command | null> {
@@ -208,6 +281,11 @@ export class CommandService {
     { maxBatch: 200, concurrency: 2 },
   );
 
+  /** Deletes idempotency keys past their 24 h; run by the sweeper. Returns how many. */
+  async forgetOldIdempotencyKeys(batchSize = 500): Promise<number> {
+    return keys.deleteExpired(this.db, batchSize);
+  }
+
   /** Expires due commands in batches; returns how many. Run by the sweeper in every process. */
   async expireDue(batchSize = 500): Promise<number> {
     let total = 0;
@@ -230,6 +308,8 @@ export class CommandService {
     rawPayload: unknown,
     retentionSeconds: number,
     rerunOf: number | null,
+    invokedBy: Invoker,
+    claim: keys.Claim | undefined,
   ): Promise<Command> {
     const { payload, schemaVersion } = await this.composer.compose(
       endpoint.applicationVersionId,
@@ -237,7 +317,7 @@ export class CommandService {
       rawPayload,
     );
     this.checkPayloadSize(payload);
-    return this.inserts.run({
+    const created = await this.inserts.run({
       endpointId: endpoint.id,
       applicationVersionId: endpoint.applicationVersionId,
       commandType,
@@ -245,7 +325,23 @@ export class CommandService {
       retentionSeconds,
       rerunOf,
       schemaVersion,
+      invokedBy,
+      claim,
     });
+    if ('conflictKey' in created) throw keyConflict(created.conflictKey);
+    return created;
+  }
+
+  /**
+   * The command a live key already names (same input), before any checks: a retry gets its
+   * command even if the endpoint was revoked since. Only a shortcut: the claim decides races.
+   */
+  private async replay(claim: keys.Claim | undefined): Promise<Command | null> {
+    if (!claim) return null;
+    const live = await keys.findLive(this.db, claim.apiKeyId, claim.key);
+    if (!live || live.commandId === null) return null;
+    if (live.requestHash !== claim.requestHash) throw keyConflict(claim.key);
+    return store.findCommand(this.db, live.commandId);
   }
 
   private async find(id: string): Promise<Command | null> {
@@ -280,6 +376,10 @@ export class CommandService {
       );
     }
   }
+}
+
+function invokerOf(actor: Principal, door: Door): Invoker {
+  return { door, apiKeyId: actor.keyId, name: actor.name };
 }
 
 /** GraphQL shows command ids as strings of the integer devices see ("42"). */
