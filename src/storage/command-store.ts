@@ -41,6 +41,7 @@ export interface NewCommand {
 
 /** Several commands in one INSERT; rows come back in the order given. */
 export async function insertCommands(db: Db, list: NewCommand[]): Promise<Command[]> {
+  if (list.length === 0) return [];
   const rows = await db
     .insert(commands)
     .values(
