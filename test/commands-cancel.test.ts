@@ -6,7 +6,7 @@ import type { App } from '../src/app.ts';
 import { graphql } from '../src/graphql/typed.ts';
 import { createApiKey, createEndpoint, invokeCommand } from './support/api.ts';
 import { collect, gql, gqlData, startApp, untilSubscribed, wsClient } from './support/app.ts';
-import { errorOf, waitForStatus } from './support/commands.ts';
+import { errorOf, historyIds, waitForStatus } from './support/commands.ts';
 import { kp1 } from './support/devices-concurrency.ts';
 import { CommandStatusChanged } from './support/documents.ts';
 import { rest } from './support/rest.ts';
@@ -84,6 +84,15 @@ describe('cancelCommand', () => {
     }
     expect(errorOf(await gql(a, CancelCommand, { id: '999999999' })).extensions?.code).toBe('NOT_FOUND');
     expect(errorOf(await gql(a, CancelCommand, { id: 'nope' })).extensions?.code).toBe('NOT_FOUND');
+  });
+
+  it('is a status the history filters by', async () => {
+    const fx = await createEndpoint(a);
+    const kept = await invokeCommand(a, fx.endpointId, 'x');
+    const c = await invokeCommand(a, fx.endpointId, 'x');
+    await gqlData(a, CancelCommand, { id: c.id });
+    expect(await historyIds(b, fx.endpointId, { statuses: ['CANCELED'] })).toEqual([c.id]);
+    expect(await historyIds(b, fx.endpointId, { statuses: ['PENDING'] })).toEqual([kept.id]);
   });
 
   it('needs OPERATOR', async () => {
