@@ -1,7 +1,8 @@
 // The command lifecycle: PENDING on invoke; EXECUTED when the device reports a result;
 // EXPIRED when its retention for delivery passes first; CANCELED when an operator withdraws it
-// first. A result after expiry or cancel still lands (kp1.md §2), a duplicate result keeps the first. One service for every door: GraphQL invokes,
-// devices (HTTP and MQTT) poll and report through the same functions.
+// first. A result after expiry or cancel still lands (kp1.md §2), a duplicate result keeps the
+// first. One service for every door: GraphQL and REST invokes, devices (HTTP and MQTT) poll and
+// report through the same functions.
 import type { Config } from '../config.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Logger } from '../logger.ts';
@@ -16,6 +17,7 @@ import { GroupCommit } from './group-commit.ts';
 import { firstReportWins } from './first-report-wins.ts';
 import { checkCommandType } from './identifiers.ts';
 import { claimOf, keyConflict } from './idempotency.ts';
+import { insertWithClaims, type Inserted, type NewCommand } from './command-inserts.ts';
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -48,9 +50,6 @@ export interface RerunOptions {
   door?: Door;
 }
 
-/** A new command, with the idempotency key that names it, if any. */
-type NewCommand = store.NewCommand & { claim?: keys.Claim };
-
 export interface HistoryInput {
   endpointId: string;
   commandTypes?: string[] | null;
@@ -72,36 +71,9 @@ export interface DeviceResult {
 }
 
 export class CommandService {
-  /**
-   * New commands of concurrent invokes share one transaction (see group-commit.ts), with the
-   * claims of their idempotency keys: a key is never stored without its command or vice versa.
-   * A request whose key is taken gets the key's command (same input) or a CONFLICT (another).
-   */
-  private readonly inserts = new GroupCommit<NewCommand, Command | { conflictKey: string }>(
-    (list) =>
-      this.db.transaction(async (tx) => {
-        // A key used twice in one batch: the first use claims it, the others compare with it.
-        const firstUse = new Map<string, number>();
-        list.forEach((c, i) => c.claim && !firstUse.has(keys.claimId(c.claim)) && firstUse.set(keys.claimId(c.claim), i));
-        const taken = await keys.claimKeys(tx, [...firstUse.values()].map((i) => list[i]!.claim!));
-        const creates = list.flatMap((c, i) =>
-          !c.claim || (firstUse.get(keys.claimId(c.claim)) === i && !taken.has(keys.claimId(c.claim))) ? [i] : [],
-        );
-        const created = await store.insertCommands(tx, creates.map((i) => list[i]!));
-        const out = new Map(creates.map((i, n) => [i, created[n]!]));
-        for (const [i, command] of out) if (list[i]!.claim) await keys.attachCommand(tx, list[i]!.claim!, command.id);
-        await this.bus.publishMany(tx, 'commandChanged', created);
-        return Promise.all(
-          list.map(async (c, i) => {
-            if (out.has(i)) return out.get(i)!;
-            const id = keys.claimId(c.claim!);
-            const first = list[firstUse.get(id)!]!;
-            const prior = taken.get(id) ?? { requestHash: first.claim!.requestHash, commandId: out.get(firstUse.get(id)!)?.id ?? null };
-            if (prior.requestHash !== c.claim!.requestHash || prior.commandId === null) return { conflictKey: c.claim!.key };
-            return (await store.findCommand(tx, prior.commandId))!;
-          }),
-        );
-      }),
+  /** New commands of concurrent invokes share one transaction (see group-commit.ts). */
+  private readonly inserts = new GroupCommit<NewCommand, Inserted>(
+    (list) => this.db.transaction((tx) => insertWithClaims(tx, this.bus, list)),
     { maxBatch: 200, concurrency: 2 },
   );
 
