@@ -105,6 +105,28 @@ describe('/metrics', () => {
     expect(total(after, 'cex_group_commit_waiting')).toBe(0);
   });
 
+  it('counts a cancel once, a replayed idempotency key not as a new command, odd status codes as "other"', async () => {
+    const fx = await createEndpoint(app);
+    const type = unique('metered');
+    const commands = app.services.commands;
+    const before = await scrape(app);
+
+    // Concurrent requests with one key land in one group commit: one row, the others replay it.
+    const input = { endpointId: fx.endpointId, commandType: type, payload: { n: 1 }, idempotencyKey: unique('key') };
+    const same = await Promise.all([1, 2, 3].map(() => commands.invoke(ADMIN_PRINCIPAL, input)));
+    expect(new Set(same.map((c) => c.id)).size).toBe(1);
+    await commands.invoke(ADMIN_PRINCIPAL, input);
+    await commands.cancel(ADMIN_PRINCIPAL, same[0]!.id);
+    await expect(commands.cancel(ADMIN_PRINCIPAL, same[0]!.id)).rejects.toThrow(/CANCELED/);
+    const odd = await commands.invoke(ADMIN_PRINCIPAL, { endpointId: fx.endpointId, commandType: type });
+    expect(await kp1Http(fx, 'cex', `result/${type}`, [{ id: Number(odd.id), statusCode: -1 }])).toBe(200);
+
+    const after = await scrape(app);
+    expect(delta(before, after, 'cex_commands_created_total', { command_type: type })).toBe(2);
+    expect(delta(before, after, 'cex_commands_canceled_total', { command_type: type })).toBe(1);
+    expect(delta(before, after, 'cex_commands_executed_total', { command_type: type, status_class: 'other' })).toBe(1);
+  });
+
   it('counts kp1 requests by transport, resource and status code', async () => {
     const fx = await createEndpoint(app);
     const before = await scrape(app);

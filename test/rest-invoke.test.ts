@@ -60,6 +60,7 @@ describe('invoke', () => {
       updatedAt: expect.any(String),
       expiresAt: expect.any(String),
       executedAt: null,
+      canceledAt: null,
     });
     expect(await historyIds(app, fx.endpointId)).toEqual([res.body.id]);
   });

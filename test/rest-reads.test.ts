@@ -1,6 +1,6 @@
 // Kaa's CEX REST API, reading: one command, the last of a type, lists (per endpoint, per
-// application with pages), the last of each endpoint and type, DELETE and the batch resources
-// (not available yet), with a plain HTTP client (docs/kaa-rest.md).
+// application with pages), the last of each endpoint and type, DELETE (cancel) and the batch
+// resources (not available yet), with a plain HTTP client (docs/kaa-rest.md).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import { createApiKey, createEndpoint, invokeCommand } from './support/api.ts';
@@ -49,18 +49,23 @@ describe('one command', () => {
     expect((await rest(app, 'GET', `/endpoints/00000000-0000-4000-8000-000000000000/commands/sw/last`)).status).toBe(404);
   });
 
-  it('DELETE is refused with 405 (no cancel yet) for a command that exists; 404 and 403 as for the rest', async () => {
+  it('DELETE cancels a PENDING command (200 with it); 409 when finished; 404 and 403 as for the rest', async () => {
     const fx = await createEndpoint(app);
     const c = await invokeCommand(app, fx.endpointId, 'reboot');
     const path = `/endpoints/${fx.endpointId}/commands/reboot/${c.id}`;
-    const res = await rest(app, 'DELETE', path);
-    expect(res.status).toBe(405);
-    expect(res.headers.get('allow')).toBe('GET');
-    expect(res.body.message).toContain('cannot be deleted');
-    expect((await rest(app, 'GET', path)).body.status).toBe('PENDING');
-    expect((await rest(app, 'DELETE', `/endpoints/${fx.endpointId}/commands/reboot/999999999`)).status).toBe(404);
     const viewer = await createApiKey(app, 'VIEWER');
     expect((await rest(app, 'DELETE', path, { key: viewer.secret })).status).toBe(403);
+    const res = await rest(app, 'DELETE', path);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: c.id, status: 'CANCELED' });
+    expect(res.body.canceledAt).not.toBeNull();
+    expect((await rest(app, 'GET', path)).body).toEqual(res.body);
+    expect((await app.services.commands.command(ADMIN_PRINCIPAL, c.id))!.canceledBy).toMatchObject({ door: 'REST' });
+    const again = await rest(app, 'DELETE', path);
+    expect(again.status).toBe(409);
+    expect(again.body).toMatchObject({ status: 409, error: 'Conflict' });
+    expect(again.body.message).toContain('is CANCELED');
+    expect((await rest(app, 'DELETE', `/endpoints/${fx.endpointId}/commands/reboot/999999999`)).status).toBe(404);
   });
 });
 

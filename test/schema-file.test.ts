@@ -78,7 +78,8 @@ const CONTRACT: Record<string, Record<string, string[]>> = {
     createApplicationVersion: ['applicationName', 'name'],
     createEndpoint: ['applicationVersion', 'name', 'token'],
     invokeCommand: ['input'],
-    rerunCommand: ['id', 'retentionSeconds'],
+    rerunCommand: ['id', 'retentionSeconds', 'idempotencyKey'],
+    cancelCommand: ['id'],
     createApiKey: ['name', 'role'],
     revokeApiKey: ['id'],
   },
@@ -104,7 +105,11 @@ const CONTRACT: Record<string, Record<string, string[]>> = {
     expiresAt: [],
     executedAt: [],
     rerunOf: [],
+    invokedBy: [],
+    canceledAt: [],
+    canceledBy: [],
   },
+  Invoker: { door: [], apiKeyId: [], name: [] },
   CommandConnection: { edges: [], pageInfo: [] },
   CommandEdge: { cursor: [], node: [] },
   PageInfo: { hasNextPage: [], endCursor: [] },
@@ -130,7 +135,7 @@ describe('the public contract of api.md', () => {
     expect(input && isInputObjectType(input)).toBe(true);
     if (input && isInputObjectType(input)) {
       expect(Object.keys(input.getFields())).toEqual(
-        expect.arrayContaining(['commandType', 'endpointId', 'payload', 'retentionSeconds']),
+        expect.arrayContaining(['commandType', 'endpointId', 'payload', 'retentionSeconds', 'idempotencyKey']),
       );
       expect(String(input.getFields()['endpointId']!.type)).toBe('ID!');
       expect(String(input.getFields()['retentionSeconds']!.type)).toBe('Int');
@@ -139,7 +144,8 @@ describe('the public contract of api.md', () => {
       const t = schema.getType(name);
       return t && isEnumType(t) ? t.getValues().map((v) => v.name).sort() : [];
     };
-    expect(enumValues('CommandStatus')).toEqual(['EXECUTED', 'EXPIRED', 'PENDING']);
+    expect(enumValues('CommandStatus')).toEqual(['CANCELED', 'EXECUTED', 'EXPIRED', 'PENDING']);
+    expect(enumValues('Door')).toEqual(['GRAPHQL', 'REST']);
     expect(enumValues('ApiKeyRole')).toEqual(['ADMIN', 'OPERATOR', 'VIEWER']);
     for (const scalar of ['JSON', 'DateTime']) expect(isScalarType(schema.getType(scalar))).toBe(true);
   });

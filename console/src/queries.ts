@@ -31,6 +31,7 @@ export const EndpointQuery = graphql(`
 const CommandRowFields = graphql(`
   fragment CommandRowFields on Command @_unmask {
     id commandType payload status statusCode reasonPhrase resultPayload createdAt updatedAt expiresAt executedAt
+    canceledAt canceledBy { name } invokedBy { name door }
     rerunOf { id } endpoint { id name applicationVersion { name application { name } } }
   }
 `);
@@ -79,6 +80,10 @@ export const InvokeCommand = graphql(`
 
 export const RerunCommand = graphql(`
   mutation RerunCommand($id: ID!) { rerunCommand(id: $id) { id status rerunOf { id } } }
+`);
+
+export const CancelCommand = graphql(`
+  mutation CancelCommand($id: ID!) { cancelCommand(id: $id) { id status canceledAt canceledBy { name } } }
 `);
 
 export const ValidateCommand = graphql(`

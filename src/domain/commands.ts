@@ -1,22 +1,26 @@
 // The command lifecycle: PENDING on invoke; EXECUTED when the device reports a result;
-// EXPIRED when its retention for delivery passes first. A result after expiry still lands
-// (kp1.md §2), a duplicate result keeps the first. One service for every door: GraphQL invokes,
-// devices (HTTP and MQTT) poll and report through the same functions.
+// EXPIRED when its retention for delivery passes first; CANCELED when an operator withdraws it
+// first. A result after expiry or cancel still lands (kp1.md §2), a duplicate result keeps the
+// first. One service for every door: GraphQL and REST invokes, devices (HTTP and MQTT) poll and
+// report through the same functions.
 import type { Config } from '../config.ts';
 import type { EventBus } from '../events/bus.ts';
 import { jsonByteLength } from '../lib/json.ts';
 import type { Logger } from '../logger.ts';
 import type { Db } from '../storage/db.ts';
 import * as store from '../storage/command-store.ts';
+import * as keys from '../storage/idempotency-store.ts';
 import { authorize } from './auth.ts';
-import { DomainError, badInput, notFound } from './errors.ts';
+import { DomainError, badInput, conflict, notFound } from './errors.ts';
 import type { RegistryService } from './registry.ts';
-import type { Command, CommandStatus, Endpoint, Principal } from './types.ts';
+import type { Command, CommandStatus, Door, Endpoint, Invoker, Principal } from './types.ts';
 import { GroupCommit } from './group-commit.ts';
 import { firstReportWins } from './first-report-wins.ts';
 import { checkCommandType } from './identifiers.ts';
-import { countCreated, countExecuted, countExpired } from '../metrics/commands.ts';
+import { countCanceled, countCreated, countExecuted, countExpired } from '../metrics/commands.ts';
 import { groupCommitMetrics } from '../metrics/database.ts';
+import { claimOf, keyConflict } from './idempotency.ts';
+import { insertWithClaims, type Inserted, type NewCommand } from './command-inserts.ts';
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -39,6 +43,14 @@ export interface InvokeInput {
   commandType: string;
   payload?: unknown;
   retentionSeconds?: number | null;
+  /** The same key and input within 24 h returns the first command instead of a new one. */
+  idempotencyKey?: string | null;
+}
+
+export interface RerunOptions {
+  retentionSeconds?: number | null;
+  idempotencyKey?: string | null;
+  door?: Door;
 }
 
 export interface HistoryInput {
@@ -63,13 +75,13 @@ export interface DeviceResult {
 
 export class CommandService {
   /** New commands of concurrent invokes share one transaction (see group-commit.ts). */
-  private readonly inserts = new GroupCommit<store.NewCommand, Command>(
-    (list) =>
-      this.db.transaction(async (tx) => {
-        const created = await store.insertCommands(tx, list);
-        await this.bus.publishMany(tx, 'commandChanged', created);
-        return created;
-      }),
+  private readonly inserts = new GroupCommit<NewCommand, Inserted>(
+    async (list) => {
+      const created: Command[] = [];
+      const results = await this.db.transaction((tx) => insertWithClaims(tx, this.bus, list, created));
+      for (const command of created) countCreated(command);
+      return results;
+    },
     { maxBatch: 200, concurrency: 2, observer: groupCommitMetrics('command_insert') },
   );
 
@@ -82,12 +94,21 @@ export class CommandService {
     private readonly composer: PayloadComposer = acceptAnyPayload,
   ) {}
 
-  async invoke(actor: Principal | null, input: InvokeInput): Promise<Command> {
-    authorize(actor, 'OPERATOR');
+  async invoke(actor: Principal | null, input: InvokeInput, door: Door = 'GRAPHQL'): Promise<Command> {
+    const invoker = invokerOf(authorize(actor, 'OPERATOR'), door);
+    const retention = input.retentionSeconds ?? this.config.defaultRetentionSeconds;
+    const claim = claimOf(actor!, input.idempotencyKey, 'invokeCommand', {
+      endpointId: input.endpointId.toLowerCase(),
+      commandType: input.commandType,
+      payload: input.payload ?? null,
+      retentionSeconds: retention,
+    });
+    const replay = await this.replay(claim);
+    if (replay) return replay;
     const endpoint = await this.activeEndpoint(input.endpointId);
     checkCommandType(input.commandType);
-    const retentionSeconds = this.checkRetention(input.retentionSeconds ?? this.config.defaultRetentionSeconds);
-    const command = await this.create(endpoint, input.commandType, input.payload ?? null, retentionSeconds, null);
+    const retentionSeconds = this.checkRetention(retention);
+    const command = await this.create(endpoint, input.commandType, input.payload ?? null, retentionSeconds, null, invoker, claim);
     this.log.info(
       { commandId: command.id, endpointId: endpoint.id, commandType: command.commandType, by: actor?.keyId },
       'command invoked',
@@ -96,8 +117,12 @@ export class CommandService {
   }
 
   /** A new command with the same endpoint, type and payload, linked to the original by rerunOf. */
-  async rerun(actor: Principal | null, id: string, retentionSeconds?: number | null): Promise<Command> {
-    authorize(actor, 'OPERATOR');
+  async rerun(actor: Principal | null, id: string, options: RerunOptions = {}): Promise<Command> {
+    const invoker = invokerOf(authorize(actor, 'OPERATOR'), options.door ?? 'GRAPHQL');
+    const { retentionSeconds } = options;
+    const claim = claimOf(actor!, options.idempotencyKey, 'rerunCommand', { id, retentionSeconds: retentionSeconds ?? null });
+    const replay = await this.replay(claim);
+    if (replay) return replay;
     const original = await this.find(id);
     if (!original) throw notFound(`No command with id "${id}".`);
     const endpoint = await this.activeEndpoint(original.endpointId);
@@ -106,9 +131,35 @@ export class CommandService {
     const retention = this.checkRetention(
       retentionSeconds ?? Math.min(Math.max(originalRetention, 1), this.config.maxRetentionSeconds),
     );
-    const command = await this.create(endpoint, original.commandType, original.payload, retention, original.id);
+    const command = await this.create(endpoint, original.commandType, original.payload, retention, original.id, invoker, claim);
     this.log.info({ commandId: command.id, rerunOf: original.id, by: actor?.keyId }, 'command re-run');
     return command;
+  }
+
+  /**
+   * PENDING → CANCELED: never polled or pushed again. Anything else is a CONFLICT naming its
+   * status; a PENDING command past its expiresAt counts as expired (polls already hide it).
+   */
+  async cancel(actor: Principal | null, id: string, door: Door = 'GRAPHQL'): Promise<Command> {
+    const invoker = invokerOf(authorize(actor, 'OPERATOR'), door);
+    const n = parseCommandId(id);
+    const canceled =
+      n === null
+        ? null
+        : await this.db.transaction(async (tx) => {
+            const c = await store.cancelCommand(tx, n, invoker);
+            if (c) await this.bus.publish(tx, 'commandChanged', c);
+            return c;
+          });
+    if (canceled) {
+      countCanceled(canceled);
+      this.log.info({ commandId: canceled.id, by: invoker.apiKeyId }, 'command canceled');
+      return canceled;
+    }
+    const current = await this.find(id);
+    if (!current) throw notFound(`No command with id "${id}".`);
+    const status = current.status === 'PENDING' ? 'EXPIRED' : current.status;
+    throw conflict(`Command ${current.id} is ${status}; only a PENDING command can be canceled.`);
   }
 
   async command(actor: Principal | null, id: string): Promise<Command | null> {
@@ -212,6 +263,11 @@ export class CommandService {
     { maxBatch: 200, concurrency: 2, observer: groupCommitMetrics('command_result') },
   );
 
+  /** Deletes idempotency keys past their 24 h; run by the sweeper. Returns how many. */
+  async forgetOldIdempotencyKeys(batchSize = 500): Promise<number> {
+    return keys.deleteExpired(this.db, batchSize);
+  }
+
   /** Expires due commands in batches; returns how many. Run by the sweeper in every process. */
   async expireDue(batchSize = 500): Promise<number> {
     let total = 0;
@@ -235,6 +291,8 @@ export class CommandService {
     rawPayload: unknown,
     retentionSeconds: number,
     rerunOf: number | null,
+    invokedBy: Invoker,
+    claim: keys.Claim | undefined,
   ): Promise<Command> {
     const { payload, schemaVersion } = await this.composer.compose(
       endpoint.applicationVersionId,
@@ -242,7 +300,7 @@ export class CommandService {
       rawPayload,
     );
     this.checkPayloadSize(payload);
-    const command = await this.inserts.run({
+    const created = await this.inserts.run({
       endpointId: endpoint.id,
       applicationVersionId: endpoint.applicationVersionId,
       commandType,
@@ -250,9 +308,23 @@ export class CommandService {
       retentionSeconds,
       rerunOf,
       schemaVersion,
+      invokedBy,
+      claim,
     });
-    countCreated(command);
-    return command;
+    if ('conflictKey' in created) throw keyConflict(created.conflictKey);
+    return created;
+  }
+
+  /**
+   * The command a live key already names (same input), before any checks: a retry gets its
+   * command even if the endpoint was revoked since. Only a shortcut: the claim decides races.
+   */
+  private async replay(claim: keys.Claim | undefined): Promise<Command | null> {
+    if (!claim) return null;
+    const live = await keys.findLive(this.db, claim.apiKeyId, claim.key);
+    if (!live || live.commandId === null) return null;
+    if (live.requestHash !== claim.requestHash) throw keyConflict(claim.key);
+    return store.findCommand(this.db, live.commandId);
   }
 
   private async find(id: string): Promise<Command | null> {
@@ -287,6 +359,10 @@ export class CommandService {
       );
     }
   }
+}
+
+function invokerOf(actor: Principal, door: Door): Invoker {
+  return { door, apiKeyId: actor.keyId, name: actor.name };
 }
 
 /** GraphQL shows command ids as strings of the integer devices see ("42"). */

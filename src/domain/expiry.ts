@@ -1,7 +1,8 @@
 // Expires commands whose retention for delivery has passed. Every process runs one; they share
 // the work safely (SKIP LOCKED in the store), so a command expires within about one interval
 // of its deadline however many processes there are. Device polls already hide a command past
-// its deadline, so the sweep only decides when EXPIRED is recorded and announced.
+// its deadline, so the sweep only decides when EXPIRED is recorded and announced. It also
+// deletes idempotency keys past their 24 h.
 import type { Logger } from '../logger.ts';
 import type { CommandService } from './commands.ts';
 
@@ -30,7 +31,8 @@ export class ExpirySweeper {
     if (this.running) return; // a slow sweep is never overlapped by the next
     this.running = this.commands
       .expireDue()
-      .then((n) => {
+      .then(async (n) => {
+        await this.commands.forgetOldIdempotencyKeys();
         if (n > 0) this.log.debug({ expired: n }, 'commands expired');
         if (this.failing) this.log.info('expiry sweeper recovered');
         this.failing = false;

@@ -1,6 +1,6 @@
 // Domain objects: what services return and GraphQL types are backed by (never table rows).
 
-export const COMMAND_STATUSES = ['PENDING', 'EXECUTED', 'EXPIRED'] as const;
+export const COMMAND_STATUSES = ['PENDING', 'EXECUTED', 'EXPIRED', 'CANCELED'] as const;
 export type CommandStatus = (typeof COMMAND_STATUSES)[number];
 
 export const API_KEY_ROLES = ['ADMIN', 'OPERATOR', 'VIEWER'] as const;
@@ -45,6 +45,22 @@ export interface Command {
   executedAt: Date | null;
   rerunOf: number | null;
   schemaVersion: number | null;
+  /** Set when an operator canceled it while PENDING; kept when a late result makes it EXECUTED. */
+  canceledAt: Date | null;
+  canceledBy: Invoker | null;
+  /** Null for commands stored before invokers were recorded. */
+  invokedBy: Invoker | null;
+}
+
+/** The doors an operator's API key comes through. */
+export const DOORS = ['GRAPHQL', 'REST'] as const;
+export type Door = (typeof DOORS)[number];
+
+/** Who did something to a command, and through which door. */
+export interface Invoker {
+  door: Door;
+  apiKeyId: string;
+  name: string;
 }
 
 export interface TelemetrySample {

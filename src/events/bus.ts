@@ -256,6 +256,7 @@ function reviveCommand(c: Command): Command {
     updatedAt: new Date(c.updatedAt),
     expiresAt: new Date(c.expiresAt),
     executedAt: c.executedAt === null ? null : new Date(c.executedAt),
+    canceledAt: c.canceledAt == null ? null : new Date(c.canceledAt),
   };
 }
 

@@ -27,6 +27,12 @@ const expired = new Counter({
   labelNames: ['command_type'],
   registers: [registry],
 });
+const canceled = new Counter({
+  name: 'cex_commands_canceled_total',
+  help: 'PENDING commands canceled by an operator, by command type.',
+  labelNames: ['command_type'],
+  registers: [registry],
+});
 const executionSeconds = new Histogram({
   name: 'cex_command_execution_seconds',
   help: 'From a command being created to its result being stored (database clock).',
@@ -41,6 +47,7 @@ interface TypeSeries {
   label: string;
   created: CounterChild;
   expired: CounterChild;
+  canceled: CounterChild;
   executed: Map<number, CounterChild>;
 }
 const series = new Map<string, TypeSeries>();
@@ -49,7 +56,13 @@ function seriesOf(commandType: string): TypeSeries {
   const label = commandTypes.of(commandType);
   let s = series.get(label);
   if (!s) {
-    s = { label, created: created.labels(label), expired: expired.labels(label), executed: new Map() };
+    s = {
+      label,
+      created: created.labels(label),
+      expired: expired.labels(label),
+      canceled: canceled.labels(label),
+      executed: new Map(),
+    };
     series.set(label, s);
   }
   return s;
@@ -63,9 +76,13 @@ export function countExpired(commands: readonly Command[]): void {
   for (const c of commands) seriesOf(c.commandType).expired.inc();
 }
 
+export function countCanceled(command: Command): void {
+  seriesOf(command.commandType).canceled.inc();
+}
+
 export function countExecuted(command: Command): void {
   const s = seriesOf(command.commandType);
-  // Device status codes are 100..599 (bodies.ts), so the class is 1 to 5.
+  // Devices may report any 32-bit integer (kp1.md): codes outside 100..599 are "other".
   const status = Math.floor((command.statusCode ?? 0) / 100);
   let child = s.executed.get(status);
   if (!child) {

@@ -1,5 +1,5 @@
 // One endpoint's commands of one type: invoke (and wait for the result), read one, read the
-// last, and DELETE (refused: commands cannot be cancelled yet). Kaa's text for the invoke is
+// last, and DELETE (cancels a PENDING command). Kaa's text for the invoke is
 // quoted in docs/kaa-rest.md; roles and rules are GraphQL's (the same service functions).
 import { authorize } from '../domain/auth.ts';
 import type { Command } from '../domain/types.ts';
@@ -27,7 +27,7 @@ export async function invoke(ctx: RestContext, endpointId: string, commandType: 
   const payload = await readJsonBody(ctx.req, ctx.options.maxBodyBytes);
   ctx.limitInvoke(actor);
   const { commands, bus } = ctx.services;
-  const created = await commands.invoke(actor, { endpointId, commandType, payload, retentionSeconds });
+  const created = await commands.invoke(actor, { endpointId, commandType, payload, retentionSeconds }, 'REST');
   const gone = new Promise<void>((resolve) => ctx.res.once('close', resolve));
   const latest = await awaitResult(bus, commands, created, { seconds, shutdown: ctx.options.shutdown, gone });
   if (ctx.res.destroyed) return;
@@ -62,18 +62,14 @@ export async function getLast(ctx: RestContext, endpointId: string, commandType:
 }
 
 /**
- * DELETE /endpoints/{endpointId}/commands/{commandType}/{commandId}. This server cannot cancel
- * or delete a command yet: an existing command is answered 405 (docs/kaa-rest.md, "DELETE").
+ * DELETE /endpoints/{endpointId}/commands/{commandType}/{commandId}: cancels a PENDING command and
+ * answers 200 with it (it stays readable, CANCELED); a finished one is 409 (docs/kaa-rest.md, "DELETE").
  */
 export async function deleteOne(ctx: RestContext, endpointId: string, commandType: string, commandId: string): Promise<void> {
-  authorize(ctx.principal, 'OPERATOR');
+  const actor = authorize(ctx.principal, 'OPERATOR');
   const command = await findOne(ctx, endpointId, commandType, commandId);
-  throw new RestError(
-    405,
-    `Command ${command.id} cannot be deleted: this server does not cancel or delete commands yet. ` +
-      'A PENDING command ends when the device reports its result or when its retention for delivery passes (expiresAt).',
-    { allow: 'GET' },
-  );
+  const canceled = await ctx.services.commands.cancel(actor, String(command.id), 'REST');
+  writeJson(ctx.res, 200, JSON.stringify(commandJson(canceled)));
 }
 
 async function findOne(ctx: RestContext, endpointId: string, commandType: string, commandId: string): Promise<Command> {

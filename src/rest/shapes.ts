@@ -19,6 +19,7 @@ export interface CommandJson {
   updatedAt: string;
   expiresAt: string;
   executedAt: string | null;
+  canceledAt: string | null;
 }
 
 export function commandJson(c: Command): CommandJson {
@@ -35,6 +36,7 @@ export function commandJson(c: Command): CommandJson {
     updatedAt: c.updatedAt.toISOString(),
     expiresAt: c.expiresAt.toISOString(),
     executedAt: c.executedAt?.toISOString() ?? null,
+    canceledAt: c.canceledAt?.toISOString() ?? null,
   };
 }
 

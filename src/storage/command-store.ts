@@ -1,13 +1,31 @@
 // Commands: the lifecycle's reads and writes. Status changes are single guarded UPDATEs, so
 // concurrent processes (sweeper vs. result, two sweepers) settle on exactly one outcome.
 import { and, asc, desc, eq, getTableColumns, inArray, lt, lte, gt, ne, sql, type SQL } from 'drizzle-orm';
-import type { Command, CommandStatus } from '../domain/types.ts';
+import type { Command, CommandStatus, Door, Invoker } from '../domain/types.ts';
 import type { Db } from './db.ts';
 import { commands } from './schema.ts';
 
 const { applicationVersionId: _versionCopy, ...columns } = getTableColumns(commands);
 /** Every column but the copy of the endpoint's application version, which only indexes need. */
 export const commandColumns = columns;
+
+type CommandRow = { [K in keyof typeof columns]: (typeof commands.$inferSelect)[K] };
+
+function invoker(keyId: string | null, name: string | null, via: string | null): Invoker | null {
+  return keyId === null ? null : { apiKeyId: keyId, name: name ?? '', door: via as Door };
+}
+
+/** The domain object of a row: who invoked and canceled it become Invokers. */
+export function toCommand(row: CommandRow): Command {
+  const { invokedByKeyId, invokedByName, invokedVia, canceledByKeyId, canceledByName, canceledVia, ...rest } = row;
+  return {
+    ...rest,
+    invokedBy: invoker(invokedByKeyId, invokedByName, invokedVia),
+    canceledBy: invoker(canceledByKeyId, canceledByName, canceledVia),
+  };
+}
+
+const toCommands = (rows: CommandRow[]) => rows.map(toCommand);
 
 export interface NewCommand {
   endpointId: string;
@@ -18,10 +36,12 @@ export interface NewCommand {
   retentionSeconds: number;
   rerunOf: number | null;
   schemaVersion: number | null;
+  invokedBy: Invoker;
 }
 
 /** Several commands in one INSERT; rows come back in the order given. */
 export async function insertCommands(db: Db, list: NewCommand[]): Promise<Command[]> {
+  if (list.length === 0) return [];
   const rows = await db
     .insert(commands)
     .values(
@@ -32,17 +52,20 @@ export async function insertCommands(db: Db, list: NewCommand[]): Promise<Comman
         payload: c.payload ?? null,
         rerunOf: c.rerunOf,
         schemaVersion: c.schemaVersion,
+        invokedByKeyId: c.invokedBy.apiKeyId,
+        invokedByName: c.invokedBy.name,
+        invokedVia: c.invokedBy.door,
         expiresAt: sql`now() + make_interval(secs => ${c.retentionSeconds})`,
       })),
     )
     .returning(commandColumns);
   // Identity values are assigned in VALUES order; sort to be independent of RETURNING order.
-  return rows.sort((a, b) => a.id - b.id);
+  return toCommands(rows.sort((a, b) => a.id - b.id));
 }
 
 export async function findCommand(db: Db, id: number): Promise<Command | null> {
   const [row] = await db.select(commandColumns).from(commands).where(eq(commands.id, id));
-  return row ?? null;
+  return row ? toCommand(row) : null;
 }
 
 export interface HistoryQuery {
@@ -60,19 +83,16 @@ export async function listHistory(db: Db, q: HistoryQuery): Promise<Command[]> {
   if (q.commandTypes?.length) where.push(inArray(commands.commandType, q.commandTypes));
   if (q.statuses?.length) where.push(inArray(commands.status, q.statuses));
   if (q.beforeId !== undefined) where.push(lt(commands.id, q.beforeId));
-  return db
-    .select(commandColumns)
-    .from(commands)
-    .where(and(...where))
-    .orderBy(desc(commands.id))
-    .limit(q.limit);
+  return toCommands(
+    await db.select(commandColumns).from(commands).where(and(...where)).orderBy(desc(commands.id)).limit(q.limit),
+  );
 }
 
 /** Pending and not yet past retention, oldest first (kp1.md §2, command request). */
 export async function listOutstanding(db: Db, endpointId: string, commandType?: string): Promise<Command[]> {
   const where: SQL[] = [eq(commands.endpointId, endpointId), eq(commands.status, 'PENDING'), gt(commands.expiresAt, sql`now()`)];
   if (commandType !== undefined) where.push(eq(commands.commandType, commandType));
-  return db.select(commandColumns).from(commands).where(and(...where)).orderBy(asc(commands.id));
+  return toCommands(await db.select(commandColumns).from(commands).where(and(...where)).orderBy(asc(commands.id)));
 }
 
 export interface ResultValues {
@@ -99,7 +119,8 @@ export interface ResultItem extends ResultValues {
 
 /**
  * Marks each command EXECUTED with its result, unless it already is: a duplicate result keeps
- * the first, and a result for an EXPIRED command still lands (kp1.md §2, "Result"). One UPDATE
+ * the first, and a result for an EXPIRED or CANCELED command still lands (kp1.md §2, "Result";
+ * canceled_at stays, so both facts show). One UPDATE
  * for all items; an item whose id, endpoint and type do not match a row changes nothing.
  * Returns the commands that changed.
  */
@@ -115,7 +136,7 @@ export async function recordResults(db: Db, items: ResultItem[]): Promise<Comman
       p: i.resultPayload === undefined || i.resultPayload === null ? null : JSON.stringify(i.resultPayload),
     })),
   );
-  return db
+  const rows = await db
     .update(commands)
     .set({
       status: 'EXECUTED',
@@ -134,7 +155,8 @@ export async function recordResults(db: Db, items: ResultItem[]): Promise<Comman
         ne(commands.status, 'EXECUTED'),
       ),
     )
-    .returning();
+    .returning(commandColumns);
+  return toCommands(rows);
 }
 
 /**
@@ -150,9 +172,31 @@ export async function expireDue(db: Db, limit: number): Promise<Command[]> {
     .orderBy(asc(commands.id))
     .limit(limit)
     .for('update', { skipLocked: true });
-  return db
+  return toCommands(
+    await db
+      .update(commands)
+      .set({ status: 'EXPIRED', updatedAt: sql`now()` })
+      .where(and(inArray(commands.id, due), eq(commands.status, 'PENDING')))
+      .returning(commandColumns),
+  );
+}
+
+/**
+ * PENDING and not yet due → CANCELED, in one guarded UPDATE: against a result or the sweeper
+ * writing at the same moment exactly one of them changes the row. Null when it was not PENDING.
+ */
+export async function cancelCommand(db: Db, id: number, by: Invoker): Promise<Command | null> {
+  const [row] = await db
     .update(commands)
-    .set({ status: 'EXPIRED', updatedAt: sql`now()` })
-    .where(and(inArray(commands.id, due), eq(commands.status, 'PENDING')))
+    .set({
+      status: 'CANCELED',
+      canceledAt: sql`now()`,
+      canceledByKeyId: by.apiKeyId,
+      canceledByName: by.name,
+      canceledVia: by.door,
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(commands.id, id), eq(commands.status, 'PENDING'), gt(commands.expiresAt, sql`now()`)))
     .returning(commandColumns);
+  return row ? toCommand(row) : null;
 }

@@ -2,7 +2,7 @@
 // endpoints. Both are keyset-paged on an index, so a page costs the same on page 1 and page 10,000.
 import { and, asc, desc, eq, gt, gte, ilike, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Command, CommandStatus, Endpoint } from '../domain/types.ts';
-import { commandColumns } from './command-store.ts';
+import { commandColumns, toCommand } from './command-store.ts';
 import type { Db } from './db.ts';
 import { endpointColumns } from './registry-store.ts';
 import { commands, endpoints } from './schema.ts';
@@ -80,13 +80,15 @@ export async function listFleetCommands(db: Db, q: FleetCommandQuery): Promise<C
   if (q.createdAfter) where.push(gte(commands.createdAt, q.createdAfter));
   if (q.createdBefore) where.push(lt(commands.createdAt, q.createdBefore));
   if (q.beforeId !== undefined) where.push(lt(commands.id, q.beforeId));
-  const page = (extra?: SQL) =>
-    db
-      .select(commandColumns)
-      .from(commands)
-      .where(and(...where, extra))
-      .orderBy(desc(commands.id))
-      .limit(q.limit);
+  const page = async (extra?: SQL) =>
+    (
+      await db
+        .select(commandColumns)
+        .from(commands)
+        .where(and(...where, extra))
+        .orderBy(desc(commands.id))
+        .limit(q.limit)
+    ).map(toCommand);
   const versions = q.endpointId !== undefined ? undefined : q.versionIds;
   if (versions === undefined) return page();
   if (versions.length === 0) return [];

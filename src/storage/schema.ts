@@ -110,6 +110,14 @@ export const commands = pgTable(
     rerunOf: bigint('rerun_of', { mode: 'number' }).references((): AnyPgColumn => commands.id),
     // The command schema version the payload was checked against, when the type had one.
     schemaVersion: integer('schema_version'),
+    // The API key (text: the ADMIN_API_KEY key has no row) and its name then, and the door.
+    invokedByKeyId: text('invoked_by_key_id'),
+    invokedByName: text('invoked_by_name'),
+    invokedVia: text('invoked_via'),
+    canceledAt: ts('canceled_at'),
+    canceledByKeyId: text('canceled_by_key_id'),
+    canceledByName: text('canceled_by_name'),
+    canceledVia: text('canceled_via'),
   },
   (t) => [
     // Indexes for "newest first" are ascending, read backwards: drizzle's .desc() makes
@@ -129,6 +137,9 @@ export const commands = pgTable(
       'commands_executed_has_code',
       sql`${t.status} <> 'EXECUTED' OR (${t.statusCode} IS NOT NULL AND ${t.executedAt} IS NOT NULL)`,
     ),
+    // A late result turns CANCELED into EXECUTED and keeps canceled_at, so only this direction
+    // holds. Compared as text: a new enum value cannot be used in the migration that adds it.
+    check('commands_canceled_has_time', sql`${t.status}::text <> 'CANCELED' OR ${t.canceledAt} IS NOT NULL`),
   ],
 );
 
@@ -162,6 +173,22 @@ export const commandSchemas = pgTable(
     createdAt: ts('created_at').notNull().defaultNow(),
   },
   (t) => [uniqueIndex('command_schemas_version_idx').on(t.applicationVersionId, t.commandType, t.version)],
+);
+
+// Idempotency keys: one row per (API key, key) claims the key for 24 h. The primary key decides
+// between concurrent requests; the row is written in the transaction that writes what it names
+// (a command now; a batch later gets its own column).
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    apiKeyId: text('api_key_id').notNull(),
+    key: text('key').notNull(),
+    // SHA-256 of the operation and its normalized input, hex.
+    requestHash: text('request_hash').notNull(),
+    commandId: bigint('command_id', { mode: 'number' }).references(() => commands.id),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
 );
 
 // Presence: which server processes are alive (each refreshes its heartbeat) and which endpoints

@@ -1,7 +1,8 @@
-// The Commands history table: status badges, codes, expandable payloads, expiry, re-run links.
+// The Commands history table: status badges, codes, expandable payloads, expiry, who invoked,
+// re-run links, and Cancel on pending commands.
 import { useContext, useState } from 'react';
 import { useMutation } from 'urql';
-import { RerunCommand, type CommandRow } from '../queries.ts';
+import { CancelCommand, RerunCommand, type CommandRow } from '../queries.ts';
 import { Link } from '../router.tsx';
 import { can, SessionContext } from '../session-context.ts';
 import { JsonValue, StatusBadge, errorText, formatTime, relativeTime, shortTime } from '../ui/kit.tsx';
@@ -11,6 +12,7 @@ export function CommandTable({ rows, showDevice = false }: { rows: readonly Comm
   const session = useContext(SessionContext);
   const toast = useToast();
   const [, rerun] = useMutation(RerunCommand);
+  const [, cancel] = useMutation(CancelCommand);
   const [busy, setBusy] = useState<string | null>(null);
   const operator = can(session, 'OPERATOR');
 
@@ -20,6 +22,14 @@ export function CommandTable({ rows, showDevice = false }: { rows: readonly Comm
     setBusy(null);
     if (res.error) toast('error', errorText(res.error));
     else if (res.data) toast('success', `Command #${res.data.rerunCommand.id} sent (re-run of #${row.id}).`);
+  }
+
+  async function onCancel(row: CommandRow) {
+    setBusy(row.id);
+    const res = await cancel({ id: row.id });
+    setBusy(null);
+    if (res.error) toast('error', errorText(res.error));
+    else toast('success', `Command #${row.id} canceled.`);
   }
 
   return (
@@ -79,12 +89,29 @@ export function CommandTable({ rows, showDevice = false }: { rows: readonly Comm
               <div className="muted" title={`Expires ${formatTime(row.expiresAt)}`}>
                 {row.status === 'PENDING' ? `expires ${relativeTime(row.expiresAt)}` : `expiry ${shortTime(row.expiresAt)}`}
               </div>
+              {row.canceledAt && (
+                <div className="muted" title={formatTime(row.canceledAt)}>
+                  canceled {shortTime(row.canceledAt)}
+                  {row.canceledBy && ` by ${row.canceledBy.name}`}
+                </div>
+              )}
+              {row.invokedBy && (
+                <div className="muted">
+                  by {row.invokedBy.name}
+                  {row.invokedBy.door === 'REST' && ' (REST)'}
+                </div>
+              )}
             </td>
             {operator && (
               <td>
                 <button className="button button-small" disabled={busy === row.id} onClick={() => void onRerun(row)}>
                   Re-run
                 </button>
+                {row.status === 'PENDING' && (
+                  <button className="button button-small" disabled={busy === row.id} onClick={() => void onCancel(row)}>
+                    Cancel
+                  </button>
+                )}
               </td>
             )}
           </tr>

@@ -2,7 +2,7 @@
 import { useQuery } from 'urql';
 import { ApplicationsQuery } from '../queries.ts';
 
-export const STATUSES = ['PENDING', 'EXECUTED', 'EXPIRED'] as const;
+export const STATUSES = ['PENDING', 'EXECUTED', 'EXPIRED', 'CANCELED'] as const;
 export type Status = (typeof STATUSES)[number];
 
 export function StatusFilter({ value, onChange }: { value: string; onChange: (value: string) => void }) {

@@ -1,7 +1,7 @@
 // Small presentational pieces shared by every page.
 import { useState, type ReactNode } from 'react';
 
-const STATUS_LABEL = { PENDING: 'Pending', EXECUTED: 'Executed', EXPIRED: 'Expired' } as const;
+const STATUS_LABEL = { PENDING: 'Pending', EXECUTED: 'Executed', EXPIRED: 'Expired', CANCELED: 'Canceled' } as const;
 
 export function StatusBadge({ status }: { status: keyof typeof STATUS_LABEL }) {
   return <span className={`badge badge-${status.toLowerCase()}`}>{STATUS_LABEL[status]}</span>;

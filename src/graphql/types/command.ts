@@ -1,4 +1,4 @@
-import type { Command } from '../../domain/types.ts';
+import type { Command, Invoker } from '../../domain/types.ts';
 import { encodeCursor } from '../../domain/commands.ts';
 import { builder } from '../builder.ts';
 import { EndpointRef } from './endpoint.ts';
@@ -9,7 +9,25 @@ export const CommandStatusEnum = builder.enumType('CommandStatus', {
     PENDING: { description: 'Invoked; waiting for the device to report a result.' },
     EXECUTED: { description: 'The device reported a result (any status code, 2xx or not).' },
     EXPIRED: { description: 'Its retention for delivery ran out before a result arrived.' },
+    CANCELED: { description: 'An operator canceled it while PENDING; it is no longer delivered.' },
   } as const,
+});
+
+const DoorEnum = builder.enumType('Door', {
+  description: 'The API an operator came through.',
+  values: {
+    GRAPHQL: { description: 'This GraphQL API (and the console).' },
+    REST: { description: "The Kaa-style REST API at /cex/api/v1." },
+  } as const,
+});
+
+const InvokerRef = builder.objectRef<Invoker>('Invoker').implement({
+  description: 'Who did something to a command: an API key, and the door it came through.',
+  fields: (t) => ({
+    door: t.field({ type: DoorEnum, description: 'GraphQL or the REST API.', resolve: (i) => i.door }),
+    apiKeyId: t.exposeString('apiKeyId', { description: 'The API key id ("env:ADMIN_API_KEY" for the configured admin key).' }),
+    name: t.exposeString('name', { description: "The API key's name at that time." }),
+  }),
 });
 
 export const CommandRef = builder.objectRef<Command>('Command');
@@ -57,6 +75,23 @@ CommandRef.implement({
       nullable: true,
       description: 'When the device result was stored (may be after expiresAt: late results still land).',
     }),
+    invokedBy: t.field({
+      type: InvokerRef,
+      nullable: true,
+      description: 'Who invoked it; null for commands stored before this was recorded.',
+      resolve: (c) => c.invokedBy,
+    }),
+    canceledAt: t.expose('canceledAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When an operator canceled it; kept when a late result makes it EXECUTED afterwards.',
+    }),
+    canceledBy: t.field({
+      type: InvokerRef,
+      nullable: true,
+      description: 'Who canceled it.',
+      resolve: (c) => c.canceledBy,
+    }),
     rerunOf: t.field({
       type: CommandRef,
       nullable: true,
@@ -102,6 +137,10 @@ export const CommandConnectionRef = builder
     }),
   });
 
+const IDEMPOTENCY_KEY =
+  'Optional, 1-255 printable ASCII characters: the same key with the same input within 24 hours returns the first ' +
+  'command and creates nothing; with another input it is a CONFLICT. Keys are per API key.';
+
 const InvokeCommandInput = builder.inputType('InvokeCommandInput', {
   description: 'What to send to which endpoint.',
   fields: (t) => ({
@@ -114,6 +153,7 @@ const InvokeCommandInput = builder.inputType('InvokeCommandInput', {
     retentionSeconds: t.int({
       description: 'Maximum command retention for delivery, in seconds (default 3600; bounded by the server).',
     }),
+    idempotencyKey: t.string({ description: IDEMPOTENCY_KEY }),
   }),
 });
 
@@ -160,8 +200,24 @@ builder.mutationField('rerunCommand', (t) =>
     args: {
       id: t.arg.id({ required: true, description: 'The command to re-run.' }),
       retentionSeconds: t.arg.int({ description: "Retention for the new command; defaults to the original's." }),
+      idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY }),
     },
-    resolve: (_root, args, ctx) => ctx.services.commands.rerun(ctx.principal, String(args.id), args.retentionSeconds),
+    resolve: (_root, args, ctx) =>
+      ctx.services.commands.rerun(ctx.principal, String(args.id), {
+        retentionSeconds: args.retentionSeconds,
+        idempotencyKey: args.idempotencyKey,
+      }),
+  }),
+);
+
+builder.mutationField('cancelCommand', (t) =>
+  t.field({
+    type: CommandRef,
+    description:
+      'Cancels a PENDING command: it becomes CANCELED and is no longer delivered. A command that is EXECUTED, ' +
+      'EXPIRED or CANCELED already is a CONFLICT. A result the device reports later is still stored. Needs OPERATOR.',
+    args: { id: t.arg.id({ required: true, description: 'The command to cancel.' }) },
+    resolve: (_root, args, ctx) => ctx.services.commands.cancel(ctx.principal, String(args.id)),
   }),
 );
 
@@ -169,7 +225,7 @@ builder.subscriptionField('commandStatusChanged', (t) =>
   t.field({
     type: CommandRef,
     description:
-      'Emits a command when it is created (PENDING), EXECUTED or EXPIRED. Filter by endpoint, command, or neither (all); ' +
+      'Emits a command when it is created (PENDING), EXECUTED, EXPIRED or CANCELED. Filter by endpoint, command, or neither (all); ' +
       'an endpoint or command that does not exist is NOT_FOUND. ' +
       'Events are not replayed: after reconnecting, re-query to catch up.',
     args: {

@@ -131,7 +131,7 @@ export interface CommandRow {
   id: number;
   endpointId: string;
   commandType: string;
-  status: 'PENDING' | 'EXECUTED' | 'EXPIRED';
+  status: 'PENDING' | 'EXECUTED' | 'EXPIRED' | 'CANCELED';
   statusCode: number | null;
   reasonPhrase: string | null;
   payload: unknown;

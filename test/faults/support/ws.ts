@@ -9,7 +9,7 @@ import { ADMIN_KEY } from './server.ts';
 
 export interface StatusEvent {
   id: number;
-  status: 'PENDING' | 'EXECUTED' | 'EXPIRED';
+  status: 'PENDING' | 'EXECUTED' | 'EXPIRED' | 'CANCELED';
   statusCode: number | null;
   endpointId: string;
   at: number;
