@@ -116,8 +116,8 @@ describe('/metrics', () => {
     const same = await Promise.all([1, 2, 3].map(() => commands.invoke(ADMIN_PRINCIPAL, input)));
     expect(new Set(same.map((c) => c.id)).size).toBe(1);
     await commands.invoke(ADMIN_PRINCIPAL, input);
-    await commands.cancel(ADMIN_PRINCIPAL, same[0]!.id);
-    await expect(commands.cancel(ADMIN_PRINCIPAL, same[0]!.id)).rejects.toThrow(/CANCELED/);
+    await commands.cancel(ADMIN_PRINCIPAL, String(same[0]!.id));
+    await expect(commands.cancel(ADMIN_PRINCIPAL, String(same[0]!.id))).rejects.toThrow(/CANCELED/);
     const odd = await commands.invoke(ADMIN_PRINCIPAL, { endpointId: fx.endpointId, commandType: type });
     expect(await kp1Http(fx, 'cex', `result/${type}`, [{ id: Number(odd.id), statusCode: -1 }])).toBe(200);
 
