@@ -1,8 +1,9 @@
 // The only reader of process.env. Every variable is parsed once, all problems are reported
 // together with the variable's name, and the rest of the code gets a typed object frozen all the
 // way down. Limits an operator cannot set are here too, so every limit has one home.
-import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
 import { deepFreeze, type DeepReadonly } from './lib/deep-freeze.ts';
+import { fromProjectRoot } from './lib/project-root.ts';
 
 export type DatabaseConfig =
   | { kind: 'pglite'; dataDir: string }
@@ -84,6 +85,8 @@ interface Settings {
       maxCost: number;
     };
   };
+  /** main.ts gives up (exit 1, with what it was doing) if start() takes longer than this. */
+  startTimeoutMs: number;
   shutdown: {
     /** How long stop() lets HTTP requests in flight finish before it closes the rest. */
     drainMs: number;
@@ -114,7 +117,7 @@ export const defaults = {
   maxDeviceMessageBytes: 256 * 1024,
   expirySweepMs: 250,
   poolSize: 10,
-  consoleDir: fileURLToPath(new URL('../dist/console', import.meta.url)),
+  consoleDir: fromProjectRoot('dist', 'console'),
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -184,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxCost: int('GRAPHQL_MAX_COST', 20_000, 1, 100_000_000),
     },
   };
+  const startTimeoutMs = int('START_TIMEOUT_SECONDS', 30, 1, 3600) * 1000;
   const drainMs = int('SHUTDOWN_DRAIN_MS', 5_000, 0, 600_000);
   // Time to close sockets, the broker and the pool once requests have drained.
   const shutdown = { drainMs, exitAfterMs: drainMs + 5_000 };
@@ -195,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let database: DatabaseConfig = { kind: 'pglite', dataDir: str('DATA_DIR') ?? defaults.dataDir };
   if (url) {
     if (!/^postgres(ql)?:\/\//.test(url)) problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
+    else if (!isParsableDatabaseUrl(url)) problems.push('DATABASE_URL is not a valid URL (percent-encode special characters in the user name and password)');
     database = { kind: 'postgres', url, poolSize };
   }
 
@@ -220,6 +225,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mqtt,
     expirySweepMs,
     graphql,
+    startTimeoutMs,
     shutdown,
   });
+}
+
+/** Whether postgres.js can read the URL; constructing a client parses it without connecting. */
+function isParsableDatabaseUrl(url: string): boolean {
+  try {
+    void postgres(url, { max: 1, onnotice: () => {} }).end({ timeout: 0 });
+    return true;
+  } catch {
+    return false;
+  }
 }
