@@ -6,9 +6,11 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { consoleIsStale, serverEntry, serverIsStale } from './build.mjs';
 
-if (serverIsStale() || consoleIsStale()) {
+// With CONSOLE_DIR set the console is served from there and not built here.
+const consoleNeeded = !process.env['CONSOLE_DIR'];
+if (serverIsStale() || (consoleNeeded && consoleIsStale())) {
   const build = fileURLToPath(new URL('./build.mjs', import.meta.url));
-  const { status } = spawnSync(process.execPath, [build, '--if-stale'], { stdio: 'inherit' });
+  const { status } = spawnSync(process.execPath, [build, '--if-stale', ...(consoleNeeded ? [] : ['--server'])], { stdio: 'inherit' });
   if (status !== 0) process.exit(status ?? 1);
 }
 await import(pathToFileURL(serverEntry).href);
