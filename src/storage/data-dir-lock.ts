@@ -2,17 +2,20 @@
 // The holder listens on a Unix socket inside the directory. The kernel closes it when the holder
 // dies, however it dies (SIGKILL included), so a socket file nobody answers on is a stale lock and
 // is taken over; a holder that answers names itself (pid, start time, a random id: in containers
-// the pid is often 1 on both sides, so the pid alone proves nothing). Binding is atomic; taking
+// the pid is often 1 on both sides, so a pid alone proves nothing). A holder busy opening PGlite
+// (it blocks its event loop for seconds) cannot answer: its name is also in a file beside the
+// socket, written right after the bind, and read only to name it. Binding is atomic; taking
 // over a stale socket (unlink, then bind) is serialised by an O_EXCL file, so two starts at once
 // cannot both win.
 import { randomUUID } from 'node:crypto';
 import { connect, createServer, type Server } from 'node:net';
-import { open, stat, unlink } from 'node:fs/promises';
+import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { StartupError, describeCause } from '../startup-error.ts';
 
 const SOCKET = '.cex-server.lock';
 const TAKEOVER = '.cex-server.lock.takeover';
+const HOLDER = '.cex-server.lock.json';
 /** A takeover file older than this was left by a process killed during the takeover. */
 const TAKEOVER_STALE_MS = 10_000;
 /** A holder that accepts but does not answer this soon is alive but stuck (e.g. SIGSTOP). */
@@ -38,8 +41,8 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
   server.unref();
 
   for (let attempt = 0; attempt < 50; attempt++) {
-    if (await tryListen(server, socketPath, dir)) return held(server, socketPath, me);
-    const holder = await probe(socketPath);
+    if (await tryListen(server, socketPath, dir)) return held(server, socketPath, dir, me);
+    const holder = await probe(socketPath, dir);
     if (holder === 'gone') continue;
     if (holder !== 'stale') throw inUse(dir, holder);
     const takeover = join(dir, TAKEOVER);
@@ -54,10 +57,10 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
       continue;
     }
     try {
-      const again = await probe(socketPath);
+      const again = await probe(socketPath, dir);
       if (again !== 'stale' && again !== 'gone') throw inUse(dir, again);
       await unlink(socketPath).catch(() => {});
-      if (await tryListen(server, socketPath, dir)) return held(server, socketPath, me);
+      if (await tryListen(server, socketPath, dir)) return held(server, socketPath, dir, me);
     } finally {
       await file.close();
       await unlink(takeover).catch(() => {});
@@ -66,13 +69,18 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
   throw new StartupError(`DATA_DIR ${dir}: could not take its lock (${SOCKET}) after many attempts`);
 }
 
-function held(server: Server, socketPath: string, holder: Holder): DataDirLock {
+async function held(server: Server, socketPath: string, dir: string, holder: Holder): Promise<DataDirLock> {
+  const file = join(dir, HOLDER);
+  await writeFile(`${file}.${holder.id}`, JSON.stringify(holder));
+  await rename(`${file}.${holder.id}`, file);
   let released: Promise<void> | undefined;
   return {
     holder,
     release() {
       // Unlinked while still listening: nobody else can have bound the path yet.
-      released ??= unlink(socketPath)
+      released ??= unlink(file)
+        .catch(() => {})
+        .then(() => unlink(socketPath))
         .catch(() => {})
         .then(() => new Promise<void>((resolve) => server.close(() => resolve())));
       return released;
@@ -98,13 +106,16 @@ function tryListen(server: Server, path: string, dir: string): Promise<boolean> 
 }
 
 /** Who holds the socket: a live holder, 'stale' (nobody listens) or 'gone' (no socket file). */
-function probe(path: string): Promise<Holder | { pid: undefined } | 'stale' | 'gone'> {
+function probe(path: string, dir: string): Promise<Holder | { pid: undefined } | 'stale' | 'gone'> {
   return new Promise((resolve) => {
     let text = '';
     const socket = connect(path);
     const timer = setTimeout(() => {
       socket.destroy();
-      resolve({ pid: undefined });
+      readFile(join(dir, HOLDER), 'utf8').then(
+        (json) => resolve(JSON.parse(json) as Holder),
+        () => resolve({ pid: undefined }),
+      );
     }, PROBE_TIMEOUT_MS);
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => (text += chunk));

@@ -82,7 +82,8 @@ export function startServer(env: Record<string, string | undefined>, command: st
   const wake = () => waiters.forEach((w) => w());
   let ended = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': stderr is complete by then.
+    child.once('close', (code, signal) => {
       children.delete(child);
       ended = true;
       resolve({ code, signal });
