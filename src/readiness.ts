@@ -35,9 +35,12 @@ export async function readiness(database: Database, shutdown: AbortSignal): Prom
   const checks: Record<CheckName, string> = {
     database: 'ok',
     migrations: 'ok',
-    eventListener: database.listenerConnected() ? 'ok' : 'not connected',
+    eventListener: 'ok',
     draining: shutdown.aborted ? 'the server is shutting down' : 'ok',
   };
+  const listener = database.listenerConnected().then((ok) => {
+    if (!ok) checks.eventListener = 'not connected';
+  });
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
@@ -55,5 +58,6 @@ export async function readiness(database: Database, shutdown: AbortSignal): Prom
   } finally {
     clearTimeout(timer);
   }
+  await listener;
   return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
 }

@@ -4,6 +4,7 @@
 // Two drivers, one SQL dialect: PGlite (embedded, no setup, one connection) and postgres.js
 // (a real server, a pool). Drizzle alters the postgres.js client it is given, so LISTEN and
 // the migration lock each get a client of their own.
+import { randomUUID } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 // PGlite (a WebAssembly PostgreSQL, ~35 MB once imported) is loaded only when it is used.
@@ -29,8 +30,8 @@ export interface Database {
    * in between were missed.
    */
   listen(channel: string, onPayload: (payload: string) => void, onReconnect?: () => void): Promise<() => Promise<void>>;
-  /** Whether the connection that LISTENs is up (readiness). */
-  listenerConnected(): boolean;
+  /** Whether the connection that LISTENs is up and hears notifications (readiness). */
+  listenerConnected(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -105,7 +106,7 @@ async function openPglite(dataDir: string, { pglite, log }: OpenOptions): Promis
         if (!pg.closed) await unlisten();
       };
     },
-    listenerConnected: () => !pg.closed,
+    listenerConnected: async () => !pg.closed,
     async close() {
       if (owned && !pg.closed) await pg.close();
       await lock?.release();
@@ -146,8 +147,10 @@ async function openPostgres(url: string, poolSize: number, { log }: OpenOptions)
   // types). backoff: the listener reconnects within a quarter second once the server is back.
   const options = { ...quiet, fetch_types: false, backoff: (retries: number) => Math.min(0.02 * 2 ** retries, 0.25) };
   const client = postgres(url, { ...options, max: poolSize, connect_timeout: 5, idle_timeout: 60 });
-  let listening = false;
-  const listener = postgres(url, { ...options, max: 1, connect_timeout: 10, onclose: () => (listening = false) });
+  const listener = postgres(url, { ...options, max: 1, connect_timeout: 10 });
+  // Readiness sends a NOTIFY through the pool and waits for the listener to hear it.
+  const echoes = new Map<string, () => void>();
+  await listener.listen(READINESS_CHANNEL, (nonce) => echoes.get(nonce)?.());
   const db: Db = drizzlePostgres(preparing(client));
   log.info({ database: 'postgres', host: safeHost(url) }, 'database ready');
   return {
@@ -161,16 +164,34 @@ async function openPostgres(url: string, poolSize: number, { log }: OpenOptions)
           onReconnect?.();
         }
         subscribed = true;
-        listening = true;
       });
       return unlisten;
     },
-    listenerConnected: () => listening,
+    async listenerConnected() {
+      const nonce = randomUUID();
+      let timer: NodeJS.Timeout | undefined;
+      const heard = new Promise<boolean>((resolve) => {
+        echoes.set(nonce, () => resolve(true));
+        timer = setTimeout(() => resolve(false), LISTENER_ECHO_TIMEOUT_MS);
+      });
+      try {
+        await client`select pg_notify(${READINESS_CHANNEL}, ${nonce})`;
+        return await heard;
+      } catch {
+        return false;
+      } finally {
+        clearTimeout(timer);
+        echoes.delete(nonce);
+      }
+    },
     async close() {
       await Promise.all([client.end({ timeout: 5 }), listener.end({ timeout: 5 })]);
     },
   };
 }
+
+const READINESS_CHANNEL = 'cex_readiness';
+const LISTENER_ECHO_TIMEOUT_MS = 2_000;
 
 /** Statements with more parameters than this (multi-row batches) are left unprepared. */
 const MAX_PREPARED_PARAMETERS = 32;
