@@ -101,19 +101,14 @@ describe.skipIf(usingPostgres)('ports and the first ADMIN key', () => {
     expect(s.logs.map((l) => l.msg)).toContain('database ready');
   }, 150_000);
 
-  it('a busy HTTP port is one line, and no key was created', async () => {
-    const s = start({ DATA_DIR: dataDir, PORT: String(portOf(held)) });
-    const line = await failsWithOneLine(s, 1);
-    expect(line).toBe(`cex could not start: HTTP port ${portOf(held)} on 127.0.0.1 is already in use; stop what holds it or set PORT to another port`);
-    expect(s.stderr()).not.toMatch(/cex_/);
-  }, 60_000);
-
-  it('a busy MQTT port is one line, and no key was created', async () => {
-    const s = start({ DATA_DIR: dataDir, MQTT_PORT: String(portOf(held)) });
-    const line = await failsWithOneLine(s, 1);
-    expect(line).toBe(`cex could not start: MQTT port ${portOf(held)} on 127.0.0.1 is already in use; stop what holds it or set MQTT_PORT to another port`);
-    expect(s.stderr()).not.toMatch(/cex_/);
-  }, 60_000);
+  for (const [what, variable] of [['HTTP', 'PORT'], ['MQTT', 'MQTT_PORT']] as const) {
+    it(`a busy ${what} port is one line, and no key was created`, async () => {
+      const s = start({ DATA_DIR: dataDir, [variable]: String(portOf(held)) });
+      const line = await failsWithOneLine(s, 1);
+      expect(line).toBe(`cex could not start: ${what} port ${portOf(held)} on 127.0.0.1 is already in use; stop what holds it or set ${variable} to another port`);
+      expect(s.stderr()).not.toMatch(/cex_/);
+    }, 60_000);
+  }
 
   it('the next start on free ports prints the key, and the key works', async () => {
     const s = start({ DATA_DIR: dataDir });
