@@ -50,7 +50,7 @@ export async function readiness(database: Database, shutdown: AbortSignal): Prom
       database.db.execute<{ applied: number }>(sql`select count(*)::int as applied from drizzle.__drizzle_migrations`),
       timeout,
     ]);
-    const applied = Number((rows as unknown as { rows?: { applied: number }[] }).rows?.[0]?.applied ?? (rows as unknown as { applied: number }[])[0]?.applied);
+    const applied = Number(rowsOf<{ applied: number }>(rows)[0]?.applied);
     if (!(applied >= migrationCount())) checks.migrations = `${applied} of ${migrationCount()} applied`;
   } catch (error) {
     checks.database = `unreachable: ${error instanceof Error ? error.message : String(error)}`;
@@ -60,4 +60,9 @@ export async function readiness(database: Database, shutdown: AbortSignal): Prom
   }
   await listener;
   return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
+}
+
+/** db.execute gives the rows (postgres.js) or `{ rows }` (PGlite). */
+function rowsOf<T>(result: unknown): T[] {
+  return Array.isArray(result) ? (result as T[]) : (result as { rows: T[] }).rows;
 }
