@@ -60,7 +60,7 @@ describe.skipIf(usingPostgres)('one server per DATA_DIR', () => {
     await killed.exited;
     const pair = [start(dataDir), start(dataDir)];
     const outcomes = await Promise.all(pair.map((s) => s.ready().then(() => 'serves', () => 'refused')));
-    expect(outcomes.sort()).toEqual(['refused', 'serves']);
+    expect([...outcomes].sort()).toEqual(['refused', 'serves']);
     const loser = pair[outcomes.indexOf('refused')]!;
     const winner = pair[outcomes.indexOf('serves')]!;
     expect(loser.stderr()).toContain(`is in use by another cex server (pid ${winner.child.pid}`);
