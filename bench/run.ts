@@ -26,8 +26,9 @@ import { connections } from './scenarios/05-connections.ts';
 import { polling } from './scenarios/06-polling.ts';
 import { fleetPaging } from './scenarios/07-fleet-paging.ts';
 import { consoleLoad } from './scenarios/08-console-load.ts';
+import { startup } from './scenarios/09-startup.ts';
 
-const SCENARIOS: readonly Scenario[] = [e2e, latency, results, subscriptions, connections, polling, fleetPaging, consoleLoad];
+const SCENARIOS: readonly Scenario[] = [e2e, latency, results, subscriptions, connections, polling, fleetPaging, consoleLoad, startup];
 
 async function main(config: BenchConfig, run: RunInfo, servers: Servers, workers: WorkerPool): Promise<void> {
   const { settings } = config;

@@ -13,8 +13,8 @@ const { values: args } = parseArgs({
     'app-version': { type: 'string' },
     token: { type: 'string' },
     http: { type: 'boolean', default: false },
-    mqtt: { type: 'string', default: process.env['DEVICE_MQTT_URL'] ?? 'mqtt://127.0.0.1:1883' },
-    server: { type: 'string', default: process.env['DEVICE_HTTP_URL'] ?? 'http://127.0.0.1:8080' },
+    mqtt: { type: 'string', default: process.env['DEVICE_MQTT_URL'] ?? `mqtt://127.0.0.1:${process.env['MQTT_PORT'] || 1883}` },
+    server: { type: 'string', default: process.env['DEVICE_HTTP_URL'] ?? `http://127.0.0.1:${process.env['PORT'] || 8080}` },
     types: { type: 'string', default: 'reboot,switch-light,zero' },
     'status-code': { type: 'string', default: '200' },
     'reason-phrase': { type: 'string', default: 'OK' },
@@ -27,8 +27,10 @@ if (args.help || !args['app-version'] || !args.token) {
   process.stdout.write(`Usage: npm run device -- --app-version <name> --token <token> [options]
 
   --http                 poll over HTTP instead of MQTT
-  --mqtt <url>           MQTT server (default mqtt://127.0.0.1:1883)
-  --server <url>         HTTP server (default http://127.0.0.1:8080)
+  --mqtt <url>           MQTT server (default $DEVICE_MQTT_URL, else mqtt://127.0.0.1:$MQTT_PORT,
+                         MQTT_PORT defaulting to 1883 like the server's)
+  --server <url>         HTTP server (default $DEVICE_HTTP_URL, else http://127.0.0.1:$PORT,
+                         PORT defaulting to 8080 like the server's)
   --types <a,b>          command types to observe (default reboot,switch-light,zero)
   --status-code <n>      status code to answer with (default 200)
   --reason-phrase <s>    reason phrase to answer with (default OK)
@@ -55,6 +57,19 @@ interface Command {
 
 const log = (message: string) => process.stdout.write(`${new Date().toISOString()} ${message}\n`);
 
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+/** "connect ECONNREFUSED 127.0.0.1:1883", not a stack trace (fetch hides the reason in `cause`). */
+function describe(error: unknown): string {
+  const cause = (error as { cause?: unknown }).cause;
+  const e = cause instanceof Error ? cause : error;
+  if (e instanceof AggregateError && e.errors[0] instanceof Error) return e.errors[0].message;
+  return e instanceof Error ? e.message || e.name : String(e);
+}
+
 function sample() {
   return { timestamp: Date.now(), temperature: Math.round((20 + Math.random() * 5) * 10) / 10, uptime: Math.round(process.uptime()) };
 }
@@ -70,7 +85,11 @@ function execute(type: string, commands: Command[]) {
 }
 
 async function runMqtt(): Promise<void> {
-  const client = await mqtt.connectAsync(args.mqtt, { protocolVersion: 4, clientId: `sim-${process.pid}`, reconnectPeriod: 2000 });
+  // The first connection fails fast with one line; once connected, the client reconnects.
+  const client = await mqtt
+    .connectAsync(args.mqtt, { protocolVersion: 4, clientId: `sim-${process.pid}`, reconnectPeriod: 0, connectTimeout: 10_000 })
+    .catch((error: unknown) => fail(`cannot connect to ${args.mqtt}: ${describe(error)}`));
+  client.options.reconnectPeriod = 2000;
   log(`connected to ${args.mqtt} as ${appVersion}`);
   let requestId = 1;
   client.on('message', (topic, payload) => {
@@ -106,6 +125,7 @@ async function post(path: string, body: unknown, wait = 0): Promise<Response> {
 }
 
 async function runHttp(): Promise<void> {
+  await fetch(args.server, { method: 'HEAD' }).catch((error: unknown) => fail(`cannot connect to ${args.server}: ${describe(error)}`));
   log(`polling ${args.server} as ${appVersion} for ${types.join(', ')}`);
   if (telemetryEvery > 0) {
     setInterval(() => void post(`dcx/${token}/json`, sample()).catch(() => {}), telemetryEvery * 1000);

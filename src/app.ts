@@ -29,6 +29,8 @@ import type { Services } from './services.ts';
 import { openDatabase, type Database } from './storage/db.ts';
 import { countTransactions } from './metrics/database.ts';
 import { createMetricsHandler, listenForMetrics, metricsElsewhere } from './metrics/endpoint.ts';
+import { isHealthPath, readiness } from './readiness.ts';
+import { StartupError } from './startup-error.ts';
 
 export interface AppOptions {
   /** Share an open PGlite instance instead of opening `config.database.dataDir`. */
@@ -96,12 +98,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     await presence.start();
     offSchemas = await schemas.start();
 
-    const secret = await auth.bootstrap();
-    if (secret) {
-      if (options.onBootstrapKey) options.onBootstrapKey(secret);
-      else printBootstrapKey(secret, config.port);
-    }
-
     sweeper = new ExpirySweeper(commands, config.expirySweepMs, log);
     sweeper.start();
 
@@ -131,9 +127,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       graphiql: config.graphql.graphiql,
       maxGraphQLRequestBytes: config.graphql.maxRequestBytes,
       metrics: config.metrics.port === undefined ? createMetricsHandler(config.metrics) : metricsElsewhere,
+      readiness: () => readiness(database!, shutdown.signal),
     });
     http = createLimitedServer(config.http, log, (req, res) => {
-      if (shutdown.signal.aborted) {
+      if (shutdown.signal.aborted && !isHealthPath(req.url)) {
         res.shouldKeepAlive = false;
         return sendJson(res, 503, { error: 'The server is shutting down; retry on another instance or shortly.' });
       }
@@ -146,8 +143,11 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       }
       void handle(req, res);
     });
+    await listen(http, config.port, config.host).catch((error: unknown) => {
+      throw listenError(error, 'HTTP', 'PORT', config.port, config.host);
+    });
+    // Attached once listening: graphql-ws would print a listen error as an "internal error".
     ws = attachGraphQLWebSockets(http, yoga, services, config.graphql);
-    await listen(http, config.port, config.host);
     httpPort = (http.address() as AddressInfo).port;
     log.info({ port: httpPort, host: config.host }, `HTTP listening: the console at http://localhost:${httpPort}/, GraphQL at http://localhost:${httpPort}/graphql`);
     mqtt = await startMqtt({
@@ -160,10 +160,22 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       log,
       presence,
       limits: { ...config.mqtt, maxPacketBytes: config.maxDeviceMessageBytes + config.mqtt.packetHeadroomBytes },
+    }).catch((error: unknown) => {
+      throw listenError(error, 'MQTT', 'MQTT_PORT', config.mqttPort, config.host);
     });
     if (config.metrics.port !== undefined) {
-      metricsServer = await listenForMetrics(createMetricsHandler(config.metrics), config.metrics.port, config.host);
+      const port = config.metrics.port;
+      metricsServer = await listenForMetrics(createMetricsHandler(config.metrics), port, config.host).catch((error: unknown) => {
+        throw listenError(error, 'Metrics', 'METRICS_PORT', port, config.host);
+      });
       log.info({ port: (metricsServer.address() as AddressInfo).port }, 'metrics listening');
+    }
+
+    // Only once every port is ours: a start that fails must not have shown a key it then lost.
+    const secret = await auth.bootstrap();
+    if (secret) {
+      if (options.onBootstrapKey) options.onBootstrapKey(secret);
+      else printBootstrapKey(secret, httpPort);
     }
   }
 
@@ -243,6 +255,14 @@ function closeMetrics(server: Server): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeAllConnections();
   return closed;
+}
+
+function listenError(error: unknown, what: string, variable: string, port: number, host: string): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return new StartupError(`${what} port ${port} on ${host} is already in use; stop what holds it or set ${variable} to another port`);
+  if (code === 'EACCES') return new StartupError(`${what} port ${port} on ${host} needs privileges this process lacks; set ${variable} to a port above 1023`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new StartupError(`HOST ${host} is not an address of this machine (${code})`);
+  return error;
 }
 
 function printBootstrapKey(secret: string, port: number): void {

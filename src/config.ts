@@ -1,8 +1,9 @@
 // The only reader of process.env. Every variable is parsed once, all problems are reported
 // together with the variable's name, and the rest of the code gets a typed object frozen all the
 // way down. Limits an operator cannot set are here too, so every limit has one home.
-import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
 import { deepFreeze, type DeepReadonly } from './lib/deep-freeze.ts';
+import { fromProjectRoot } from './lib/project-root.ts';
 
 export type DatabaseConfig =
   | { kind: 'pglite'; dataDir: string }
@@ -119,6 +120,8 @@ interface Settings {
     /** Bearer token /metrics requires; unset: open. */
     token: string | undefined;
   };
+  /** main.ts gives up (exit 1, with what it was doing) if start() takes longer than this. */
+  startTimeoutMs: number;
   shutdown: {
     /** How long stop() lets HTTP requests in flight finish before it closes the rest. */
     drainMs: number;
@@ -149,7 +152,7 @@ export const defaults = {
   maxDeviceMessageBytes: 256 * 1024,
   expirySweepMs: 250,
   poolSize: 10,
-  consoleDir: fileURLToPath(new URL('../dist/console', import.meta.url)),
+  consoleDir: fromProjectRoot('dist', 'console'),
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -247,6 +250,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: str('METRICS_PORT') === undefined ? undefined : int('METRICS_PORT', 0, 0, 65535),
     token: str('METRICS_TOKEN'),
   };
+  const startTimeoutMs = int('START_TIMEOUT_SECONDS', 30, 1, 3600) * 1000;
   const drainMs = int('SHUTDOWN_DRAIN_MS', 5_000, 0, 600_000);
   // Time to close sockets, the broker and the pool once requests have drained.
   const shutdown = { drainMs, exitAfterMs: drainMs + 5_000 };
@@ -258,6 +262,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let database: DatabaseConfig = { kind: 'pglite', dataDir: str('DATA_DIR') ?? defaults.dataDir };
   if (url) {
     if (!/^postgres(ql)?:\/\//.test(url)) problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
+    else if (!isParsableDatabaseUrl(url)) problems.push('DATABASE_URL is not a valid URL (percent-encode special characters in the user name and password)');
     database = { kind: 'postgres', url, poolSize, operatorStatementTimeoutMs };
   }
 
@@ -286,6 +291,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kp1,
     graphql,
     metrics,
+    startTimeoutMs,
     shutdown,
   });
+}
+
+/** Whether postgres.js can read the URL; constructing a client parses it without connecting. */
+function isParsableDatabaseUrl(url: string): boolean {
+  try {
+    void postgres(url, { max: 1, onnotice: () => {} }).end({ timeout: 0 });
+    return true;
+  } catch {
+    return false;
+  }
 }

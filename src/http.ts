@@ -1,4 +1,4 @@
-// The HTTP listener: GraphQL at /graphql, kp1 for devices at /kp1/..., health at /healthz, and
+// The HTTP listener: GraphQL at /graphql, kp1 for devices at /kp1/..., health at /livez and /readyz (/healthz), and
 // the operator console at every other GET path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sql } from 'drizzle-orm';
@@ -7,6 +7,7 @@ import type { Logger } from './logger.ts';
 import { GRAPHQL_PATH, type Yoga } from './graphql/server.ts';
 import { sendJson } from './lib/json-response.ts';
 import { requestIdOf, runInRequest } from './lib/request-context.ts';
+import { isHealthPath, LIVENESS_PATH, READINESS_PATHS, type Readiness } from './readiness.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -25,6 +26,8 @@ export interface HttpRoutes {
   /** Whether GET /graphql with Accept: text/html renders GraphiQL (whatever the query string). */
   graphiql?: boolean;
   maxGraphQLRequestBytes: number;
+  /** Answers /readyz and /healthz; without it they only check that the database answers. */
+  readiness?: () => Promise<Readiness>;
 }
 
 export function createRequestHandler(routes: HttpRoutes): RouteHandler {
@@ -38,7 +41,8 @@ export function createRequestHandler(routes: HttpRoutes): RouteHandler {
       }
       if (path.startsWith('/kp1/') && routes.kp1) return await routes.kp1(req, res);
       if (path.startsWith('/cex/api/v1/') && routes.rest) return await routes.rest(req, res);
-      if (path === '/healthz') return await health(routes.db, res);
+      if (path === LIVENESS_PATH) return sendJson(res, 200, { status: 'ok' });
+      if (READINESS_PATHS.includes(path)) return await ready(routes, res);
       if (path === '/metrics' && routes.metrics) return await routes.metrics(req, res);
       if (routes.console && (req.method === 'GET' || req.method === 'HEAD') && !isApiPath(path)) {
         return await routes.console(req, res, path);
@@ -60,7 +64,14 @@ export function createRequestHandler(routes: HttpRoutes): RouteHandler {
 }
 
 function isApiPath(path: string): boolean {
-  return path.startsWith(`${GRAPHQL_PATH}/`) || path === '/kp1' || path.startsWith('/kp1/') || path === '/healthz' || path === '/metrics' || path.startsWith('/cex/api/');
+  return (
+    path.startsWith(`${GRAPHQL_PATH}/`) ||
+    path === '/kp1' ||
+    path.startsWith('/kp1/') ||
+    path.startsWith('/cex/api/') ||
+    path === '/metrics' ||
+    isHealthPath(path)
+  );
 }
 
 /** A kp1 path with its device token replaced: tokens are secrets and never reach the logs. */
@@ -111,9 +122,15 @@ function refuseGraphQLRequest(
   return undefined;
 }
 
-async function health(db: Db, res: ServerResponse): Promise<void> {
+async function ready(routes: HttpRoutes, res: ServerResponse): Promise<void> {
+  if (routes.readiness) {
+    const { ready: ok, checks } = await routes.readiness();
+    if (ok) return sendJson(res, 200, { status: 'ok' });
+    const failed = Object.keys(checks).filter((name) => checks[name as keyof typeof checks] !== 'ok');
+    return sendJson(res, 503, { status: 'unavailable', failed, checks });
+  }
   try {
-    await db.execute(sql`select 1`);
+    await routes.db.execute(sql`select 1`);
     sendJson(res, 200, { status: 'ok' });
   } catch {
     sendJson(res, 503, { status: 'unavailable', reason: 'database unreachable' });

@@ -4,8 +4,9 @@
 // Two drivers, one SQL dialect: PGlite (embedded, no setup, one connection) and postgres.js
 // (a real server, a pool). Drizzle alters the postgres.js client it is given, so LISTEN and
 // the migration lock each get a client of their own.
-import { fileURLToPath } from 'node:url';
-import { mkdir } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 // PGlite (a WebAssembly PostgreSQL, ~35 MB once imported) is loaded only when it is used.
 import type { PGlite } from '@electric-sql/pglite';
 import postgres from 'postgres';
@@ -15,6 +16,9 @@ import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import type { DatabaseConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { inOperatorRequest } from '../lib/request-context.ts';
+import { fromProjectRoot } from '../lib/project-root.ts';
+import { StartupError, describeCause } from '../startup-error.ts';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 
 export type Db = PgDatabase<PgQueryResultHKT>;
 
@@ -27,6 +31,8 @@ export interface Database {
    * in between were missed.
    */
   listen(channel: string, onPayload: (payload: string) => void, onReconnect?: () => void): Promise<() => Promise<void>>;
+  /** Whether the connection that LISTENs is up and hears notifications (readiness). */
+  listenerConnected(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -36,7 +42,7 @@ export interface OpenOptions {
   log: Logger;
 }
 
-const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
+export const migrationsFolder = fromProjectRoot('drizzle');
 // Any constant works; it only has to be the same in every process that migrates this database.
 const MIGRATION_LOCK_KEY = 0x636578; // "cex"
 
@@ -55,10 +61,26 @@ async function openPglite(dataDir: string, { pglite, log }: OpenOptions): Promis
     import('drizzle-orm/pglite/migrator'),
   ]);
   let client = pglite;
+  let lock: DataDirLock | undefined;
+  const started = Date.now();
   if (!client) {
-    if (!dataDir.startsWith('memory://')) await mkdir(dataDir, { recursive: true });
-    const { PGlite } = await import('@electric-sql/pglite');
-    client = await PGlite.create(dataDir);
+    const persistent = !dataDir.startsWith('memory://');
+    if (persistent) {
+      await createDirectory(dataDir);
+      lock = await lockDataDir(dataDir);
+    }
+    try {
+      const fresh = persistent && !(await stat(`${dataDir}/PG_VERSION`).catch(() => undefined));
+      if (fresh) log.info({ dataDir }, 'creating a new database in DATA_DIR (first start: this takes a few seconds)');
+      else log.info({ dataDir }, 'opening the database in DATA_DIR');
+      const { PGlite } = await import('@electric-sql/pglite');
+      client = await PGlite.create(dataDir);
+      if (fresh) log.info({ dataDir, ms: Date.now() - started }, 'database created; applying the migrations');
+    } catch (error) {
+      await lock?.release();
+      if (error instanceof StartupError) throw error;
+      throw new StartupError(`DATA_DIR ${dataDir} holds no usable database: ${describeCause(error)}`, { cause: error });
+    }
   }
   const owned = !pglite;
   const db: Db = drizzlePglite(operatorsTakeTurns(client));
@@ -67,8 +89,14 @@ async function openPglite(dataDir: string, { pglite, log }: OpenOptions): Promis
     migration = migratePglite(drizzlePglite(client), { migrationsFolder });
     pgliteMigrations.set(client, migration);
   }
-  await migration;
-  log.info({ database: 'pglite', dataDir: owned ? dataDir : '(shared instance)' }, 'database ready');
+  try {
+    await migration;
+  } catch (error) {
+    if (owned) await client.close().catch(() => {});
+    await lock?.release();
+    throw new StartupError(`DATA_DIR ${dataDir}: applying the migrations failed: ${describeCause(error)}`, { cause: error });
+  }
+  log.info({ database: 'pglite', dataDir: owned ? dataDir : '(shared instance)', ms: Date.now() - started }, 'database ready');
   const pg = client;
   return {
     kind: 'pglite',
@@ -79,15 +107,41 @@ async function openPglite(dataDir: string, { pglite, log }: OpenOptions): Promis
         if (!pg.closed) await unlisten();
       };
     },
+    listenerConnected: async () => !pg.closed,
     async close() {
       if (owned && !pg.closed) await pg.close();
+      await lock?.release();
     },
   };
 }
 
+/**
+ * `mkdir -p`, one level at a time: Node's recursive mkdir loops forever on some paths
+ * (DATA_DIR=/proc/x), and a failure names the directory and the cause.
+ */
+async function createDirectory(dir: string): Promise<void> {
+  const path = resolve(dir);
+  const missing: string[] = [];
+  for (let p = path; !(await stat(p).catch(() => undefined)); p = dirname(p)) {
+    missing.unshift(p);
+    if (dirname(p) === p) break;
+  }
+  try {
+    for (const p of missing) {
+      // Another process may create it at the same time.
+      await mkdir(p).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
+    }
+    if (!(await stat(path)).isDirectory()) throw new Error(`ENOTDIR: not a directory, ${path}`);
+  } catch (error) {
+    throw new StartupError(`DATA_DIR ${dir} cannot be used as the database directory: ${describeCause(error)}`, { cause: error });
+  }
+}
+
 async function openPostgres(url: string, poolSize: number, { log }: OpenOptions, operatorStatementTimeoutMs = 10_000): Promise<Database> {
   const quiet = { onnotice: () => {} };
-  await migrateWithLock(url, log);
+  await migrateWithLock(url);
   // A short connect timeout: while the database is away, requests fail fast with 503 /
   // SERVICE_UNAVAILABLE instead of hanging.
   // fetch_types off: no type lookup round trip on every new connection (we use no custom
@@ -106,20 +160,40 @@ async function openPostgres(url: string, poolSize: number, { log }: OpenOptions,
   });
   drizzlePostgres(operatorClient); // the same type parsers as the client drizzle runs on
   const db: Db = drizzlePostgres(preparing(client, operatorClient));
+  // Readiness sends a NOTIFY through the pool and waits for the listener to hear it.
+  const echoes = new Map<string, () => void>();
+  await listener.listen(READINESS_CHANNEL, (nonce) => echoes.get(nonce)?.());
   log.info({ database: 'postgres', host: safeHost(url) }, 'database ready');
   return {
     kind: 'postgres',
     db,
     async listen(channel, onPayload, onReconnect) {
-      let listening = false;
+      let subscribed = false;
       const { unlisten } = await listener.listen(channel, onPayload, () => {
-        if (listening) {
+        if (subscribed) {
           log.warn({ channel }, 'the event listener reconnected; events of the gap were missed');
           onReconnect?.();
         }
-        listening = true;
+        subscribed = true;
       });
       return unlisten;
+    },
+    async listenerConnected() {
+      const nonce = randomUUID();
+      let timer: NodeJS.Timeout | undefined;
+      const heard = new Promise<boolean>((resolve) => {
+        echoes.set(nonce, () => resolve(true));
+        timer = setTimeout(() => resolve(false), LISTENER_ECHO_TIMEOUT_MS);
+      });
+      try {
+        await client`select pg_notify(${READINESS_CHANNEL}, ${nonce})`;
+        return await heard;
+      } catch {
+        return false;
+      } finally {
+        clearTimeout(timer);
+        echoes.delete(nonce);
+      }
     },
     async close() {
       await Promise.all([client.end({ timeout: 5 }), operatorClient.end({ timeout: 5 }), listener.end({ timeout: 5 })]);
@@ -151,6 +225,9 @@ function operatorsTakeTurns(client: PGlite): PGlite {
     },
   });
 }
+
+const READINESS_CHANNEL = 'cex_readiness';
+const LISTENER_ECHO_TIMEOUT_MS = 2_000;
 
 /** Statements with more parameters than this (multi-row batches) are left unprepared. */
 const MAX_PREPARED_PARAMETERS = 32;
@@ -187,7 +264,7 @@ function preparing<S extends postgres.Sql | postgres.TransactionSql>(sql: S, ope
 }
 
 /** Several processes may start at once on one database: one migrates, the others wait. */
-async function migrateWithLock(url: string, log: Logger): Promise<void> {
+async function migrateWithLock(url: string): Promise<void> {
   const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
   try {
     await sql`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
@@ -197,8 +274,9 @@ async function migrateWithLock(url: string, log: Logger): Promise<void> {
       await sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
     }
   } catch (error) {
-    log.error({ err: error, host: safeHost(url) }, 'database migration failed');
-    throw error;
+    throw new StartupError(`cannot use the database at DATABASE_URL (${safeHost(url)}): ${redact(describeCause(error), url)}`, {
+      cause: error,
+    });
   } finally {
     await sql.end({ timeout: 5 });
   }
@@ -212,4 +290,15 @@ function safeHost(url: string): string {
   } catch {
     return '(unparseable url)';
   }
+}
+
+/** A driver message with the URL's password taken out, should it ever contain it. */
+function redact(message: string, url: string): string {
+  let password = '';
+  try {
+    password = decodeURIComponent(new URL(url).password);
+  } catch {
+    // an unparsable URL was refused by the config
+  }
+  return password ? message.split(password).join('[redacted]') : message;
 }
