@@ -7,9 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import { type Command, commandById, createEndpoint, type Fixture, invokeCommand, telemetry } from './support/api.ts';
-import { startApp, unique, waitFor } from './support/app.ts';
+import { gqlData, startApp, unique, waitFor } from './support/app.ts';
+import { graphql } from '../src/graphql/typed.ts';
 import { kp1Topic } from './support/mqtt.ts';
 import { spawnLines, type Proc } from './support/process.ts';
+
+const EndpointMetadata = graphql(`query PahoEndpointMetadata($id: ID!) { endpoint(id: $id) { metadata } }`);
 
 const PYTHON = '/usr/bin/python3';
 const PAHO_SCRIPT = fileURLToPath(new URL('./support/paho_device.py', import.meta.url));
@@ -99,6 +102,9 @@ describe('python3-paho-mqtt running the Kaa tutorial flow', () => {
     expect(messages()[0]).toEqual({ event: 'connected', rc: 0 });
     await waitFor(() => messages().some((m) => m.topic === kp1Topic(fx, 'dcx', 'json/2/status')), 20_000, describe);
     expect(messages().find((m) => m.topic === kp1Topic(fx, 'dcx', 'json/2/status'))?.payload).toBe('');
+    // Its metadata (10/EPMP update/keys, QoS 0) is acknowledged and stored.
+    await waitFor(() => messages().some((m) => m.topic === kp1Topic(fx, 'epmx', 'update/keys/3/status')), 20_000, describe);
+    expect((await gqlData(app, EndpointMetadata, { id: fx.endpointId })).endpoint?.metadata).toEqual({ name: 'paho lamp', firmwareVersion: '1.6' });
 
     const zero = await invokeCommand(app, fx.endpointId, 'zero', { value: 'x' });
     const reboot = await invokeCommand(app, fx.endpointId, 'reboot', { delay: 3 });

@@ -33,7 +33,7 @@ export function nextRequestId(): number {
 /** `kp1/{appVersion}/{extension}/{token}/{resource}` for a fixture (or explicit parts). */
 export function kp1Topic(
   fx: Pick<Fixture, 'appVersion' | 'token'>,
-  extension: 'cex' | 'dcx',
+  extension: 'cex' | 'dcx' | 'epmx',
   resource: string,
 ): string {
   return `kp1/${fx.appVersion}/${extension}/${fx.token}/${resource}`;

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A kp1 device written the way Kaa's tutorial writes one, with Debian's python3-paho-mqtt (1.6).
 
-Connects over MQTT 3.1.1, publishes {"observe": true} to command/zero/1 (it never subscribes),
+Connects over MQTT 3.1.1, first publishes its metadata to epmx update/keys/3 at QoS 0 (as Kaa's
+mqtt-client-python does on start), publishes {"observe": true} to command/zero/1 (it never subscribes),
 answers every `zero` and `reboot` command it receives (reply or push) with a result, sends one
 telemetry sample, and prints every message it gets as one JSON line on stdout:
     {"topic": "...", "payload": "..."}
@@ -37,6 +38,7 @@ def main():
 
     base = "kp1/%s/cex/%s" % (args.app_version, args.token)
     dcx = "kp1/%s/dcx/%s" % (args.app_version, args.token)
+    epmx = "kp1/%s/epmx/%s" % (args.app_version, args.token)
     command_status = re.compile(r"^" + re.escape(base) + r"/command/(zero|reboot)(/\d+)?/status$")
     answered = set()
     request_id = [10]
@@ -49,6 +51,7 @@ def main():
         emit({"event": "connected", "rc": rc})
         if rc != 0:
             return
+        client.publish(epmx + "/update/keys/3", json.dumps({"name": "paho lamp", "firmwareVersion": "1.6"}), qos=0)
         client.publish(base + "/command/zero/1", json.dumps({"observe": True}), qos=1)
         client.publish(dcx + "/json/2", json.dumps({"temperature": 23.5, "source": "paho"}), qos=1)
 
