@@ -20,6 +20,7 @@ import {
   unique,
   untilSubscribed,
   usingPostgres,
+  waitFor,
   wsClient,
   type GqlResponse,
 } from './support/app.ts';
@@ -211,31 +212,48 @@ describe('API keys', () => {
     expect(codeOf(await gql(app, RevokeApiKey, { id }))).toBe('NOT_FOUND');
   });
 
-  it('closes graphql-ws access of a revoked key at once', async () => {
+  it('closes the graphql-ws socket of a revoked key with 4403 and ends its subscription', async () => {
     const key = await createApiKey(app, 'OPERATOR');
     const fx = await createEndpoint(app);
     let connections = 0;
-    const client = wsClient(app, key.secret, { on: { connected: () => void connections++ } });
+    const closeCodes: number[] = [];
+    const client = wsClient(app, key.secret, {
+      on: { connected: () => void connections++, closed: (event) => void closeCodes.push((event as { code: number }).code) },
+    });
     // A subscription held open keeps one socket (the client is lazy: it would reconnect, and
     // authenticate again, for every operation otherwise).
     const held = collect(client, CommandStatusChanged, { endpointId: fx.endpointId });
+    // The ADMIN key's subscription to the same endpoint is the marker: once it has an event, the
+    // revoked key's subscription would have had it too.
+    const witnessClient = wsClient(app);
+    const witness = collect(witnessClient, CommandStatusChanged, { endpointId: fx.endpointId });
     try {
       await untilSubscribed(held, () => invokeCommand(app, fx.endpointId, 'probe'));
+      await untilSubscribed(witness, () => invokeCommand(app, fx.endpointId, 'probe'));
       const before = await wsExecute(client, InvokeCommand, { input: { endpointId: fx.endpointId, commandType: 'ws' } });
       expect(before.errors).toBeUndefined();
       expect(before.data?.invokeCommand.status).toBe('PENDING');
       expect(connections).toBe(1);
 
       await revokeApiKey(app, key.id);
+      // Closed by the revocation itself, before the client sends anything else.
+      await waitFor(() => closeCodes.includes(4403), 5_000, () => JSON.stringify(closeCodes));
+      expect(held.errors.length).toBeGreaterThan(0);
+      const seen = held.events.length;
+      const later = await invokeCommand(app, fx.endpointId, 'after-revocation');
+      await witness.waitFor((events) => events.some((e) => e.commandStatusChanged.id === later.id));
+      expect(held.events.length).toBe(seen);
+
       const after = await wsExecute(client, InvokeCommand, { input: { endpointId: fx.endpointId, commandType: 'ws' } });
-      // Either the operation is refused or the socket is closed; the command must not be stored.
       expect(after.data?.invokeCommand ?? null).toBeNull();
       expect(after.errors?.length).toBeGreaterThan(0);
       const history = await commandHistory(app, fx.endpointId, { commandTypes: ['ws'] });
       expect(history.edges).toMatchObject([{ node: { id: before.data?.invokeCommand.id } }]);
     } finally {
       held.dispose();
+      witness.dispose();
       await client.dispose();
+      await witnessClient.dispose();
     }
   });
 });
