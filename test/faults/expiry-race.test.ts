@@ -116,7 +116,15 @@ describe('expiry racing results, two server processes', () => {
       10_000,
       () => 'commands still PENDING',
     );
-    await sleep(1_000);
+    // Both subscribers have every command's final state, then a command invoked after all of it:
+    // events arrive in commit order, so anything published before the marker has arrived too.
+    await waitFor(
+      () => subscribers.every((s) => ids.every((id) => s.statuses(id).at(-1) === rows.get(id)!.status)),
+      20_000,
+      () => 'the subscribers did not see every final state',
+    );
+    const marker = await invoke(a, endpoints[3]!.endpointId, 'marker', null);
+    await waitFor(() => subscribers.every((s) => s.statuses(marker.id).length > 0), 10_000, () => 'the marker did not arrive');
     expect(failures, 'result requests that failed').toEqual([]);
 
     let late = 0;
