@@ -140,6 +140,15 @@ describe('API keys', () => {
     expect(codeOf(await gql(app, CreateApiKey, { name: n, role: 'VIEWER' }))).toBe('BAD_USER_INPUT');
   });
 
+  it.each([
+    ['k', 'k'],
+    [' spaced name ', 'spaced name'],
+    [` ${'x'.repeat(100)} `, 'x'.repeat(100)],
+  ])('accepts the key name %j, stored trimmed', async (name, stored) => {
+    const { createApiKey: k } = await gqlData(app, CreateApiKey, { name, role: 'VIEWER' });
+    expect(k.name).toBe(stored);
+  });
+
   it('lets a VIEWER read but not write', async () => {
     const viewer = (await createApiKey(app, 'VIEWER')).secret;
     const fx = await createEndpoint(app);
