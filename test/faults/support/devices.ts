@@ -106,13 +106,8 @@ export class FaultDevice {
    * connection closed first or `timeoutMs` passed (mqtt.js may still resend it after a reconnect:
    * an acknowledgement that arrives later is reported through `onLateAck`).
    */
-  async result(
-    commandType: string,
-    results: { id: number; statusCode: number; reasonPhrase?: string; payload?: unknown }[],
-    timeoutMs = 10_000,
-    onLateAck?: () => void,
-  ): Promise<boolean> {
-    return (await this.resultOutcome(commandType, results, timeoutMs, onLateAck)) === 'acked';
+  async result(...args: Parameters<FaultDevice['resultOutcome']>): Promise<boolean> {
+    return (await this.resultOutcome(...args)) === 'acked';
   }
 
   /**
