@@ -22,6 +22,7 @@ describe('expiry racing results, two server processes', () => {
   let devices: FaultDevice[];
   let subscribers: Subscriber[];
 
+  // Two servers and a PostgreSQL starting on a busy machine can take more than the default minute.
   beforeAll(async () => {
     backend = await openBackend('postgres');
     a = backend.server('cex-a', { EXPIRY_SWEEP_MS: '20' });
@@ -36,7 +37,7 @@ describe('expiry racing results, two server processes', () => {
       s.subscribe();
       await untilSubscribed(s, async () => (await invoke(a, endpoints[3]!.endpointId, 'probe', null)).id);
     }
-  });
+  }, 240_000);
 
   afterAll(async () => {
     await Promise.all((subscribers ?? []).map((s) => s.close()));
