@@ -26,6 +26,7 @@ import {
 } from './support/app.ts';
 import { rawQuery } from './support/db.ts';
 import {
+  ApiKeys,
   Applications,
   CommandHistory,
   CommandStatusChanged,
@@ -36,6 +37,7 @@ import {
   InvokeCommand,
   RerunCommand,
   RevokeApiKey,
+  Viewer,
 } from './support/documents.ts';
 
 let app: App;
@@ -88,6 +90,7 @@ describe('authentication', () => {
   it('refuses a request without Authorization with UNAUTHENTICATED', async () => {
     const res = await withHeader(app, null);
     expect(codeOf(res)).toBe('UNAUTHENTICATED');
+    expect(res.errors?.[0]?.message).toBe('Send a valid API key as "Authorization: Bearer <key>".');
     expect(res.data?.applications ?? null).toBeNull();
     const mutation = await gql(app, CreateApplication, { name: unique('anon') }, null);
     expect(codeOf(mutation)).toBe('UNAUTHENTICATED');
@@ -121,6 +124,8 @@ describe('API keys', () => {
     expect(created).toMatchObject({ name, role: 'OPERATOR' });
     expect(created.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(created.secret.length).toBeGreaterThanOrEqual(32);
+    // The prefix lets secret scanners recognise a leaked key.
+    expect(created.secret).toMatch(/^cex_/);
 
     const rows = await rawQuery<{ secret_hash: string }>('select * from api_keys where id = $1', [created.id]);
     expect(rows).toHaveLength(1);
@@ -218,7 +223,25 @@ describe('API keys', () => {
   });
 
   it.each(['00000000-0000-0000-0000-000000000000', 'not-a-key-id', ''])('refuses to revoke the unknown key %j with NOT_FOUND', async (id) => {
-    expect(codeOf(await gql(app, RevokeApiKey, { id }))).toBe('NOT_FOUND');
+    const res = await gql(app, RevokeApiKey, { id });
+    expect(codeOf(res)).toBe('NOT_FOUND');
+    expect(res.errors?.[0]?.message).toBe(`No active API key with id "${id}".`);
+  });
+
+  // Not a UUID, so never sent to the database (which would refuse it with an error, not NOT_FOUND).
+  it('refuses to revoke a key id with characters around a valid one with NOT_FOUND', async () => {
+    const key = await createApiKey(app, 'VIEWER');
+    for (const id of [`x${key.id}`, `${key.id}x`]) expect(codeOf(await gql(app, RevokeApiKey, { id })), id).toBe('NOT_FOUND');
+    expect((await gql(app, Applications, {}, key.secret)).errors).toBeUndefined();
+  });
+
+  it('answers viewer with the calling key, and lists keys for ADMIN only', async () => {
+    const operator = await createApiKey(app, 'OPERATOR');
+    expect(await gqlData(app, Viewer, {}, operator.secret)).toEqual({ viewer: { id: operator.id, name: operator.name, role: 'OPERATOR' } });
+    expect(codeOf(await gql(app, Viewer, {}, null))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await gql(app, ApiKeys, {}, operator.secret))).toBe('FORBIDDEN');
+    const { apiKeys } = await gqlData(app, ApiKeys, {});
+    expect(apiKeys.find((k) => k.id === operator.id)).toMatchObject({ name: operator.name, role: 'OPERATOR', revokedAt: null });
   });
 
   it('closes the graphql-ws socket of a revoked key with 4403 and ends its subscription', async () => {
@@ -342,6 +365,8 @@ describe('bootstrap admin key', () => {
     const secret = secrets[0]!;
     expect(secret.length).toBeGreaterThanOrEqual(32);
     expect(await db.countKeys()).toBe(1);
+    const { apiKeys } = await gqlData(first, ApiKeys, {}, secret);
+    expect(apiKeys).toMatchObject([{ name: 'bootstrap admin', role: 'ADMIN' }]);
 
     // It is an ADMIN key (creating keys needs ADMIN); the test ADMIN_API_KEY is not configured here.
     const { createApiKey: k } = await gqlData(first, CreateApiKey, { name: unique('from-bootstrap'), role: 'VIEWER' }, secret);
