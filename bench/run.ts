@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { now } from './lib/clock.ts';
 import { newRun, parseConfig, type BenchConfig, type RunInfo } from './lib/config.ts';
 import type { BenchContext, Scenario } from './lib/context.ts';
+import { shortfalls } from './lib/fleet.ts';
 import { log } from './lib/log.ts';
 import { loadAverage, memoryOf } from './lib/proc.ts';
 import { formatTable, machine, Report, serverProfiles, versions } from './lib/report.ts';
@@ -61,6 +62,12 @@ async function main(config: BenchConfig, run: RunInfo, servers: Servers, workers
       report.figures[`${scenario.name}Error`] = String(error);
     }
     log(`scenario ${scenario.name} took ${((now() - t) / 1000).toFixed(1)} s`);
+  }
+  // In CI (--quick) a scenario that delivered fewer commands or events than it sent fails the run:
+  // a broken hot path must not land green as a warning.
+  if (settings.quick && shortfalls.length > 0) {
+    failures.push('deliveries');
+    log(`deliveries fell short: ${shortfalls.join('; ')}`);
   }
   const serverRss = servers.running ? memoryOf(servers.running.pid) : undefined;
   await servers.stopServer();

@@ -20,11 +20,13 @@ import {
   unique,
   untilSubscribed,
   usingPostgres,
+  waitFor,
   wsClient,
   type GqlResponse,
 } from './support/app.ts';
 import { rawQuery } from './support/db.ts';
 import {
+  ApiKeys,
   Applications,
   CommandHistory,
   CommandStatusChanged,
@@ -35,6 +37,7 @@ import {
   InvokeCommand,
   RerunCommand,
   RevokeApiKey,
+  Viewer,
 } from './support/documents.ts';
 
 let app: App;
@@ -87,6 +90,7 @@ describe('authentication', () => {
   it('refuses a request without Authorization with UNAUTHENTICATED', async () => {
     const res = await withHeader(app, null);
     expect(codeOf(res)).toBe('UNAUTHENTICATED');
+    expect(res.errors?.[0]?.message).toBe('Send a valid API key as "Authorization: Bearer <key>".');
     expect(res.data?.applications ?? null).toBeNull();
     const mutation = await gql(app, CreateApplication, { name: unique('anon') }, null);
     expect(codeOf(mutation)).toBe('UNAUTHENTICATED');
@@ -120,6 +124,8 @@ describe('API keys', () => {
     expect(created).toMatchObject({ name, role: 'OPERATOR' });
     expect(created.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(created.secret.length).toBeGreaterThanOrEqual(32);
+    // The prefix lets secret scanners recognise a leaked key.
+    expect(created.secret).toMatch(/^cex_/);
 
     const rows = await rawQuery<{ secret_hash: string }>('select * from api_keys where id = $1', [created.id]);
     expect(rows).toHaveLength(1);
@@ -137,6 +143,15 @@ describe('API keys', () => {
 
   it.each(['', '   ', 'x'.repeat(101)])('refuses the key name %j with BAD_USER_INPUT', async (n) => {
     expect(codeOf(await gql(app, CreateApiKey, { name: n, role: 'VIEWER' }))).toBe('BAD_USER_INPUT');
+  });
+
+  it.each([
+    ['k', 'k'],
+    [' spaced name ', 'spaced name'],
+    [` ${'x'.repeat(100)} `, 'x'.repeat(100)],
+  ])('accepts the key name %j, stored trimmed', async (name, stored) => {
+    const { createApiKey: k } = await gqlData(app, CreateApiKey, { name, role: 'VIEWER' });
+    expect(k.name).toBe(stored);
   });
 
   it('lets a VIEWER read but not write', async () => {
@@ -208,34 +223,69 @@ describe('API keys', () => {
   });
 
   it.each(['00000000-0000-0000-0000-000000000000', 'not-a-key-id', ''])('refuses to revoke the unknown key %j with NOT_FOUND', async (id) => {
-    expect(codeOf(await gql(app, RevokeApiKey, { id }))).toBe('NOT_FOUND');
+    const res = await gql(app, RevokeApiKey, { id });
+    expect(codeOf(res)).toBe('NOT_FOUND');
+    expect(res.errors?.[0]?.message).toBe(`No active API key with id "${id}".`);
   });
 
-  it('closes graphql-ws access of a revoked key at once', async () => {
+  // Not a UUID, so never sent to the database (which would refuse it with an error, not NOT_FOUND).
+  it('refuses to revoke a key id with characters around a valid one with NOT_FOUND', async () => {
+    const key = await createApiKey(app, 'VIEWER');
+    for (const id of [`x${key.id}`, `${key.id}x`]) expect(codeOf(await gql(app, RevokeApiKey, { id })), id).toBe('NOT_FOUND');
+    expect((await gql(app, Applications, {}, key.secret)).errors).toBeUndefined();
+  });
+
+  it('answers viewer with the calling key, and lists keys for ADMIN only', async () => {
+    const operator = await createApiKey(app, 'OPERATOR');
+    expect(await gqlData(app, Viewer, {}, operator.secret)).toEqual({ viewer: { id: operator.id, name: operator.name, role: 'OPERATOR' } });
+    expect(codeOf(await gql(app, Viewer, {}, null))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await gql(app, ApiKeys, {}, operator.secret))).toBe('FORBIDDEN');
+    const { apiKeys } = await gqlData(app, ApiKeys, {});
+    expect(apiKeys.find((k) => k.id === operator.id)).toMatchObject({ name: operator.name, role: 'OPERATOR', revokedAt: null });
+  });
+
+  it('closes the graphql-ws socket of a revoked key with 4403 and ends its subscription', async () => {
     const key = await createApiKey(app, 'OPERATOR');
     const fx = await createEndpoint(app);
     let connections = 0;
-    const client = wsClient(app, key.secret, { on: { connected: () => void connections++ } });
+    const closeCodes: number[] = [];
+    const client = wsClient(app, key.secret, {
+      on: { connected: () => void connections++, closed: (event) => void closeCodes.push((event as { code: number }).code) },
+    });
     // A subscription held open keeps one socket (the client is lazy: it would reconnect, and
     // authenticate again, for every operation otherwise).
     const held = collect(client, CommandStatusChanged, { endpointId: fx.endpointId });
+    // The ADMIN key's subscription to the same endpoint is the marker: once it has an event, the
+    // revoked key's subscription would have had it too.
+    const witnessClient = wsClient(app);
+    const witness = collect(witnessClient, CommandStatusChanged, { endpointId: fx.endpointId });
     try {
       await untilSubscribed(held, () => invokeCommand(app, fx.endpointId, 'probe'));
+      await untilSubscribed(witness, () => invokeCommand(app, fx.endpointId, 'probe'));
       const before = await wsExecute(client, InvokeCommand, { input: { endpointId: fx.endpointId, commandType: 'ws' } });
       expect(before.errors).toBeUndefined();
       expect(before.data?.invokeCommand.status).toBe('PENDING');
       expect(connections).toBe(1);
 
       await revokeApiKey(app, key.id);
+      // Closed by the revocation itself, before the client sends anything else.
+      await waitFor(() => closeCodes.includes(4403), 5_000, () => JSON.stringify(closeCodes));
+      expect(held.errors.length).toBeGreaterThan(0);
+      const seen = held.events.length;
+      const later = await invokeCommand(app, fx.endpointId, 'after-revocation');
+      await witness.waitFor((events) => events.some((e) => e.commandStatusChanged.id === later.id));
+      expect(held.events.length).toBe(seen);
+
       const after = await wsExecute(client, InvokeCommand, { input: { endpointId: fx.endpointId, commandType: 'ws' } });
-      // Either the operation is refused or the socket is closed; the command must not be stored.
       expect(after.data?.invokeCommand ?? null).toBeNull();
       expect(after.errors?.length).toBeGreaterThan(0);
       const history = await commandHistory(app, fx.endpointId, { commandTypes: ['ws'] });
       expect(history.edges).toMatchObject([{ node: { id: before.data?.invokeCommand.id } }]);
     } finally {
       held.dispose();
+      witness.dispose();
       await client.dispose();
+      await witnessClient.dispose();
     }
   });
 });
@@ -315,6 +365,8 @@ describe('bootstrap admin key', () => {
     const secret = secrets[0]!;
     expect(secret.length).toBeGreaterThanOrEqual(32);
     expect(await db.countKeys()).toBe(1);
+    const { apiKeys } = await gqlData(first, ApiKeys, {}, secret);
+    expect(apiKeys).toMatchObject([{ name: 'bootstrap admin', role: 'ADMIN' }]);
 
     // It is an ADMIN key (creating keys needs ADMIN); the test ADMIN_API_KEY is not configured here.
     const { createApiKey: k } = await gqlData(first, CreateApiKey, { name: unique('from-bootstrap'), role: 'VIEWER' }, secret);

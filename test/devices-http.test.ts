@@ -11,7 +11,7 @@ import {
   type Fixture,
   invokeCommand,
 } from './support/api.ts';
-import { startApp, unique, waitFor } from './support/app.ts';
+import { gqlData, startApp, unique, waitFor } from './support/app.ts';
 import { commandStatus, rawQuery } from './support/db.ts';
 
 let app: App;
@@ -57,6 +57,15 @@ function expectKp1Error(res: HttpReply, statusCode: number): void {
 
 async function poll(fx: Fixture, type: string, query = ''): Promise<HttpReply> {
   return post(`${kp1Path(fx, 'cex', `command/${type}`)}${query}`, '{}');
+}
+
+/**
+ * Waits until the endpoint's lastSeenAt is set: a long poll listens for commands before its
+ * request is identified (which sets lastSeenAt), so from then on it cannot miss one.
+ */
+async function pollListening(fx: Fixture): Promise<void> {
+  const seen = `query($id: ID!) { endpoint(id: $id) { lastSeenAt } }`;
+  await waitFor(async () => (await gqlData<{ endpoint: { lastSeenAt: string | null } }>(app, seen, { id: fx.endpointId })).endpoint.lastSeenAt !== null, 5_000);
 }
 
 describe('the Kaa tutorial curl flow', () => {
@@ -337,14 +346,14 @@ describe('long polling', () => {
     const started = Date.now();
     let settled = false;
     const pending = poll(fx, 'reboot', '?wait=5').finally(() => (settled = true));
-    await new Promise((r) => setTimeout(r, 500));
+    await pollListening(fx);
     expect(settled, 'the poll returned before any command existed').toBe(false);
     const c = await invokeCommand(app, fx.endpointId, 'reboot', { now: true });
     const res = await pending;
     const elapsed = Date.now() - started;
     expect(res.status, res.text).toBe(200);
     expect(res.json()).toStrictEqual([{ id: Number(c.id), payload: { now: true } }]);
-    // Without the wake-up it would return at 5 s (and with []); the invocation came at ~0.5 s.
+    // Without the wake-up it would return at 5 s (and with []).
     expect(elapsed).toBeLessThan(4_500);
   });
 
@@ -364,7 +373,7 @@ describe('long polling', () => {
     const other = await createEndpoint(app);
     const started = Date.now();
     const pending = poll(fx, 'reboot', '?wait=2');
-    await new Promise((r) => setTimeout(r, 300));
+    await pollListening(fx);
     await invokeCommand(app, fx.endpointId, 'zero');
     await invokeCommand(app, other.endpointId, 'reboot');
     const res = await pending;

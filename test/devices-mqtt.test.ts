@@ -384,6 +384,9 @@ describe('durability and delivery', () => {
     await gateway.until(() => idsReceived(gateway, a, 'zero').has(Number(forA.id)) && idsReceived(gateway, b, 'zero').has(Number(forB.id)));
     // forB was invoked before forA, so it would have reached A already.
     expect(deviceA.messages.filter((m) => m.topic.includes(b.token) || m.text.includes(`"id":${forB.id}`))).toEqual([]);
+    // forA came after forB: B's barrier is a later command of its own.
+    const laterForB = await invokeCommand(app, b.endpointId, 'zero');
+    await deviceB.until(() => idsReceived(deviceB, b, 'zero').has(Number(laterForB.id)));
     expect(deviceB.messages.filter((m) => m.topic.includes(a.token) || m.text.includes(`"id":${forA.id}`))).toEqual([]);
   });
 });

@@ -4,8 +4,8 @@
 // reaches an operator subscribed on the first.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
-import { commandById, createEndpoint, invokeCommand, type Command } from './support/api.ts';
-import { collect, startApp, untilSubscribed, wsClient } from './support/app.ts';
+import { commandById, createEndpoint, invokeCommand, revokeEndpoint, setEndpointCredentials, type Command } from './support/api.ts';
+import { collect, startApp, unique, untilSubscribed, waitFor, wsClient } from './support/app.ts';
 import { CommandStatusChanged } from './support/documents.ts';
 import { closeDevices, commandsIn, connectDevice, kp1Topic } from './support/mqtt.ts';
 
@@ -81,5 +81,23 @@ describe('two processes on one database', () => {
       const push = await device.next(kp1Topic(fx, 'cex', 'command/zero/status'));
       expect(commandsIn(push.text)).toStrictEqual([{ id: Number(c.id), payload: { where: 'B' } }]);
     }
+  });
+
+  it('revoking an endpoint on A closes its MQTT sessions on B, bound or only logged in', async () => {
+    const fx = await createEndpoint(appA);
+    const username = unique('user');
+    await setEndpointCredentials(appA, fx, username, 'the-password');
+    const bound = await connectDevice(appB, { username, password: 'the-password' });
+    expect((await bound.request(kp1Topic(fx, 'cex', 'command/x'), '{}')).kind).toBe('status');
+    const loggedIn = await connectDevice(appB, { username, password: 'the-password' });
+    const other = await createEndpoint(appA, { appVersion: fx.appVersion });
+    const unaffected = await connectDevice(appB);
+    expect((await unaffected.request(kp1Topic(other, 'cex', 'command/x'), '{}')).kind).toBe('status');
+
+    await revokeEndpoint(appA, fx.endpointId);
+    await waitFor(() => bound.closed && loggedIn.closed, 5_000);
+    // The other endpoint's session on B is still served.
+    expect((await unaffected.request(kp1Topic(other, 'cex', 'command/x'), '{}')).kind).toBe('status');
+    expect(unaffected.closed).toBe(false);
   });
 });

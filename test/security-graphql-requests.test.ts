@@ -96,6 +96,17 @@ describe('query shape limits (graphql-armor), before any resolver', () => {
     expect(await commandCount(fx.endpointId)).toBe(0);
   });
 
+  it('refuses more than 20 directives; 20 are fine', async () => {
+    const fx = await createEndpoint(app);
+    const fields = Array.from({ length: 20 }, (_, i) => `a${i}: id @include(if: true)`).join(' ');
+    const ok = await gql<{ endpoint: Record<string, string> }>(app, `query($e: ID!) { endpoint(id: $e) { ${fields} } }`, { e: fx.endpointId });
+    expect(ok.errors).toBeUndefined();
+    expect(Object.keys(ok.data?.endpoint ?? {})).toHaveLength(20);
+    const many = await gql(app, `query($e: ID!) { endpoint(id: $e) { ${fields} __typename @skip(if: false) } }`, { e: fx.endpointId });
+    expect(many.data).toBeUndefined();
+    expect(messagesOf(many)).toEqual(['Syntax Error: Directives limit of 20 exceeded, found 21.']);
+  });
+
   it('refuses a document of more than 5,000 tokens; 4,500 are fine', async () => {
     const fx = await createEndpoint(app);
     // Each string in the JSON list is one token; the rest of the document is about 20.

@@ -87,6 +87,33 @@ describe('subscription ACL', () => {
   });
 });
 
+describe('the forwarding backstop', () => {
+  // A persistent session's unacknowledged messages are sent again to whoever reconnects with its
+  // client id: only the check on every outgoing message stands between a connection that merely
+  // reuses the client id and the endpoint's commands.
+  it("keeps an endpoint's commands from a reconnected session that has not presented its token", async () => {
+    const a = await createEndpoint(app);
+    const clientId = unique('persistent');
+    const first = await connectDevice(app, { clientId, clean: false });
+    await bindDevice(first, a);
+    // From here on the device does not acknowledge what it receives (mqtt.js has no option for
+    // that in MQTT 3.1.1): the push stays in the session's queue.
+    const client = first.client as unknown as { _sendPacket: (packet: { cmd: string }, done?: () => void) => void };
+    const sendPacket = client._sendPacket.bind(client);
+    client._sendPacket = (packet, done) => (packet.cmd === 'puback' ? done?.() : sendPacket(packet, done));
+    const command = await invokeCommand(app, a.endpointId, 'x');
+    await first.until((messages) => messages.some((m) => m.text.includes(`"id":${command.id}`)));
+    await first.client.endAsync(true);
+
+    const stranger = await connectDevice(app, { clientId, clean: false });
+    // The marker: an error reply the stranger asked for comes after what the session had queued.
+    const reply = await stranger.request(`kp1/${a.appVersion}/cex/${unique('unknown')}/command/x`, '{}');
+    expect(reply.json.statusCode).toBe(401);
+    expect(stranger.messages.filter((m) => m.text.includes(`"id":${command.id}`))).toEqual([]);
+    expect(stranger.messages.filter((m) => m.topic.includes(a.token))).toEqual([]);
+  });
+});
+
 describe("publishing in another endpoint's name", () => {
   it('needs that endpoint\'s token: a wrong token gets 401 and changes nothing; the right one works', async () => {
     const a = await createEndpoint(app);

@@ -101,8 +101,9 @@ describe('packet size cap', () => {
     expect(streams.map((s) => s.closed)).toEqual([true, true, true, true, true]);
     // Closed from the header on: the senders got only a few chunks out before the close.
     for (const s of streams) expect(s.offered).toBeLessThan(perSocket / 2);
+    // Buffered socket data is in arrayBuffers. (Not the RSS: this worker runs other test files'
+    // servers too, and their allocations would be counted against the cap.)
     expect((after.arrayBuffers - before.arrayBuffers) / MiB).toBeLessThan(16);
-    expect((after.rss - before.rss) / MiB).toBeLessThan(48);
     // And the broker keeps serving.
     expect(await connackOf(app.mqttPort)).toBe(0);
   });

@@ -28,19 +28,23 @@ describe('revoking an API key', () => {
     const fx = await createEndpoint(app);
     const viewer = await createApiKey(app, 'VIEWER');
     const stream = await sseSubscribe(app, CommandStatusChanged, { endpointId: fx.endpointId }, viewer.secret);
+    // The ADMIN key's stream on the same endpoint is the marker for "a later event was sent".
+    const witness = await sseSubscribe(app, CommandStatusChanged, { endpointId: fx.endpointId });
     try {
       await untilFlowing(stream, fx.endpointId);
+      await untilFlowing(witness, fx.endpointId);
       await revokeApiKey(app, viewer.id);
       await stream.waitFor((events) => events.some((e) => e.errors?.length), 5_000);
       expect(stream.events.at(-1)!.errors![0]!.extensions?.code).toBe('UNAUTHENTICATED');
       await waitFor(() => stream.ended(), 5_000);
 
       const seen = stream.events.length;
-      await invokeCommand(app, fx.endpointId, 'after-revocation');
-      await new Promise((r) => setTimeout(r, 300));
+      const later = await invokeCommand(app, fx.endpointId, 'after-revocation');
+      await witness.waitFor((events) => events.some((e) => e.data?.commandStatusChanged.id === later.id), 5_000);
       expect(stream.events.length).toBe(seen);
     } finally {
       await stream.close();
+      await witness.close();
     }
   });
 

@@ -121,6 +121,7 @@ export class Fleet {
       }
       if (Date.now() > deadline || Date.now() - lastMove > idleMs) {
         log(`warning: ${field} stopped at ${c[field]} of ${target}`);
+        shortfalls.push(`${field} stopped at ${c[field]} of ${target}`);
         return c[field];
       }
       await sleep(20);
@@ -132,6 +133,9 @@ export class Fleet {
     await this.pool.stop(...this.workers);
   }
 }
+
+/** Every wait that ended short of its target, in this run (bench/run.ts fails --quick on any). */
+export const shortfalls: string[] = [];
 
 /** The sum of one numeric field over a list of worker figures. */
 export function sum<T>(list: T[], key: keyof T): number {

@@ -22,6 +22,7 @@ describe('expiry racing results, two server processes', () => {
   let devices: FaultDevice[];
   let subscribers: Subscriber[];
 
+  // Two servers and a PostgreSQL starting on a busy machine can take more than the default minute.
   beforeAll(async () => {
     backend = await openBackend('postgres');
     a = backend.server('cex-a', { EXPIRY_SWEEP_MS: '20' });
@@ -36,7 +37,7 @@ describe('expiry racing results, two server processes', () => {
       s.subscribe();
       await untilSubscribed(s, async () => (await invoke(a, endpoints[3]!.endpointId, 'probe', null)).id);
     }
-  });
+  }, 240_000);
 
   afterAll(async () => {
     await Promise.all((subscribers ?? []).map((s) => s.close()));
@@ -116,7 +117,15 @@ describe('expiry racing results, two server processes', () => {
       10_000,
       () => 'commands still PENDING',
     );
-    await sleep(1_000);
+    // Both subscribers have every command's final state, then a command invoked after all of it:
+    // events arrive in commit order, so anything published before the marker has arrived too.
+    await waitFor(
+      () => subscribers.every((s) => ids.every((id) => s.statuses(id).at(-1) === rows.get(id)!.status)),
+      20_000,
+      () => 'the subscribers did not see every final state',
+    );
+    const marker = await invoke(a, endpoints[3]!.endpointId, 'marker', null);
+    await waitFor(() => subscribers.every((s) => s.statuses(marker.id).length > 0), 10_000, () => 'the marker did not arrive');
     expect(failures, 'result requests that failed').toEqual([]);
 
     let late = 0;

@@ -17,8 +17,8 @@ export interface MqttContext {
   readonly limits: MqttLimits;
   /** Shared by PUBLISH and SUBSCRIBE: each costs a lookup. */
   readonly publishRate: PublishRate;
-  /** Payloads of the packets the server itself addresses to one connection (replies, pushes). */
-  readonly addressed: WeakSet<Buffer>;
+  /** Payloads of the packets the server itself addresses to one connection (replies, pushes), and that connection. */
+  readonly addressed: WeakMap<Buffer, Client>;
   readonly log: Logger;
 }
 

@@ -20,7 +20,7 @@ export function send(
 ): void {
   if (client.closed) return;
   const body = Buffer.from(payload);
-  ctx.addressed.add(body);
+  ctx.addressed.set(body, client);
   // aedes requires the callback (it calls it when the packet is written).
   client.publish({ cmd: 'publish', topic, payload: body, qos, dup: false, retain: false }, written);
 }
@@ -48,7 +48,9 @@ export function reply(ctx: MqttContext, requester: Client, endpointId: string, t
  */
 export function authorizeForward(ctx: MqttContext): Aedes['authorizeForward'] {
   return (client, packet) => {
-    if (!packet.topic.startsWith('kp1/') || ctx.addressed.has(packet.payload as Buffer)) return packet;
+    // By connection, not payload alone: a persistent session's unacknowledged queue is sent
+    // again to whoever reconnects with its client id.
+    if (!packet.topic.startsWith('kp1/') || ctx.addressed.get(packet.payload as Buffer) === client) return packet;
     const token = packet.topic.split('/')[3];
     return token !== undefined && ctx.sessions.isBoundToToken(client, token) ? packet : null;
   };

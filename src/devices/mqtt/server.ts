@@ -50,7 +50,7 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     logins: new Logins(),
     limits,
     publishRate: new PublishRate(limits),
-    addressed: new WeakSet(),
+    addressed: new WeakMap(),
     log,
   };
   const broker = await Aedes.createBroker({

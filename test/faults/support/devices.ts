@@ -22,6 +22,9 @@ const nextRequestId = () => (requestIds = (requestIds % 1_000_000_000) + 1);
 
 const COMMAND_TOPIC = /^kp1\/([^/]+)\/cex\/([^/]+)\/command\/([^/]+)(?:\/\d+)?\/status$/;
 
+/** How a result publish ended (FaultDevice.resultOutcome). */
+export type ResultOutcome = 'acked' | 'closed' | 'timeout' | 'offline';
+
 export class FaultDevice {
   readonly client: MqttClient;
   readonly deliveries: Delivery[] = [];
@@ -103,30 +106,38 @@ export class FaultDevice {
    * connection closed first or `timeoutMs` passed (mqtt.js may still resend it after a reconnect:
    * an acknowledgement that arrives later is reported through `onLateAck`).
    */
-  async result(
+  async result(...args: Parameters<FaultDevice['resultOutcome']>): Promise<boolean> {
+    return (await this.resultOutcome(...args)) === 'acked';
+  }
+
+  /**
+   * Like result, telling the failures apart: `closed` when the connection closed before the
+   * PUBACK, `timeout` when it stayed open without one, `offline` when it was not connected.
+   */
+  async resultOutcome(
     commandType: string,
     results: { id: number; statusCode: number; reasonPhrase?: string; payload?: unknown }[],
     timeoutMs = 10_000,
     onLateAck?: () => void,
-  ): Promise<boolean> {
-    if (!this.client.connected) return false;
+  ): Promise<ResultOutcome> {
+    if (!this.client.connected) return 'offline';
     const topic = `kp1/${this.endpoint.appVersion}/cex/${this.endpoint.token}/result/${commandType}`;
     let settled = false;
-    return new Promise<boolean>((resolve) => {
-      const finish = (acked: boolean) => {
+    return new Promise<ResultOutcome>((resolve) => {
+      const finish = (outcome: ResultOutcome) => {
         if (settled) {
-          if (acked) onLateAck?.();
+          if (outcome === 'acked') onLateAck?.();
           return;
         }
         settled = true;
         clearTimeout(timer);
         this.client.off('close', onClose);
-        resolve(acked);
+        resolve(outcome);
       };
-      const onClose = () => finish(false);
-      const timer = setTimeout(() => finish(false), timeoutMs);
+      const onClose = () => finish('closed');
+      const timer = setTimeout(() => finish('timeout'), timeoutMs);
       this.client.once('close', onClose);
-      this.client.publish(topic, JSON.stringify(results), { qos: 1 }, (error) => finish(!error));
+      this.client.publish(topic, JSON.stringify(results), { qos: 1 }, (error) => finish(error ? 'closed' : 'acked'));
     });
   }
 

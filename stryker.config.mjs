@@ -1,0 +1,54 @@
+// Mutation testing (`npm run test:mutation`, not in CI: hours on two cores). One module at a
+// time, each against only the test files that exercise it, so a surviving mutant costs minutes,
+// not the whole suite: `STRYKER_MODULE=auth npm run test:mutation` runs one; without it, the
+// package.json script runs them all in turn. Reports: reports/mutation/<module>.html.
+const modules = {
+  auth: {
+    mutate: ['src/domain/auth.ts'],
+    tests: ['test/auth.test.ts', 'test/subscription-revocation.test.ts', 'test/security-graphql-ws.test.ts'],
+  },
+  'mqtt-authorization': {
+    mutate: ['src/devices/mqtt/authorize-publish.ts', 'src/devices/mqtt/authorize-subscribe.ts', 'src/devices/mqtt/limits.ts'],
+    tests: ['test/security-mqtt-acl.test.ts', 'test/security-mqtt-limits.test.ts', 'test/devices-mqtt.test.ts'],
+  },
+  // The grammar is pure: its unit tests alone, in seconds per mutant.
+  'kp1-grammar': {
+    mutate: ['src/devices/kp1/grammar.ts'],
+    tests: ['test/unit/kp1-topics.test.ts', 'test/unit/kp1-grammar-refusals.test.ts'],
+  },
+  'kp1-dispatch': {
+    mutate: ['src/devices/kp1/dispatch.ts'],
+    tests: ['test/devices-http.test.ts', 'test/devices-misuse.test.ts', 'test/devices-mqtt.test.ts'],
+  },
+  commands: {
+    mutate: ['src/domain/commands.ts', 'src/domain/expiry.ts', 'src/domain/first-report-wins.ts'],
+    tests: ['test/unit/first-report-wins.test.ts', 'test/commands-invoke.test.ts', 'test/commands-outcome.test.ts', 'test/devices-http.test.ts'],
+  },
+  'event-stream': {
+    mutate: ['src/events/stream.ts'],
+    tests: ['test/subscriptions.test.ts', 'test/subscription-routing.test.ts', 'test/subscription-revocation.test.ts', 'test/subscription-slow.test.ts'],
+  },
+};
+
+const name = process.env.STRYKER_MODULE ?? 'auth';
+const module = modules[name];
+if (!module) throw new Error(`STRYKER_MODULE must be one of ${Object.keys(modules).join(', ')}`);
+// Read by stryker.vitest.config.ts in the test-runner processes, which inherit this environment.
+process.env.CEX_MUTATION_TESTS = module.tests.join(',');
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  plugins: ['@stryker-mutator/vitest-runner'],
+  vitest: { configFile: 'stryker.vitest.config.ts', related: false },
+  mutate: module.mutate,
+  coverageAnalysis: 'perTest',
+  // Two cores shared with other work: one runner, and the servers inside tests are slow to start.
+  concurrency: 1,
+  timeoutMS: 5_000,
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: `reports/mutation/${name}.html` },
+  jsonReporter: { fileName: `reports/mutation/${name}.json` },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: true,
+};
