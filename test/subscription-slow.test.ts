@@ -18,22 +18,21 @@ describe('a subscriber that falls behind', () => {
     const fx = await createEndpoint(app);
     const { commands, subscriptions } = app.services;
     const slow = await subscriptions.commandChanges(ADMIN_PRINCIPAL, { endpointId: fx.endpointId });
-    // Read as the events come: when it has the last command, the slow stream was offered all of them.
+    // Read as the events come (concurrently, so it never falls behind itself): once it has had
+    // every command's event, the slow stream was offered all of them too.
     const reader = await subscriptions.commandChanges(ADMIN_PRINCIPAL, { endpointId: fx.endpointId });
+    const total = MAX_BUFFERED_EVENTS + 1;
+    const allOffered = (async () => {
+      for (let seen = 0; seen < total; seen++) await reader.next();
+    })();
     try {
-      const total = MAX_BUFFERED_EVENTS + 1;
-      const ids: number[] = [];
       for (let i = 0; i < total; i += 100) {
         const batch = Array.from({ length: Math.min(100, total - i) }, () =>
           commands.invoke(ADMIN_PRINCIPAL, { endpointId: fx.endpointId, commandType: 'flood' }),
         );
-        ids.push(...(await Promise.all(batch)).map((c) => c.id));
+        await Promise.all(batch);
       }
-      const last = Math.max(...ids);
-      for (;;) {
-        const { value } = await reader.next();
-        if (value!.id === last) break;
-      }
+      await allOffered;
 
       const received: number[] = [];
       for (let i = 0; i < MAX_BUFFERED_EVENTS; i++) received.push((await slow.next()).value!.id);
