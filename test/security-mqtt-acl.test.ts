@@ -153,6 +153,23 @@ describe("publishing in another endpoint's name", () => {
     expect((await device.request(kp1Topic(fx, 'cex', 'result/x'), result)).kind).toBe('status');
   });
 
+  it('acknowledges a publish to a non-kp1 topic or to a response topic and does nothing with it', async () => {
+    const fx = await createEndpoint(app);
+    const c = await invokeCommand(app, fx.endpointId, 'x');
+    const device = await connectDevice(app);
+    const result = JSON.stringify([{ id: Number(c.id), statusCode: 200 }]);
+    // QoS 1: each resolves on its PUBACK, and the connection stays open.
+    await device.publish('devices/lamp/5', result, { qos: 1 });
+    await device.publish(kp1Topic(fx, 'cex', 'result/x/6/status'), result, { qos: 1 });
+    await device.publish(kp1Topic(fx, 'cex', 'result/x/7/error'), result, { qos: 1 });
+    // A request after them is answered: had they been taken as requests, their replies would
+    // have come first (one connection's requests are handled in order).
+    expect((await device.request(kp1Topic(fx, 'cex', 'command/x'), '{}')).kind).toBe('status');
+    expect(device.closed).toBe(false);
+    expect(device.messages.filter((m) => !m.topic.includes('/command/x/'))).toEqual([]);
+    expect(await commandStatus(c.id)).toBe('PENDING');
+  });
+
   it('refuses a CONNECT with a Will on a kp1 topic before CONNACK; a Will elsewhere is accepted', async () => {
     const fx = await createEndpoint(app);
     const will = { topic: kp1Topic(fx, 'cex', 'result/x'), payload: Buffer.from('[]'), qos: 1 as const, retain: false };
