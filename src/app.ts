@@ -119,7 +119,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     const yoga = createGraphQLServer(services, log, config.graphql);
     const handle = createRequestHandler({
       yoga,
-      db,
       log,
       kp1,
       rest: createRestHandler(services, config, log, shutdown.signal),

@@ -1,8 +1,6 @@
 // The HTTP listener: GraphQL at /graphql, kp1 for devices at /kp1/..., health at /livez and /readyz (/healthz), and
 // the operator console at every other GET path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sql } from 'drizzle-orm';
-import type { Db } from './storage/db.ts';
 import type { Logger } from './logger.ts';
 import { GRAPHQL_PATH, type Yoga } from './graphql/server.ts';
 import { sendJson } from './lib/json-response.ts';
@@ -13,7 +11,6 @@ export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void |
 
 export interface HttpRoutes {
   yoga: Yoga;
-  db: Db;
   log: Logger;
   /** Handles /kp1/... (device HTTP binding). */
   kp1?: RouteHandler;
@@ -26,8 +23,8 @@ export interface HttpRoutes {
   /** Whether GET /graphql with Accept: text/html renders GraphiQL (whatever the query string). */
   graphiql?: boolean;
   maxGraphQLRequestBytes: number;
-  /** Answers /readyz and /healthz; without it they only check that the database answers. */
-  readiness?: () => Promise<Readiness>;
+  /** Answers /readyz and /healthz (readiness.ts). */
+  readiness: () => Promise<Readiness>;
 }
 
 export function createRequestHandler(routes: HttpRoutes): RouteHandler {
@@ -123,16 +120,8 @@ function refuseGraphQLRequest(
 }
 
 async function ready(routes: HttpRoutes, res: ServerResponse): Promise<void> {
-  if (routes.readiness) {
-    const { ready: ok, checks } = await routes.readiness();
-    if (ok) return sendJson(res, 200, { status: 'ok' });
-    const failed = Object.keys(checks).filter((name) => checks[name as keyof typeof checks] !== 'ok');
-    return sendJson(res, 503, { status: 'unavailable', failed, checks });
-  }
-  try {
-    await routes.db.execute(sql`select 1`);
-    sendJson(res, 200, { status: 'ok' });
-  } catch {
-    sendJson(res, 503, { status: 'unavailable', reason: 'database unreachable' });
-  }
+  const { ready: ok, checks } = await routes.readiness();
+  if (ok) return sendJson(res, 200, { status: 'ok' });
+  const failed = Object.keys(checks).filter((name) => checks[name as keyof typeof checks] !== 'ok');
+  sendJson(res, 503, { status: 'unavailable', failed, checks });
 }

@@ -11,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRequestHandler } from '../src/http.ts';
 import { createLogger } from '../src/logger.ts';
 import type { Yoga } from '../src/graphql/server.ts';
-import type { Db } from '../src/storage/db.ts';
 
 const TOKEN = 'secret-device-token-7f3a';
 const lines: string[] = [];
@@ -30,7 +29,7 @@ beforeAll(async () => {
   );
   const handle = createRequestHandler({
     yoga: undefined as unknown as Yoga,
-    db: undefined as unknown as Db,
+    readiness: () => Promise.reject(new Error('not asked in this test')),
     log,
     kp1: () => {
       throw new TypeError('an unforeseen failure');

@@ -124,7 +124,12 @@ async function startGraphQL(host: string, port: number, adminKey: string): Promi
     maskedErrors: { maskError: (error) => toClientError(error, log) },
   });
   const http = createHttpServer(
-    createRequestHandler({ yoga: yoga as never, db: undefined as never, log, maxGraphQLRequestBytes: config.graphql.maxRequestBytes }),
+    createRequestHandler({
+      yoga: yoga as never,
+      log,
+      maxGraphQLRequestBytes: config.graphql.maxRequestBytes,
+      readiness: () => Promise.reject(new Error('the baseline serves no readiness')),
+    }),
   );
   const ws = attachGraphQLWebSockets(http, yoga as never, { auth, bus } as never, config.graphql);
   const bound = await listen(http, host, port);
