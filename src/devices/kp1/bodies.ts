@@ -3,6 +3,7 @@
 // Kp1Failure.
 import { parseDateTime } from '../../lib/iso-8601.ts';
 import { MAX_JSON_DEPTH, isPlainObject, jsonProblem } from '../../lib/json.ts';
+import { LATEST_STORABLE_MS } from '../../lib/storable-time.ts';
 import { Kp1Failure, describe, quote } from './errors.ts';
 
 /** Longest result reasonPhrase (grammar: [11/CEP] calls it "a short textual description";
@@ -150,11 +151,9 @@ export function parseSamples(body: Body, receivedAt: Date, timestampField = 'tim
   return items.map((data) => ({ timestamp: sampleTimestamp(data, timestampField, receivedAt), data }));
 }
 
-/** Earliest and latest instants stored: PostgreSQL takes more, but dates travel as ISO text
- *  with four-digit years, and come back through `new Date(text)`, which reads years 0001-0099
- *  as 1901-1999. */
+/** Earliest sample instant stored: the database takes years from 0001 (lib/storable-time.ts),
+ *  but dates come back through `new Date(text)`, which reads years 0001-0099 as 1901-1999. */
 const FIRST_STORED_MS = new Date('0100-01-01T00:00:00Z').getTime();
-const LAST_STORED_MS = new Date('9999-12-31T23:59:59.999Z').getTime();
 
 /**
  * The instant a DCX sample is stamped with [kp1 §3]. [2/DCP] defines no timestamp field, so a
@@ -171,7 +170,7 @@ export function sampleTimestamp(data: unknown, timestampField: string, receivedA
   if (typeof value === 'number' && Number.isFinite(value)) date = new Date(value);
   else if (typeof value === 'string') date = parseDateTime(value, { variants: true, rollOver: false });
   const ms = date?.getTime();
-  return ms !== undefined && ms >= FIRST_STORED_MS && ms <= LAST_STORED_MS ? (date as Date) : receivedAt;
+  return ms !== undefined && ms >= FIRST_STORED_MS && ms <= LATEST_STORABLE_MS ? (date as Date) : receivedAt;
 }
 
 /**
