@@ -242,9 +242,8 @@ describe('PostgreSQL restarted under load', () => {
     );
     expect.soft(unclear, 'failures without a clear error').toEqual([]);
     const failed = ops.filter((o) => !o.ok);
-    // The guarantee is the drop itself: a failed MQTT result went with its connection.
-    const mqttFailures = failed.filter((o) => o.op === 'result-mqtt');
-    if (mqttFailures.length > 0) expect.soft(mqttFailures.map((o) => o.outcome), 'MQTT results refused').toContain('closed');
+    // The drop itself is required by the 'mqtt result' probe of the outage above: after it, the
+    // load's MQTT results may all find the device reconnecting ('offline'), so none is required here.
     console.log('slowest requests:', JSON.stringify([...ops].filter((o) => o.op !== 'result-mqtt').sort((a, b) => b.ms - a.ms).slice(0, 6)));
     const failing = failed.filter((o) => o.op !== 'result-mqtt');
     console.log(
