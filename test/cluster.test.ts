@@ -130,7 +130,7 @@ describe.skipIf(!usingPostgres)('a node with WORKERS=2', () => {
 describe.skipIf(!usingPostgres)('limits across the workers of a node', () => {
   let node: ServerProcess;
   beforeAll(async () => {
-    node = await startNode({ MUTATIONS_PER_MINUTE: '10', HTTP_MAX_CONNECTIONS_PER_ADDRESS: '4' });
+    node = await startNode({ MUTATIONS_PER_MINUTE: '10', HTTP_MAX_CONNECTIONS_PER_ADDRESS: '4', METRICS_PORT: '0' });
   }, 90_000);
   afterAll(() => node?.stop('SIGKILL'));
 
@@ -149,8 +149,13 @@ describe.skipIf(!usingPostgres)('limits across the workers of a node', () => {
     // 10 per minute: a burst of 10, and at most one more refilled during the test.
     expect(accepted).toBeGreaterThanOrEqual(10);
     expect(accepted).toBeLessThanOrEqual(11);
-    const metrics = await nodeMetrics(node);
+    // METRICS_PORT is the primary's own listener, and shows every worker.
+    const port = Number((await node.waitForLog((l) => l.msg === 'metrics listening'))['port']);
+    const res = await getMetrics(port);
+    expect(res.status).toBe(200);
+    const metrics = parsePrometheus(res.text);
     for (const worker of ['0', '1']) expect(total(metrics, 'cex_graphql_operations_total', { worker, operation_name: 'InvokeCommand' })).toBeGreaterThan(0);
+    expect((await getMetrics(node.httpPort)).status).toBe(404);
   });
 
   it('HTTP_MAX_CONNECTIONS_PER_ADDRESS caps the node, not each worker', async () => {

@@ -6,6 +6,7 @@
 // backoff, and gives up (exit 1) when workers keep dying; drains every worker on SIGTERM/SIGINT.
 import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry, Counter, Gauge } from 'prom-client';
 import type { Config } from '../config.ts';
 import { isCountChannel, type ShareDelta } from '../lib/cluster-share.ts';
@@ -241,6 +242,7 @@ export function runPrimary(config: Config, entry: string): void {
     if (metricsPort !== undefined) {
       // The primary's own listener: a scrape sees every worker, whichever would have taken it.
       metricsServer = await listenForMetrics(createMetricsHandler({ token: config.metrics.token, collect: nodeMetrics }), metricsPort, config.host);
+      log.info({ port: (metricsServer.address() as AddressInfo).port }, 'metrics listening');
     }
     log.info({ workers: slots.length }, 'starting workers');
     fork(slots[0]!);
