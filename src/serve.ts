@@ -10,7 +10,8 @@ import { createLogger } from './logger.ts';
 import { StartupError } from './startup-error.ts';
 
 export async function serve(config: Config): Promise<void> {
-  const link = cluster.isWorker ? joinPrimary() : undefined;
+  // Only under our own primary (CEX_WORKER): under another cluster manager (PM2) this is a plain server.
+  const link = cluster.isWorker && config.workerSlot !== undefined ? joinPrimary() : undefined;
   const logger = config.workerSlot === undefined ? undefined : createLogger(config.logLevel).child({ worker: config.workerSlot });
   const app = createApp(config, { logger, node: link?.node });
   let stopping = false;
