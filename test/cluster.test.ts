@@ -201,6 +201,14 @@ describe('WORKERS at start', () => {
     expect(proc.stderr()).toMatch(/WORKERS must be 1 with the embedded database \(PGlite is single-process\), got 2; set DATABASE_URL/);
   });
 
+  it('an unreachable database stops the start with one line (exit 1), however many workers', async () => {
+    const proc = spawnLines(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { PATH: process.env['PATH'], WORKERS: '2', DATABASE_URL: 'postgres://cex@127.0.0.1:1/cex', HOST: '127.0.0.1', PORT: '0', MQTT_PORT: '0', LOG_LEVEL: 'warn' },
+    });
+    expect(await proc.exited).toBe(1);
+    expect(proc.stderr().trim().split('\n')).toEqual(['cex could not start: cannot use the database at DATABASE_URL (127.0.0.1:1/cex): connect ECONNREFUSED 127.0.0.1:1']);
+  }, 60_000);
+
   it.skipIf(!usingPostgres)('a busy port stops the start with one line (exit 1), however many workers', async () => {
     const busy: TcpServer = createTcpServer();
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
