@@ -28,8 +28,10 @@ import { polling } from './scenarios/06-polling.ts';
 import { fleetPaging } from './scenarios/07-fleet-paging.ts';
 import { consoleLoad } from './scenarios/08-console-load.ts';
 import { startup } from './scenarios/09-startup.ts';
+import { notifyFanout } from './scenarios/10-notify-fanout.ts';
+import { workers } from './scenarios/11-workers.ts';
 
-const SCENARIOS: readonly Scenario[] = [e2e, latency, results, subscriptions, connections, polling, fleetPaging, consoleLoad, startup];
+const SCENARIOS: readonly Scenario[] = [e2e, latency, results, subscriptions, connections, polling, fleetPaging, consoleLoad, startup, notifyFanout, workers];
 
 async function main(config: BenchConfig, run: RunInfo, servers: Servers, workers: WorkerPool): Promise<void> {
   const { settings } = config;

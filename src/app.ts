@@ -29,7 +29,8 @@ import type { Services } from './services.ts';
 import { openDatabase, type Database } from './storage/db.ts';
 import { countTransactions } from './metrics/database.ts';
 import { createMetricsHandler, listenForMetrics, metricsElsewhere } from './metrics/endpoint.ts';
-import { isHealthPath, readiness } from './readiness.ts';
+import { isHealthPath, readiness, type Readiness } from './readiness.ts';
+import type { NodeView } from './cluster/worker.ts';
 import { StartupError } from './startup-error.ts';
 
 export interface AppOptions {
@@ -38,6 +39,9 @@ export interface AppOptions {
   logger?: Logger;
   /** Called once with the secret of a freshly created bootstrap admin key. */
   onBootstrapKey?: (secret: string) => void;
+  /** A cluster worker (WORKERS > 1): /readyz and /metrics answer for the whole node, and
+   *  METRICS_PORT is the primary's. */
+  node?: NodeView;
 }
 
 export interface App {
@@ -54,6 +58,8 @@ export interface App {
   readonly mqttUrl: string;
   /** Available after start(). */
   readonly mqtt: MqttServer;
+  /** This process's own readiness (readiness.ts). */
+  readiness(): Promise<Readiness>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -125,8 +131,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       console: createConsoleHandler(config.consoleDir, log),
       graphiql: config.graphql.graphiql,
       maxGraphQLRequestBytes: config.graphql.maxRequestBytes,
-      metrics: config.metrics.port === undefined ? createMetricsHandler(config.metrics) : metricsElsewhere,
-      readiness: () => readiness(database!, shutdown.signal),
+      metrics: config.metrics.port === undefined ? createMetricsHandler({ ...config.metrics, collect: options.node?.metrics }) : metricsElsewhere,
+      readiness: options.node?.readiness ?? ownReadiness,
     });
     http = createLimitedServer(config.http, log, (req, res) => {
       if (shutdown.signal.aborted && !isHealthPath(req.url)) {
@@ -162,7 +168,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     }).catch((error: unknown) => {
       throw listenError(error, 'MQTT', 'MQTT_PORT', config.mqttPort, config.host);
     });
-    if (config.metrics.port !== undefined) {
+    if (config.metrics.port !== undefined && !options.node) {
       const port = config.metrics.port;
       metricsServer = await listenForMetrics(createMetricsHandler(config.metrics), port, config.host).catch((error: unknown) => {
         throw listenError(error, 'Metrics', 'METRICS_PORT', port, config.host);
@@ -176,6 +182,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       if (options.onBootstrapKey) options.onBootstrapKey(secret);
       else printBootstrapKey(secret, httpPort);
     }
+  }
+
+  function ownReadiness(): Promise<Readiness> {
+    return readiness(database!, shutdown.signal);
   }
 
   async function stop(): Promise<void> {
@@ -235,6 +245,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       if (!mqtt) throw new Error('The app is not started.');
       return mqtt;
     },
+    readiness: ownReadiness,
     start,
     stop,
   };

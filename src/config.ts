@@ -1,6 +1,7 @@
 // The only reader of process.env. Every variable is parsed once, all problems are reported
 // together with the variable's name, and the rest of the code gets a typed object frozen all the
 // way down. Limits an operator cannot set are here too, so every limit has one home.
+import { availableParallelism } from 'node:os';
 import postgres from 'postgres';
 import { deepFreeze, type DeepReadonly } from './lib/deep-freeze.ts';
 import { fromProjectRoot } from './lib/project-root.ts';
@@ -36,6 +37,10 @@ interface Settings {
   };
   port: number;
   mqttPort: number;
+  /** Server processes sharing the ports (node:cluster); 1 runs the server in this process. */
+  workers: number;
+  /** In a worker the primary forked (CEX_WORKER, set by the primary): its slot, 0 … workers − 1. */
+  workerSlot: number | undefined;
   database: DatabaseConfig;
   adminApiKey: string | undefined;
   logLevel: LogLevel;
@@ -266,6 +271,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     database = { kind: 'postgres', url, poolSize, operatorStatementTimeoutMs };
   }
 
+  // PGlite lives inside one process: a second process would open its own copy of the files.
+  const workers = int('WORKERS', database.kind === 'postgres' ? availableParallelism() : 1, 1, 1024);
+  if (workers > 1 && database.kind === 'pglite') {
+    problems.push(`WORKERS must be 1 with the embedded database (PGlite is single-process), got ${workers}; set DATABASE_URL to run several workers`);
+  }
+
   const adminApiKey = str('ADMIN_API_KEY');
   if (adminApiKey !== undefined && adminApiKey.length < 16) {
     problems.push('ADMIN_API_KEY must be at least 16 characters long');
@@ -278,6 +289,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     presence: { heartbeatMs: 10_000, staleAfterMs: 35_000, lastSeenThrottleMs: 30_000, flushMs: 250 },
     port,
     mqttPort,
+    workers,
+    workerSlot: str('CEX_WORKER') === undefined ? undefined : Number(str('CEX_WORKER')),
     database,
     adminApiKey,
     logLevel,

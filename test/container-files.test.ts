@@ -1,9 +1,10 @@
 // The image and compose files, checked by rules a linter (hadolint) would apply, since Docker is
 // not available where the tests run; and the image's exact CMD run here against the build.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { buildServer, killGroup, ROOT, SERVER_ENTRY, startServer, tempDir, type Started } from './support/built-server.ts';
 import { usingPostgres } from './support/app.ts';
 
@@ -89,6 +90,94 @@ describe('docker-compose.yml', () => {
     expect(compose).toMatch(/depends_on:\s+postgres:\s+condition: service_healthy/);
     expect(compose).toMatch(/healthcheck:\s+test: \["CMD-SHELL", "pg_isready/);
     expect(compose).toMatch(/image: postgres:15\.\d+/);
+  });
+});
+
+interface ComposeService {
+  profiles?: string[];
+  image?: string;
+  build?: string;
+  init?: boolean;
+  depends_on?: Record<string, { condition: string }> | string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  expose?: string[];
+  volumes?: string[];
+  stop_grace_period?: string;
+}
+
+/** HAProxy's sections (`backend cex_http` → its lines), comments and blank lines dropped. */
+function haproxySections(text: string): Map<string, string[]> {
+  const sections = new Map<string, string[]>();
+  let current: string[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (!line) continue;
+    if (/^\S/.test(raw)) sections.set(line, (current = []));
+    else current.push(line);
+  }
+  return sections;
+}
+
+describe('docker-compose.yml, profile "cluster": two nodes behind HAProxy', () => {
+  const services = (parseYaml(read('docker-compose.yml')) as { services: Record<string, ComposeService> }).services;
+  const nodes = ['cex-1', 'cex-2'];
+  const haproxy = haproxySections(read('deploy/haproxy.cfg'));
+
+  it('adds the nodes and HAProxy under the profile, leaving the default services as they were', () => {
+    for (const name of [...nodes, 'haproxy']) expect(services[name]?.profiles, name).toEqual(['cluster']);
+    expect(services['postgres']?.profiles).toBeUndefined();
+    expect(services['cex']?.profiles).toBeUndefined();
+  });
+
+  it('runs each node like the single server, on the same PostgreSQL, reachable only through HAProxy', () => {
+    for (const name of nodes) {
+      const node = services[name]!;
+      expect(node.build).toBe('.');
+      expect(node.init).toBe(true);
+      expect(node.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
+      expect(node.environment?.['DATABASE_URL']).toBe(services['cex']!.environment!['DATABASE_URL']);
+      expect(node.environment).toMatchObject({ GRAPHIQL: 'false', ANONYMOUS_INTROSPECTION: 'false' });
+      expect(node.ports).toBeUndefined();
+      expect(node.expose?.sort()).toEqual(['1883', '8080']);
+      expect(parseInt(node.stop_grace_period ?? '0')).toBeGreaterThanOrEqual(15);
+      // Behind a proxy every connection comes from its address (README, Security).
+      for (const cap of ['MQTT_MAX_CONNECTIONS_PER_ADDRESS', 'MQTT_MAX_PUBLISHES_PER_ADDRESS_PER_SECOND', 'HTTP_MAX_CONNECTIONS_PER_ADDRESS']) {
+        expect(Number(node.environment?.[cap]), `${name} ${cap}`).toBeGreaterThanOrEqual(1_000_000);
+      }
+    }
+  });
+
+  it('publishes HAProxy with deploy/haproxy.cfg, after both nodes', () => {
+    const lb = services['haproxy']!;
+    expect(lb.image).toMatch(/^haproxy:\d+\.\d+/);
+    expect(lb.volumes).toContain('./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro');
+    expect(lb.depends_on).toEqual(nodes);
+    const published = (lb.ports ?? []).map((p) => p.split(':').at(-1));
+    expect(published).toEqual(expect.arrayContaining(['8080', '1883']));
+  });
+
+  it('balances HTTP and MQTT (TCP mode) over both nodes, each checked on GET /readyz', () => {
+    const frontends = [...haproxy].filter(([name]) => name.startsWith('frontend '));
+    expect(frontends.map(([, lines]) => lines.find((l) => l.startsWith('bind '))).sort()).toEqual(['bind :1883', 'bind :8080']);
+    for (const [backend, port] of [['backend cex_http', '8080'], ['backend cex_mqtt', '1883']] as const) {
+      const lines = haproxy.get(backend)!;
+      expect(lines, backend).toBeDefined();
+      expect(lines.filter((l) => l.startsWith('server ')), backend).toEqual(nodes.map((n) => `server ${n} ${n}:${port}`));
+      expect(lines).toContain('option httpchk');
+      expect(lines).toContain('http-check send meth GET uri /readyz');
+      expect(lines).toContain('http-check expect status 200');
+    }
+    expect(haproxy.get('backend cex_mqtt')).toContain('mode tcp');
+    expect(haproxy.get('frontend mqtt')).toContain('mode tcp');
+    // The MQTT port has no /readyz: its check goes to the node's HTTP port.
+    expect(haproxy.get('backend cex_mqtt')!.find((l) => l.startsWith('default-server '))).toMatch(/\bport 8080\b/);
+    expect(haproxy.get('defaults')!.find((l) => l.startsWith('default-server '))).toMatch(/\bcheck\b/);
+  });
+
+  it.skipIf(!existsSync('/usr/sbin/haproxy'))('is a configuration HAProxy accepts (haproxy -c)', () => {
+    const check = spawnSync('/usr/sbin/haproxy', ['-c', '-f', join(ROOT, 'deploy/haproxy.cfg')], { encoding: 'utf8' });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
   });
 });
 

@@ -111,6 +111,8 @@ function sizeProfile(argv: Argv) {
     fleetPaging: { commands: quick ? 100_000 : 1_000_000, endpoints: quick ? 1000 : 10_000, pages: quick ? 40 : 200, slowPages: quick ? 5 : 20 },
     /** The console's device page: one endpoint's history written with SQL, then cold loads in chromium. */
     consoleLoad: { commands: quick ? 1000 : 10_000, loads: quick ? 3 : 10 },
+    /** NOTIFY fan-out to 0–8 listening processes: events per listener count, publishing connections, payload size. */
+    notifyFanout: { events: sc(quick ? 2000 : 20_000), concurrency: 8, payloadBytes: 200 },
     raw: { single: sc(quick ? 500 : 10_000), batched: sc(quick ? 2000 : 40_000), batch: 100, concurrency: 10 },
     serverLimits: LOAD_LIMITS,
   };

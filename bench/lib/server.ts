@@ -53,6 +53,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     HOST: '127.0.0.1',
     ADMIN_API_KEY: options.adminKey,
     LOG_LEVEL: 'warn',
+    // One server process unless a scenario asks for more: CPU and memory are read from its pid.
+    WORKERS: '1',
     ...LOAD_LIMITS,
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : { DATA_DIR: options.dataDir! }),
     ...options.env,

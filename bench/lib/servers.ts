@@ -66,8 +66,8 @@ export class Servers {
     return { kind: 'postgres', source: 'private PostgreSQL 15 started by the bench (initdb defaults otherwise)', settings: pg.settings };
   }
 
-  /** Starts the service; `label` names its memory probe file and CPU profile directory. */
-  async startServer(label: string): Promise<RunningServer> {
+  /** Starts the service; `label` names its memory probe file and CPU profile directory; `env` adds to its environment. */
+  async startServer(label: string, env: Record<string, string> = {}): Promise<RunningServer> {
     const { settings } = this.config;
     const profDir = join(this.run.profDir, label);
     // Default profile names (CPU.<date>.<time>.<pid>.<tid>.<seq>): tsx's loader thread writes one too.
@@ -82,6 +82,7 @@ export class Servers {
       nofile: this.run.nofile,
       root: this.config.serverRoot,
       probeFile: join(this.run.resultsDir, `${this.run.stamp}-${label}-memory.json`),
+      env,
     });
     this.service = s;
     await this.janitor?.call('register', { key: 'server', item: { kind: 'process', pid: s.pid } });

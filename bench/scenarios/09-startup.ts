@@ -18,7 +18,7 @@ interface StartFigures {
 }
 
 async function measureStart(ctx: BenchContext, root: string, database: Record<string, string>, idleMs: number): Promise<StartFigures> {
-  const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOST: '127.0.0.1', PORT: '0', MQTT_PORT: '0', LOG_LEVEL: 'info', ADMIN_API_KEY: ctx.run.adminKey, ...database };
+  const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOST: '127.0.0.1', PORT: '0', MQTT_PORT: '0', LOG_LEVEL: 'info', WORKERS: '1', ADMIN_API_KEY: ctx.run.adminKey, ...database };
   const started = now();
   const child = spawn(process.execPath, ['dist/server/main.js'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

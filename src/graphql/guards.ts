@@ -3,7 +3,7 @@
 // (depth, aliases, tokens, cost) come from graphql-armor in server.ts.
 import { BREAK, GraphQLError, Kind, visit, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { TokenBucket } from '../lib/token-bucket.ts';
+import { KeyedTokenBuckets } from '../lib/keyed-token-buckets.ts';
 import type { GraphQLContext } from './context.ts';
 
 export interface GuardOptions {
@@ -13,15 +13,12 @@ export interface GuardOptions {
 }
 
 export function operationGuards(options: GuardOptions): Plugin<GraphQLContext> {
-  const buckets = new Map<string, TokenBucket>();
   const capacity = options.mutationsPerMinute;
+  // Shared by the workers of a node (WORKERS); 100,000 keys bound the memory, not the keys.
+  const buckets = new KeyedTokenBuckets(capacity, capacity / 60, 100_000, 'graphql-mutations');
 
   /** 0 when the key may run `cost` more mutations now, otherwise the seconds to wait. */
-  const take = (keyId: string, cost: number): number => {
-    let bucket = buckets.get(keyId);
-    if (!bucket) buckets.set(keyId, (bucket = new TokenBucket(capacity, capacity / 60)));
-    return Math.ceil(bucket.take(cost));
-  };
+  const take = (keyId: string, cost: number): number => Math.ceil(buckets.take(keyId, cost));
 
   return {
     // Refusals become the operation's result (not a thrown error, which would end a graphql-ws

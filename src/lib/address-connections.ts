@@ -1,8 +1,10 @@
 // Open connections per source address, for listeners that face the internet (MQTT and HTTP):
 // those over the cap are refused, and the refusals are logged once per address per period, so a
-// client hammering the listener cannot flood the log.
+// client hammering the listener cannot flood the log. In a cluster the workers of a node count
+// each other's connections too (cluster-share.ts), so the cap is per node, not per worker.
 import type { Socket } from 'node:net';
 import type { Logger } from '../logger.ts';
+import { shareChannel } from './cluster-share.ts';
 
 /** How often refusals for one address are logged at most. */
 const WARN_EVERY_MS = 60_000;
@@ -11,13 +13,22 @@ export class AddressConnections {
   private readonly open = new Map<string, number>();
   /** When each address was last logged, oldest first. */
   private readonly warned = new Map<string, number>();
+  /** Open connections per address on the node's other workers. */
+  private readonly elsewhere = new Map<string, number>();
+  private readonly report: ((address: string, delta: number) => void) | undefined;
 
   constructor(
     private readonly max: number,
     private readonly log: Logger,
     /** Names the listener in the log line. */
     private readonly listener: string,
-  ) {}
+  ) {
+    this.report = shareChannel(`count:connections:${listener}`, (address, delta) => {
+      const open = (this.elsewhere.get(address) ?? 0) + delta;
+      if (open > 0) this.elsewhere.set(address, open);
+      else this.elsewhere.delete(address);
+    });
+  }
 
   /**
    * False when the address already has `max` connections (the caller closes the socket);
@@ -26,12 +37,14 @@ export class AddressConnections {
   admit(socket: Socket, now = Date.now()): boolean {
     const address = socket.remoteAddress ?? 'unknown';
     const count = this.open.get(address) ?? 0;
-    if (count >= this.max) {
+    if (count + (this.elsewhere.get(address) ?? 0) >= this.max) {
       this.refused(address, now);
       return false;
     }
     this.open.set(address, count + 1);
+    this.report?.(address, 1);
     socket.once('close', () => {
+      this.report?.(address, -1);
       const left = (this.open.get(address) ?? 1) - 1;
       if (left > 0) this.open.set(address, left);
       else this.open.delete(address);

@@ -24,6 +24,13 @@ export class TokenBucket {
     return 0;
   }
 
+  /** Takes `cost` tokens whatever is left (another worker of the node already granted them): the
+   *  bucket may go below zero, and grants nothing until it has refilled past that debt. */
+  charge(cost: number, now = Date.now()): void {
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.at) / 1000) * this.perSecond) - cost;
+    this.at = now;
+  }
+
   /** Whether the bucket has refilled completely: it then behaves exactly like a new one. */
   isFull(now = Date.now()): boolean {
     return this.tokens + ((now - this.at) / 1000) * this.perSecond >= this.capacity;

@@ -10,6 +10,8 @@ export const METRICS_PATH = '/metrics';
 export interface MetricsOptions {
   /** Required as a Bearer token when set. */
   token: string | undefined;
+  /** The text to serve; unset: this process's registry (a cluster's node collects every worker's). */
+  collect?: () => Promise<string>;
 }
 
 export type MetricsHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -27,7 +29,7 @@ export function createMetricsHandler(options: MetricsOptions): MetricsHandler {
     }
     let text: string;
     try {
-      text = await registry.metrics();
+      text = await (options.collect ? options.collect() : registry.metrics());
     } catch {
       return sendJson(res, 500, { error: 'The metrics could not be collected.' });
     }

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.ts';
 import { authorize } from '../domain/auth.ts';
 import type { Principal } from '../domain/types.ts';
-import { TokenBucket } from '../lib/token-bucket.ts';
+import { KeyedTokenBuckets } from '../lib/keyed-token-buckets.ts';
 import type { Logger } from '../logger.ts';
 import type { Services } from '../services.ts';
 import type { RestContext, RestOptions } from './context.ts';
@@ -58,11 +58,10 @@ export function createRestHandler(services: Services, config: RestConfig, log: L
     invokesPerMinute: config.graphql.mutationsPerMinute,
     shutdown,
   };
-  const buckets = new Map<string, TokenBucket>();
+  // Shared by the workers of a node (WORKERS); 100,000 keys bound the memory, not the keys.
+  const buckets = new KeyedTokenBuckets(options.invokesPerMinute, options.invokesPerMinute / 60, 100_000, 'rest-invokes');
   const limitInvoke = (actor: Principal) => {
-    let bucket = buckets.get(actor.keyId);
-    if (!bucket) buckets.set(actor.keyId, (bucket = new TokenBucket(options.invokesPerMinute, options.invokesPerMinute / 60)));
-    const wait = Math.ceil(bucket.take());
+    const wait = Math.ceil(buckets.take(actor.keyId));
     if (wait > 0) {
       throw new RestError(429, `Too many invokes for this API key (limit ${options.invokesPerMinute} per minute); retry in ${wait} s.`, {
         'retry-after': String(wait),

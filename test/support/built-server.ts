@@ -67,6 +67,7 @@ export function serverEnv(env: Record<string, string | undefined>): Record<strin
     MQTT_PORT: '0',
     LOG_LEVEL: 'info',
     CONSOLE_DIR: join(ROOT, 'console'),
+    WORKERS: '1',
     ...env,
   };
   return Object.fromEntries(Object.entries(base).filter((e): e is [string, string] => e[1] !== undefined));

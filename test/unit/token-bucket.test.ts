@@ -17,4 +17,16 @@ describe('TokenBucket', () => {
     expect(bucket.take(5, 60_000)).toBe(0.5);
     expect(bucket.take(4, 60_000)).toBe(0);
   });
+
+  it('charges what another worker granted, into debt, and grants again only once the debt is refilled', () => {
+    const bucket = new TokenBucket(4, 2, 0);
+    expect(bucket.take(3, 0)).toBe(0);
+    bucket.charge(3, 0);
+    expect(bucket.take(1, 0)).toBe(1.5);
+    expect(bucket.take(1, 1499)).toBeGreaterThan(0);
+    expect(bucket.take(1, 1500)).toBe(0);
+    bucket.charge(10, 60_000);
+    expect(bucket.isFull(60_000 + 4_999)).toBe(false);
+    expect(bucket.isFull(60_000 + 5_000)).toBe(true);
+  });
 });

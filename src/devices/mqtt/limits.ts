@@ -44,8 +44,8 @@ export class PublishRate {
   constructor(private readonly limits: RateLimits) {
     const perToken = limits.maxPublishesPerTokenPerSecond;
     const perAddress = limits.maxPublishesPerAddressPerSecond;
-    this.tokens = new KeyedTokenBuckets(perToken * 2, perToken, MAX_BUDGET_KEYS);
-    this.addresses = new KeyedTokenBuckets(perAddress * 2, perAddress, MAX_BUDGET_KEYS);
+    this.tokens = new KeyedTokenBuckets(perToken * 2, perToken, MAX_BUDGET_KEYS, 'mqtt-publishes-per-token');
+    this.addresses = new KeyedTokenBuckets(perAddress * 2, perAddress, MAX_BUDGET_KEYS, 'mqtt-publishes-per-address');
   }
 
   /**

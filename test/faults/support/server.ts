@@ -102,6 +102,8 @@ export class ServerProcess {
       // Tests drive many requests over few connections; the production limits are not under test.
       MQTT_MAX_PUBLISHES_PER_SECOND: '100000',
       MUTATIONS_PER_MINUTE: '10000000',
+      // One process, as before WORKERS: the tests signal and kill it by its pid.
+      WORKERS: '1',
       ...(this.options.name ? { PGAPPNAME: this.options.name } : {}),
       ...(this.options.databaseUrl ? { DATABASE_URL: this.options.databaseUrl } : { DATA_DIR: this.options.dataDir! }),
       ...this.options.env,
