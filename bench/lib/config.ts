@@ -111,6 +111,8 @@ function sizeProfile(argv: Argv) {
     fleetPaging: { commands: quick ? 100_000 : 1_000_000, endpoints: quick ? 1000 : 10_000, pages: quick ? 40 : 200, slowPages: quick ? 5 : 20 },
     /** The console's device page: one endpoint's history written with SQL, then cold loads in chromium. */
     consoleLoad: { commands: quick ? 1000 : 10_000, loads: quick ? 3 : 10 },
+    /** invokeCommands to one version's endpoints (written with SQL), timed over GraphQL. */
+    bulk: { endpoints: quick ? 1000 : 10_000, runs: quick ? 2 : 5 },
     raw: { single: sc(quick ? 500 : 10_000), batched: sc(quick ? 2000 : 40_000), batch: 100, concurrency: 10 },
     serverLimits: LOAD_LIMITS,
   };
