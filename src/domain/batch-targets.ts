@@ -25,10 +25,10 @@ export interface ResolvedTarget {
   skipped: SkippedEndpoint[];
 }
 
-/** The input as the idempotency hash sees it: ids lower-cased, absent fields left out. */
+/** The input as the idempotency hash sees it: the same set of ids in any order or case is the same target. */
 export function normalizeTarget(input: TargetInput): TargetInput {
   const given = checkShape(input);
-  if (given === 'endpointIds') return { endpointIds: input.endpointIds!.map((id) => id.toLowerCase()) };
+  if (given === 'endpointIds') return { endpointIds: [...new Set(input.endpointIds!.map((id) => id.toLowerCase()))].sort() };
   if (given === 'applicationVersion') return { applicationVersion: input.applicationVersion! };
   return input.search ? { application: input.application!, search: input.search } : { application: input.application! };
 }
