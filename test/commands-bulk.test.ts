@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import { graphql } from '../src/graphql/typed.ts';
 import { createApiKey, createEndpoint, revokeEndpoint } from './support/api.ts';
-import { ADMIN_PRINCIPAL, collect, gql, gqlData, startApp, testConfig, textOf, unique, waitFor, wsClient } from './support/app.ts';
+import { ADMIN_PRINCIPAL, collect, gql, gqlData, sseSubscribe, startApp, untilSubscribed, testConfig, textOf, unique, waitFor, wsClient } from './support/app.ts';
 import {
   CancelCommandBatch,
   CommandBatch,
@@ -17,6 +17,7 @@ import {
   storedCounts,
 } from './support/batches.ts';
 import { rawQuery } from './support/db.ts';
+import { CommandStatusChanged } from './support/documents.ts';
 import { kp1 } from './support/devices-concurrency.ts';
 import { bindDevice, closeDevices, commandsIn, connectDevice, kp1Topic, type Device } from './support/mqtt.ts';
 
@@ -92,6 +93,10 @@ describe('invokeCommands', () => {
 
   it('reaches HTTP devices on their next poll, and each command knows its batch', async () => {
     const fleet = await createFleet(a, 3);
+    // The batch's one event reaches an endpoint's subscribers as that command's PENDING event.
+    const client = wsClient(b);
+    const sub = collect(client, CommandStatusChanged, { endpointId: fleet[1]!.endpointId });
+    await untilSubscribed(sub, () => a.services.commands.invoke(ADMIN_PRINCIPAL, { endpointId: fleet[1]!.endpointId, commandType: 'probe' }));
     const batch = await invokeCommands(a, {
       target: { endpointIds: fleet.map((f) => f.endpointId.toUpperCase()) },
       commandType: 'reboot',
@@ -108,6 +113,9 @@ describe('invokeCommands', () => {
     const detail = (await gqlData(a, CommandBatch, { id: batch.id, first: 10 })).commandBatch!;
     expect(detail.commands.edges.map((e) => e.node.endpoint.id).sort()).toEqual(fleet.map((f) => f.endpointId).sort());
     expect(detail.commands.edges.every((e) => e.node.batch?.id === batch.id)).toBe(true);
+    await sub.waitFor((events) => events.some((e) => e.commandStatusChanged.commandType === 'reboot' && e.commandStatusChanged.status === 'PENDING'));
+    sub.dispose();
+    await client.dispose();
   });
 
   it('skips revoked and unknown endpoints and reports them, and composes the payload per application version', async () => {
@@ -175,6 +183,9 @@ describe('invokeCommands', () => {
     expect(errorCode(other)).toBe('CONFLICT');
     expect(other.errors![0]!.message).toContain(key);
     // Two processes, one new key, at the same moment: one batch.
+    // The same ids in another order and case are the same target.
+    const reordered = await invokeCommands(b, { ...input, target: { endpointIds: fleet.map((f) => f.endpointId.toUpperCase()).reverse() } });
+    expect(reordered.id).toBe(first.id);
     const raced = { ...input, idempotencyKey: unique('race') };
     const [x, y] = await Promise.all([invokeCommands(a, raced), invokeCommands(b, raced)]);
     expect(x.id).toBe(y.id);
@@ -231,6 +242,12 @@ describe('invokeCommands', () => {
     await finished;
     expect(events[0]!.done).toBe(false);
     expect(events.at(-1)).toMatchObject({ done: true, counts: { canceled: 1 } });
+    // Over SSE too: the final state of a finished batch, then the end of the stream.
+    const sse = await sseSubscribe(a, CommandBatchProgress, { id: newer.id }, viewer.secret);
+    await sse.waitFor((events) => events.length > 0);
+    await waitFor(() => sse.ended());
+    expect(sse.events.map((e) => e.data?.commandBatchProgress.done)).toEqual([true]);
+    await sse.close();
     const missing = collect(client, CommandBatchProgress, { id: '00000000-0000-4000-8000-00000000abcd' });
     await waitFor(() => missing.errors.length > 0);
     expect(JSON.stringify(missing.errors)).toMatch(/NOT_FOUND/);
