@@ -6,6 +6,7 @@ import type { BatchCounts, BatchTarget, CommandBatch, SkippedEndpoint, StatusCod
 import type { Command, CommandStatus, Door, Invoker } from '../domain/types.ts';
 import { commandColumns, toCommand } from './command-store.ts';
 import type { Db } from './db.ts';
+import { escapeLike } from './fleet-store.ts';
 import { commandBatches, commands, endpoints } from './schema.ts';
 
 /** An endpoint a batch may address: what decides whether it gets a command. */
@@ -35,7 +36,7 @@ export async function findTargetsByIds(db: Db, ids: string[]): Promise<TargetEnd
 export async function findTargetsOfVersions(db: Db, versionIds: string[], search: string | undefined, limit: number): Promise<TargetEndpoint[]> {
   if (versionIds.length === 0) return [];
   const where: SQL[] = [inArray(endpoints.applicationVersionId, versionIds)];
-  if (search) where.push(ilike(endpoints.name, `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
+  if (search) where.push(ilike(endpoints.name, `%${escapeLike(search)}%`));
   return db.select(targetColumns).from(endpoints).where(and(...where)).orderBy(endpoints.id).limit(limit);
 }
 
