@@ -38,7 +38,7 @@ describe('invokeCommands', () => {
     const fleet = await createFleet(a, 1000);
     const devices: Device[] = [];
     for (let i = 0; i < fleet.length; i += 100) {
-      devices.push(...(await Promise.all(fleet.slice(i, i + 100).map((_, k) => connectDevice(i + k < 500 ? a : b)))));
+      devices.push(...(await Promise.all(fleet.slice(i, i + 100).map((_, k) => connectDevice((i + k) % 2 === 0 ? a : b)))));
     }
     for (let i = 0; i < fleet.length; i += 100) {
       await Promise.all(fleet.slice(i, i + 100).map((fx, k) => bindDevice(devices[i + k]!, fx)));
