@@ -200,10 +200,17 @@ describe('invokeCommands', () => {
     await kp1(a, fleet[0]!, 'result/x', [{ id: polled[0]!.id, statusCode: 200 }]);
     const late = commandsIn((await kp1(a, fleet[1]!, 'command/x', {})).text)[0]!;
 
+    const client = wsClient(a);
+    const sub = collect(client, CommandStatusChanged, { endpointId: fleet[2]!.endpointId });
+    await untilSubscribed(sub, () => a.services.commands.invoke(ADMIN_PRINCIPAL, { endpointId: fleet[2]!.endpointId, commandType: 'probe' }));
     const canceled = (await gqlData(b, CancelCommandBatch, { id: batch.id })).cancelCommandBatch;
     expect(canceled.counts).toEqual({ pending: 0, executed: 1, expired: 0, canceled: 2 });
     expect(canceled.done).toBe(true);
     expect(commandsIn((await kp1(a, fleet[2]!, 'command/x', {})).text)).toEqual([]);
+    // The cancel's one event reaches the endpoint's subscribers as that command's CANCELED event.
+    await sub.waitFor((events) => events.some((e) => e.commandStatusChanged.commandType === 'x' && e.commandStatusChanged.status === 'CANCELED'));
+    sub.dispose();
+    await client.dispose();
     const result = await kp1(b, fleet[1]!, 'result/x', [{ id: late.id, statusCode: 204 }]);
     expect(result.status).toBe(200);
     const after = (await gqlData(a, CommandBatch, { id: batch.id, statuses: ['EXECUTED'] })).commandBatch!;
