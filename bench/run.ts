@@ -30,8 +30,9 @@ import { consoleLoad } from './scenarios/08-console-load.ts';
 import { startup } from './scenarios/09-startup.ts';
 import { notifyFanout } from './scenarios/10-notify-fanout.ts';
 import { workers } from './scenarios/11-workers.ts';
+import { bulkInvoke } from './scenarios/12-bulk-invoke.ts';
 
-const SCENARIOS: readonly Scenario[] = [e2e, latency, results, subscriptions, connections, polling, fleetPaging, consoleLoad, startup, notifyFanout, workers];
+const SCENARIOS: readonly Scenario[] = [e2e, latency, results, subscriptions, connections, polling, fleetPaging, consoleLoad, startup, notifyFanout, workers, bulkInvoke];
 
 async function main(config: BenchConfig, run: RunInfo, servers: Servers, workers: WorkerPool): Promise<void> {
   const { settings } = config;

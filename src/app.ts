@@ -10,6 +10,7 @@ import { CommandService } from './domain/commands.ts';
 import { CommandSchemaService } from './domain/command-schema-service.ts';
 import { ExpirySweeper } from './domain/expiry.ts';
 import { FleetService } from './domain/fleet.ts';
+import { BatchService, batchCommands } from './domain/batches.ts';
 import { PresenceService } from './domain/presence.ts';
 import { RegistryService } from './domain/registry.ts';
 import { SubscriptionService } from './domain/subscriptions.ts';
@@ -89,7 +90,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     let telemetry!: TelemetryService;
     const bus = new EventBus(
       database,
-      { command: (id) => commands.byId(id), telemetry: (ids) => telemetry.byIds(ids) },
+      { command: (id) => commands.byId(id), telemetry: (ids) => telemetry.byIds(ids), batchCommands: (change) => batchCommands(db, change) },
       log,
     );
     const registry = new RegistryService(db, bus, log);
@@ -99,7 +100,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     const auth = new AuthService(db, bus, config.adminApiKey, log);
     const subscriptions = new SubscriptionService(bus, registry, commands);
     const presence = new PresenceService(db, config.presence, log);
-    services = { auth, registry, commands, telemetry, schemas, subscriptions, fleet: new FleetService(db), presence, bus };
+    const batches = new BatchService(db, bus, commands, log);
+    services = { auth, registry, commands, telemetry, schemas, subscriptions, fleet: new FleetService(db), presence, bus, batches };
     await bus.start();
     await presence.start();
     offSchemas = await schemas.start();

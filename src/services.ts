@@ -3,6 +3,7 @@ import type { AuthService } from './domain/auth.ts';
 import type { CommandService } from './domain/commands.ts';
 import type { CommandSchemaService } from './domain/command-schema-service.ts';
 import type { FleetService } from './domain/fleet.ts';
+import type { BatchService } from './domain/batches.ts';
 import type { PresenceService } from './domain/presence.ts';
 import type { RegistryService } from './domain/registry.ts';
 import type { SubscriptionService } from './domain/subscriptions.ts';
@@ -19,4 +20,5 @@ export interface Services {
   fleet: FleetService;
   presence: PresenceService;
   bus: EventBus;
+  batches: BatchService;
 }

@@ -113,6 +113,8 @@ function sizeProfile(argv: Argv) {
     consoleLoad: { commands: quick ? 1000 : 10_000, loads: quick ? 3 : 10 },
     /** NOTIFY fan-out to 0–8 listening processes: events per listener count, publishing connections, payload size. */
     notifyFanout: { events: sc(quick ? 2000 : 20_000), concurrency: 8, payloadBytes: 200 },
+    /** invokeCommands to one version's endpoints (written with SQL), timed over GraphQL. */
+    bulk: { endpoints: quick ? 1000 : 10_000, runs: quick ? 2 : 5 },
     raw: { single: sc(quick ? 500 : 10_000), batched: sc(quick ? 2000 : 40_000), batch: 100, concurrency: 10 },
     serverLimits: LOAD_LIMITS,
   };

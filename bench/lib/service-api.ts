@@ -63,8 +63,14 @@ export async function detectCapabilities(serverUrl: string, adminKey: string): P
     body: JSON.stringify([{ query: 'mutation { __typename }' }, { query: 'mutation { __typename }' }]),
   });
   const body = await res.json().catch(() => null);
-  const fields = await graphql<{ __type: { fields: { name: string }[] } }>(url, adminKey, '{ __type(name: "Mutation") { fields { name } } }');
-  return { httpBatching: res.ok && Array.isArray(body), invokeCommands: fields.__type.fields.some((f) => f.name === 'invokeCommands') };
+  const fields = await graphql<{ __type: { fields: { name: string; args: { name: string }[] }[] } }>(
+    url,
+    adminKey,
+    '{ __type(name: "Mutation") { fields { name args { name } } } }',
+  );
+  // Only the per-command `inputs:` shape: the bulk invoke's `input: { target }` sends one command to many endpoints.
+  const invokeCommands = fields.__type.fields.some((f) => f.name === 'invokeCommands' && f.args.some((a) => a.name === 'inputs'));
+  return { httpBatching: res.ok && Array.isArray(body), invokeCommands };
 }
 
 export function pipelineOps(capabilities: Capabilities): PipelineOps {

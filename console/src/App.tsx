@@ -11,6 +11,8 @@ import { DevicesPage } from './pages/Devices.tsx';
 import { DevicePage } from './pages/Device.tsx';
 import { CommandsPage } from './pages/Commands.tsx';
 import { ApiKeysPage } from './pages/ApiKeys.tsx';
+import { BatchesPage } from './pages/Batches.tsx';
+import { BatchPage } from './pages/Batch.tsx';
 import { Loading } from './ui/kit.tsx';
 import { ToastProvider } from './ui/toast.tsx';
 
@@ -60,6 +62,7 @@ export function App() {
 const NAV = [
   { to: '/devices', label: 'Devices', icon: '▣' },
   { to: '/commands', label: 'Commands', icon: '⇄' },
+  { to: '/batches', label: 'Batches', icon: '≡' },
   { to: '/applications', label: 'Applications', icon: '◇' },
   { to: '/api-keys', label: 'API keys', icon: '✦', admin: true },
 ];
@@ -122,6 +125,9 @@ function Route({ path, admin }: { path: string; admin: boolean }) {
   if (device) return <DevicePage id={decodeURIComponent(device[1]!)} tab={(device[2] as 'commands') ?? 'commands'} />;
   if (path.startsWith('/devices')) return <DevicesPage />;
   if (path.startsWith('/commands')) return <CommandsPage />;
+  const batch = /^\/batches\/([^/]+)$/.exec(path);
+  if (batch) return <BatchPage id={decodeURIComponent(batch[1]!)} />;
+  if (path.startsWith('/batches')) return <BatchesPage />;
   const app = /^\/applications(?:\/([^/]+))?$/.exec(path);
   if (app) return <ApplicationsPage version={app[1] ? decodeURIComponent(app[1]) : null} />;
   if (path.startsWith('/api-keys') && admin) return <ApiKeysPage />;

@@ -28,7 +28,7 @@ export const EndpointQuery = graphql(`
 `);
 
 /** What every command list shows (history, fleet page, live events): one selection for all three. */
-const CommandRowFields = graphql(`
+export const CommandRowFields = graphql(`
   fragment CommandRowFields on Command @_unmask {
     id commandType payload status statusCode reasonPhrase resultPayload createdAt updatedAt expiresAt executedAt
     canceledAt canceledBy { name } invokedBy { name door }

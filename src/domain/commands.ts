@@ -283,6 +283,18 @@ export class CommandService {
     }
   }
 
+  /** A payload composed and checked for one application version (a bulk invoke asks once per version). */
+  async composeFor(applicationVersionId: string, commandType: string, payload: unknown) {
+    const composed = await this.composer.compose(applicationVersionId, commandType, payload);
+    this.checkPayloadSize(composed.payload);
+    return composed;
+  }
+
+  /** `retentionSeconds` checked, or the default when omitted. */
+  retentionOf(seconds: number | null | undefined): number {
+    return this.checkRetention(seconds ?? this.config.defaultRetentionSeconds);
+  }
+
   // ---- internals -----------------------------------------------------------------------------
 
   private async create(

@@ -50,6 +50,8 @@ export interface Command {
   canceledBy: Invoker | null;
   /** Null for commands stored before invokers were recorded. */
   invokedBy: Invoker | null;
+  /** The bulk invoke (command batch) that created it, if any. */
+  batchId: string | null;
 }
 
 /** The doors an operator's API key comes through. */

@@ -12,6 +12,7 @@
 // way): the cost of an event does not grow with the subscribers of other endpoints.
 import { sql } from 'drizzle-orm';
 import type { Command, TelemetrySample } from '../domain/types.ts';
+import { asCanceled, asCreated, type BatchChange } from '../domain/batch-events.ts';
 import type { Database, Db } from '../storage/db.ts';
 import type { Logger } from '../logger.ts';
 import { eventBusReconnected, eventHandled } from '../metrics/database.ts';
@@ -32,12 +33,17 @@ export interface EventMap {
   apiKeyRevoked: { keyId: string };
   /** An endpoint's metadata changed (10/EPMP); readers load it again. */
   endpointMetadataChanged: { endpointId: string };
+  /**
+   * A bulk invoke created its commands, or a batch cancel canceled them: one NOTIFY for the whole
+   * batch. Each process reads the commands once and also emits a commandChanged for each.
+   */
+  commandBatchChanged: BatchChange;
 }
 export type EventName = keyof EventMap;
 
 /** What a subscriber may ask for instead of every event of a kind. */
 export interface RouteMap {
-  commandChanged: { endpointId: string } | { commandId: number };
+  commandChanged: { endpointId: string } | { commandId: number } | { batchId: string };
   telemetryReceived: { endpointId: string };
   endpointMetadataChanged: { endpointId: string };
 }
@@ -45,12 +51,14 @@ export type Route<K extends EventName> = K extends keyof RouteMap ? RouteMap[K] 
 
 /** The routes each event is delivered on. */
 const ROUTES: { [K in keyof RouteMap]: (event: EventMap[K]) => RouteMap[K][] } = {
-  commandChanged: (c) => [{ endpointId: c.endpointId }, { commandId: c.id }],
+  commandChanged: (c) =>
+    c.batchId ? [{ endpointId: c.endpointId }, { commandId: c.id }, { batchId: c.batchId }] : [{ endpointId: c.endpointId }, { commandId: c.id }],
   telemetryReceived: (t) => [{ endpointId: t.endpointId }],
   endpointMetadataChanged: (m) => [{ endpointId: m.endpointId }],
 };
 
 function routeKey(name: EventName, route: RouteMap[keyof RouteMap]): string {
+  if ('batchId' in route) return `${name}:batch:${route.batchId}`;
   return 'commandId' in route ? `${name}:command:${route.commandId}` : `${name}:endpoint:${route.endpointId}`;
 }
 
@@ -64,11 +72,14 @@ type Wire = { at?: number } & (
   | { t: 'schema'; id: number }
   | { t: 'key-revoked'; id: string }
   | { t: 'metadata'; e: string }
+  | { t: 'batch'; b: BatchChange }
 );
 
 export interface EventResolvers {
   command(id: number): Promise<Command | null>;
   telemetry(ids: number[]): Promise<TelemetrySample[]>;
+  /** The commands a batch change names (all of the batch, or those one cancel wrote). */
+  batchCommands(change: BatchChange): Promise<Command[]>;
 }
 
 type Handler<K extends EventName> = (event: EventMap[K]) => void;
@@ -81,6 +92,7 @@ export class EventBus {
     commandSchemaChanged: new Set(),
     apiKeyRevoked: new Set(),
     endpointMetadataChanged: new Set(),
+    commandBatchChanged: new Set(),
   };
   /** Routed handlers by routeKey; a key's set is dropped with its last handler. */
   private readonly routed = new Map<string, Set<Handler<EventName>>>();
@@ -192,6 +204,12 @@ export class EventBus {
           return this.emit('apiKeyRevoked', { keyId: wire.id });
         case 'metadata':
           return this.emit('endpointMetadataChanged', { endpointId: wire.e });
+        case 'batch': {
+          // As each command was when the change happened, like the events one at a time would be.
+          const snapshot = wire.b.kind === 'created' ? asCreated : asCanceled;
+          for (const c of await this.resolvers.batchCommands(wire.b)) this.emit('commandChanged', snapshot(c));
+          return this.emit('commandBatchChanged', wire.b);
+        }
       }
     } catch (error) {
       this.log.error({ err: error }, 'could not deliver a database event');
@@ -238,6 +256,8 @@ function encode<K extends EventName>(name: K, event: EventMap[K]): string {
     full = ref = { t: 'key-revoked', id: (event as EventMap['apiKeyRevoked']).keyId };
   } else if (name === 'endpointMetadataChanged') {
     full = ref = { t: 'metadata', e: (event as EventMap['endpointMetadataChanged']).endpointId };
+  } else if (name === 'commandBatchChanged') {
+    full = ref = { t: 'batch', b: event as BatchChange };
   } else if (name === 'commandSchemaChanged') {
     full = ref = { t: 'schema', id: (event as EventMap['commandSchemaChanged']).schemaId };
   } else {

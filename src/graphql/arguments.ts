@@ -22,6 +22,11 @@ import { MAX_JSON_DEPTH, jsonProblem, unstorableText } from '../lib/json.ts';
 export const MAX_STRING_ARGUMENT_LENGTH = 1024;
 /** Most items in a list argument (filters by types or statuses). */
 export const MAX_LIST_ARGUMENT_ITEMS = 100;
+/**
+ * An input field that needs longer lists says so where it is declared, with
+ * `extensions: { [MAX_ITEMS]: n }` (a bulk invoke's endpoint ids); every other list keeps the cap.
+ */
+export const MAX_ITEMS = 'maxItems';
 
 /** Wraps the resolver (or, for subscriptions, the subscribe) of every field with arguments. */
 export function withArgumentChecks(schema: GraphQLSchema): GraphQLSchema {
@@ -52,20 +57,21 @@ export function checkArguments(definitions: readonly GraphQLArgument[], args: Re
   for (const arg of definitions) checkValue(arg.type, args[arg.name], arg.name, arg.name);
 }
 
-function checkValue(type: GraphQLInputType, value: unknown, path: string, field: string): void {
+function checkValue(type: GraphQLInputType, value: unknown, path: string, field: string, maxItems = MAX_LIST_ARGUMENT_ITEMS): void {
   if (value === null || value === undefined) return;
-  if (isNonNullType(type)) return checkValue(type.ofType, value, path, field);
+  if (isNonNullType(type)) return checkValue(type.ofType, value, path, field, maxItems);
   if (isListType(type)) {
     const items = Array.isArray(value) ? value : [value];
-    if (items.length > MAX_LIST_ARGUMENT_ITEMS) {
-      throw badInput(`"${path}" has ${items.length} items; at most ${MAX_LIST_ARGUMENT_ITEMS} are allowed.`, { field });
+    if (items.length > maxItems) {
+      throw badInput(`"${path}" has ${items.length} items; at most ${maxItems} are allowed.`, { field });
     }
     items.forEach((item, i) => checkValue(type.ofType, item, `${path}[${i}]`, field));
     return;
   }
   if (isInputObjectType(type)) {
     for (const [name, inner] of Object.entries(type.getFields())) {
-      checkValue(inner.type, (value as Record<string, unknown>)[name], `${path}.${name}`, name);
+      const maxItems = inner.extensions[MAX_ITEMS];
+      checkValue(inner.type, (value as Record<string, unknown>)[name], `${path}.${name}`, name, typeof maxItems === 'number' ? maxItems : undefined);
     }
     return;
   }

@@ -68,16 +68,16 @@ function seriesOf(commandType: string): TypeSeries {
   return s;
 }
 
-export function countCreated(command: Command): void {
-  seriesOf(command.commandType).created.inc();
+export function countCreated(command: Pick<Command, 'commandType'>, n = 1): void {
+  seriesOf(command.commandType).created.inc(n);
 }
 
 export function countExpired(commands: readonly Command[]): void {
   for (const c of commands) seriesOf(c.commandType).expired.inc();
 }
 
-export function countCanceled(command: Command): void {
-  seriesOf(command.commandType).canceled.inc();
+export function countCanceled(command: Pick<Command, 'commandType'>, n = 1): void {
+  seriesOf(command.commandType).canceled.inc(n);
 }
 
 export function countExecuted(command: Command): void {

@@ -42,7 +42,7 @@ export async function invoke(ctx: RestContext, endpointId: string, commandType: 
  * for the execution by an endpoint": our retention for delivery, in whole seconds rounded up,
  * within GraphQL's bounds. Without it the server's default retention applies.
  */
-function commandTtl(ctx: RestContext): number | undefined {
+export function commandTtl(ctx: RestContext): number | undefined {
   if (ctx.query.string('commandTtl') === undefined) return undefined;
   const maxMs = ctx.options.maxRetentionSeconds * 1000;
   return Math.ceil(ctx.query.integer('commandTtl', 0, 1, maxMs, ' of milliseconds') / 1000);

@@ -12,6 +12,7 @@ import type { RestContext, RestOptions } from './context.ts';
 import { deleteOne, getLast, getOne, invoke } from './endpoint-commands.ts';
 import { RestError, sendError } from './errors.ts';
 import { lastOfEach, listForApplication, listForEndpoint } from './lists.ts';
+import { getTask, invokeByEndpoints, listTasks } from './batches.ts';
 import { Query } from './request.ts';
 import { API_PREFIX } from './shapes.ts';
 
@@ -23,11 +24,11 @@ interface Route {
   methods: Partial<Record<string, Handler>>;
 }
 
-const notImplemented: Handler = async (ctx) => {
-  authorize(ctx.principal, ctx.req.method === 'GET' ? 'VIEWER' : 'OPERATOR');
+const noFilters: Handler = async (ctx) => {
+  authorize(ctx.principal, 'OPERATOR');
   throw new RestError(
     501,
-    'Batch commands are not implemented on this server yet: invoke each endpoint with POST /endpoints/{endpointId}/commands/{commandType}.',
+    'Endpoint filters do not exist on this server: use batch/by-endpoints, or GraphQL invokeCommands with an application or application version target.',
   );
 };
 
@@ -35,10 +36,10 @@ const notImplemented: Handler = async (ctx) => {
 const ROUTES: Route[] = [
   { pattern: ['endpoints', 'commands'], methods: { GET: (ctx) => listForEndpoint(ctx) } },
   { pattern: ['endpoints', 'commands', 'last'], methods: { POST: (ctx) => lastOfEach(ctx), GET: (ctx) => listForApplication(ctx, 'last') } },
-  { pattern: ['endpoints', 'commands', 'batch', 'tasks'], methods: { GET: notImplemented } },
-  { pattern: ['endpoints', 'commands', 'batch', 'tasks', '*'], methods: { GET: notImplemented } },
-  { pattern: ['endpoints', 'commands', '*', 'batch', 'by-endpoints'], methods: { POST: notImplemented } },
-  { pattern: ['endpoints', 'commands', '*', 'batch', 'by-filter'], methods: { POST: notImplemented } },
+  { pattern: ['endpoints', 'commands', 'batch', 'tasks'], methods: { GET: (ctx) => listTasks(ctx) } },
+  { pattern: ['endpoints', 'commands', 'batch', 'tasks', '*'], methods: { GET: (ctx, [id]) => getTask(ctx, id!) } },
+  { pattern: ['endpoints', 'commands', '*', 'batch', 'by-endpoints'], methods: { POST: (ctx, [t]) => invokeByEndpoints(ctx, t!) } },
+  { pattern: ['endpoints', 'commands', '*', 'batch', 'by-filter'], methods: { POST: noFilters } },
   { pattern: ['endpoints', 'commands', '*'], methods: { GET: (ctx, [app]) => listForApplication(ctx, app!) } },
   { pattern: ['endpoints', '*', 'commands', '*'], methods: { POST: (ctx, [e, t]) => invoke(ctx, e!, t!) } },
   { pattern: ['endpoints', '*', 'commands', '*', 'last'], methods: { GET: (ctx, [e, t]) => getLast(ctx, e!, t!) } },

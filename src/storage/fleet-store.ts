@@ -49,7 +49,7 @@ export async function listEndpoints(db: Db, q: EndpointQuery): Promise<Endpoint[
 }
 
 /** `%`, `_` and `\` match themselves in a search, not as LIKE wildcards. */
-function escapeLike(text: string): string {
+export function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 

@@ -17,6 +17,7 @@ export interface Claim {
 export interface Taken {
   requestHash: string;
   commandId: number | null;
+  batchId?: string | null;
 }
 
 const id = (c: Pick<Claim, 'apiKeyId' | 'key'>) => JSON.stringify([c.apiKeyId, c.key]);
@@ -34,7 +35,7 @@ export async function claimKeys(db: Db, claims: Claim[]): Promise<Map<string, Ta
     .values(sorted)
     .onConflictDoUpdate({
       target: [idempotencyKeys.apiKeyId, idempotencyKeys.key],
-      set: { requestHash: sql`excluded.request_hash`, createdAt: sql`now()`, commandId: null },
+      set: { requestHash: sql`excluded.request_hash`, createdAt: sql`now()`, commandId: null, batchId: null },
       setWhere: lt(idempotencyKeys.createdAt, sql`now() - ${KEY_LIFETIME}`),
     })
     .returning({ apiKeyId: idempotencyKeys.apiKeyId, key: idempotencyKeys.key });
@@ -48,7 +49,7 @@ export async function claimKeys(db: Db, claims: Claim[]): Promise<Map<string, Ta
       lost.map((c) => sql`(${c.apiKeyId}, ${c.key})`),
       sql`, `,
     )})`);
-  return new Map(rows.map((r) => [id(r), { requestHash: r.requestHash, commandId: r.commandId }]));
+  return new Map(rows.map((r) => [id(r), { requestHash: r.requestHash, commandId: r.commandId, batchId: r.batchId }]));
 }
 
 export async function attachCommand(db: Db, claim: Claim, commandId: number): Promise<void> {
@@ -58,10 +59,17 @@ export async function attachCommand(db: Db, claim: Claim, commandId: number): Pr
     .where(and(eq(idempotencyKeys.apiKeyId, claim.apiKeyId), eq(idempotencyKeys.key, claim.key)));
 }
 
+export async function attachBatch(db: Db, claim: Claim, batchId: string): Promise<void> {
+  await db
+    .update(idempotencyKeys)
+    .set({ batchId })
+    .where(and(eq(idempotencyKeys.apiKeyId, claim.apiKeyId), eq(idempotencyKeys.key, claim.key)));
+}
+
 /** The live row of a key, if any (a fast path for replays; the claim still decides). */
 export async function findLive(db: Db, apiKeyId: string, key: string): Promise<Taken | null> {
   const [row] = await db
-    .select({ requestHash: idempotencyKeys.requestHash, commandId: idempotencyKeys.commandId })
+    .select({ requestHash: idempotencyKeys.requestHash, commandId: idempotencyKeys.commandId, batchId: idempotencyKeys.batchId })
     .from(idempotencyKeys)
     .where(
       and(

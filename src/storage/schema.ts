@@ -118,6 +118,8 @@ export const commands = pgTable(
     canceledByKeyId: text('canceled_by_key_id'),
     canceledByName: text('canceled_by_name'),
     canceledVia: text('canceled_via'),
+    // The bulk invoke (invokeCommands) that created it, if any.
+    batchId: uuid('batch_id').references((): AnyPgColumn => commandBatches.id),
   },
   (t) => [
     // Indexes for "newest first" are ascending, read backwards: drizzle's .desc() makes
@@ -140,6 +142,8 @@ export const commands = pgTable(
     // A late result turns CANCELED into EXECUTED and keeps canceled_at, so only this direction
     // holds. Compared as text: a new enum value cannot be used in the migration that adds it.
     check('commands_canceled_has_time', sql`${t.status}::text <> 'CANCELED' OR ${t.canceledAt} IS NOT NULL`),
+    // A batch's commands and their counts (aggregated from the rows, never kept as counters).
+    index('commands_batch_idx').on(t.batchId, t.id).where(sql`${t.batchId} IS NOT NULL`),
   ],
 );
 
@@ -187,6 +191,7 @@ export const idempotencyKeys = pgTable(
     requestHash: text('request_hash').notNull(),
     commandId: bigint('command_id', { mode: 'number' }).references(() => commands.id),
     createdAt: ts('created_at').notNull().defaultNow(),
+    batchId: uuid('batch_id').references((): AnyPgColumn => commandBatches.id),
   },
   (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
 );
@@ -212,4 +217,26 @@ export const endpointSessions = pgTable(
     since: ts('since').notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.instanceId, t.endpointId] }), index('endpoint_sessions_endpoint_idx').on(t.endpointId)],
+);
+
+// Bulk invokes (invokeCommands): one row per batch; its commands point back with batch_id.
+export const commandBatches = pgTable(
+  'command_batches',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    commandType: text('command_type').notNull(),
+    // The payload as the operator gave it; each command holds it as composed for its version.
+    payload: json('payload'),
+    // { kind, applicationVersion?, application?, search?, requested }
+    target: jsonb('target').notNull(),
+    createdByKeyId: text('created_by_key_id').notNull(),
+    createdByName: text('created_by_name').notNull(),
+    createdVia: text('created_via').notNull(),
+    // Milliseconds, as JavaScript dates hold them: the list's cursor compares it exactly.
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
+    total: integer('total').notNull(),
+    // [{ endpointId, reason }] of the targets that got no command.
+    skipped: jsonb('skipped').notNull().default([]),
+  },
+  (t) => [index('command_batches_created_idx').on(t.createdAt, t.id)],
 );

@@ -2,6 +2,7 @@
 // by path, preview the generated form live, and try a payload through validateCommand.
 import { useContext, useEffect, useMemo, useState } from 'react';
 import { useClient, useMutation, useQuery } from 'urql';
+import { Link } from '../router.tsx';
 import type { RJSFSchema } from '@rjsf/utils';
 import { EndpointsQuery, RemoveCommandSchema, SchemaHistoryQuery, SetCommandSchema, ValidateCommand, VersionSchemasQuery } from '../queries.ts';
 import { SchemaForm, type ServerError } from '../forms/SchemaForm.tsx';
@@ -45,6 +46,7 @@ export function VersionSchemas({ version, onChanged }: { version: string; onChan
           <h2>
             {data.application.name} / <code>{data.name}</code>
           </h2>
+          {operator && <Link to={`/batches?version=${encodeURIComponent(data.name)}`} className="button button-small">Send a command to all its devices</Link>}
         </div>
         <div className="chips" role="tablist" aria-label="Command types">
           {data.commandSchemas.map((s) => (
