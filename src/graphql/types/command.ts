@@ -21,7 +21,7 @@ const DoorEnum = builder.enumType('Door', {
   } as const,
 });
 
-const InvokerRef = builder.objectRef<Invoker>('Invoker').implement({
+export const InvokerRef = builder.objectRef<Invoker>('Invoker').implement({
   description: 'Who did something to a command: an API key, and the door it came through.',
   fields: (t) => ({
     door: t.field({ type: DoorEnum, description: 'GraphQL or the REST API.', resolve: (i) => i.door }),
