@@ -53,16 +53,25 @@ export function commandSchemaAudit(
   };
 }
 
-export const applicationCreatedAudit = (actor: Principal) => (app: Application | null): AuditEntry | null =>
-  app && { actor: byKey(actor), action: 'APPLICATION_CREATED', target: { type: 'APPLICATION', id: app.id }, input: { name: app.name } };
+export const applicationCreatedAudit =
+  (actor: Principal) =>
+  (app: Application | null): AuditEntry | null =>
+    app && {
+      actor: byKey(actor),
+      action: 'APPLICATION_CREATED',
+      target: { type: 'APPLICATION', id: app.id },
+      input: { name: app.name },
+    };
 
-export const versionCreatedAudit = (actor: Principal, application: Application) => (version: ApplicationVersion | null): AuditEntry | null =>
-  version && {
-    actor: byKey(actor),
-    action: 'APPLICATION_VERSION_CREATED',
-    target: { type: 'APPLICATION_VERSION', id: version.id },
-    input: { name: version.name, application: application.name, applicationId: application.id },
-  };
+export const versionCreatedAudit =
+  (actor: Principal, application: Application) =>
+  (version: ApplicationVersion | null): AuditEntry | null =>
+    version && {
+      actor: byKey(actor),
+      action: 'APPLICATION_VERSION_CREATED',
+      target: { type: 'APPLICATION_VERSION', id: version.id },
+      input: { name: version.name, application: application.name, applicationId: application.id },
+    };
 
 /** `tokenGiven`: whether the operator chose the token (it is never recorded) or the server generated it. */
 export const endpointCreatedAudit =
@@ -75,8 +84,15 @@ export const endpointCreatedAudit =
       input: { applicationVersion: version.name, name: endpoint.name, tokenGiven },
     };
 
-export const endpointRenamedAudit = (actor: Principal) => (endpoint: Endpoint | null): AuditEntry | null =>
-  endpoint && { actor: byKey(actor), action: 'ENDPOINT_RENAMED', target: { type: 'ENDPOINT', id: endpoint.id }, input: { name: endpoint.name } };
+export const endpointRenamedAudit =
+  (actor: Principal) =>
+  (endpoint: Endpoint | null): AuditEntry | null =>
+    endpoint && {
+      actor: byKey(actor),
+      action: 'ENDPOINT_RENAMED',
+      target: { type: 'ENDPOINT', id: endpoint.id },
+      input: { name: endpoint.name },
+    };
 
 /** Token rotation, credentials set or cleared, revocation: the changes to how a device gets in. */
 export function endpointAccessAudit(

@@ -71,7 +71,8 @@ export class RegistryService {
 
   async createApplication(actor: Principal | null, name: string): Promise<Application> {
     const by = authorize(actor, 'OPERATOR');
-    const app = await withAudit(this.db, (tx) => store.insertApplication(tx, checkName('Application', name)), audit.applicationCreatedAudit(by));
+    checkName('Application', name);
+    const app = await withAudit(this.db, (tx) => store.insertApplication(tx, name), audit.applicationCreatedAudit(by));
     if (!app) throw conflict(`An application named "${name}" already exists.`);
     this.log.info({ applicationId: app.id, name, by: actor?.keyId }, 'application created');
     return app;
@@ -158,7 +159,8 @@ export class RegistryService {
     }
     await this.activeEndpoint(endpointId);
     const passwordHash = await hashPassword(password);
-    const endpoint = await this.changeAccess(endpointId, audit.endpointAccessAudit(by, 'ENDPOINT_CREDENTIALS_SET', endpointId, { username }), async (tx) => {
+    const set = audit.endpointAccessAudit(by, 'ENDPOINT_CREDENTIALS_SET', endpointId, { username });
+    const endpoint = await this.changeAccess(endpointId, set, async (tx) => {
       try {
         return await store.updateEndpointCredentials(tx, endpointId, { username, passwordHash });
       } catch (error) {
