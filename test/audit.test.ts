@@ -332,6 +332,16 @@ describe('what entries hold', () => {
       sha256: createHash('sha256').update(json).digest('hex'),
     });
   });
+
+  it('a REST payload with U+0000, which jsonb cannot hold, as its size and hash: the invoke still works', async () => {
+    const fx = await api.createEndpoint(app);
+    const raw = '{"note": "a\\u0000b"}';
+    const posted = await rest(app, 'POST', `/endpoints/${fx.endpointId}/commands/note?awaitTimeout=0`, { raw });
+    expect(posted.status).toBe(202);
+    const [entry] = await audit({ target: { type: 'COMMAND', id: String(posted.body.id) } });
+    const json = JSON.stringify(JSON.parse(raw));
+    expect((entry!.input as { payload: unknown }).payload).toEqual({ truncated: true, bytes: json.length, sha256: createHash('sha256').update(json).digest('hex') });
+  });
 });
 
 describe('the table is append-only', () => {

@@ -4,6 +4,7 @@
 // Services that do one write and had no transaction use `withAudit`. Reading: audit-log.ts.
 import { createHash } from 'node:crypto';
 import type { Db } from '../storage/db.ts';
+import { unstorableText } from '../lib/json.ts';
 import { insertAuditRows } from '../storage/audit-store.ts';
 import type { Door, Invoker, Principal } from './types.ts';
 
@@ -114,27 +115,34 @@ export const MAX_INPUT_VALUE_BYTES = 8 * 1024;
 const SECRET_KEYS = new Set(['token', 'secret', 'password', 'tokenHash', 'secretHash', 'passwordHash', 'apiKey']);
 
 /**
- * The input as stored: top-level values over MAX_INPUT_VALUE_BYTES of JSON become
- * `{ truncated: true, bytes, sha256 }` (the hash of the JSON text, to match it to a copy), and
+ * The input as stored: top-level values over MAX_INPUT_VALUE_BYTES of JSON, and values jsonb
+ * cannot hold (U+0000 or a lone surrogate, which a REST payload may carry into a json column),
+ * become `{ truncated: true, bytes, sha256 }` (the hash of the JSON text, to match it to a copy);
  * keys that name a secret are dropped.
  */
 export function boundInput(input: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(input)) {
     if (value === undefined || SECRET_KEYS.has(key)) continue;
-    if (value === null || typeof value !== 'object') {
-      out[key] = typeof value === 'string' && value.length > MAX_INPUT_VALUE_BYTES / 3 ? truncated(JSON.stringify(value), value) : value;
-      continue;
+    if (typeof value === 'string') {
+      out[key] = value.length > MAX_INPUT_VALUE_BYTES / 3 || unstorableText(value) ? summary(JSON.stringify(value), value) : value;
+    } else if (value === null || typeof value !== 'object') {
+      out[key] = value;
+    } else {
+      const json = JSON.stringify(value);
+      // A character is at most 3 bytes of UTF-8 (a surrogate pair, 2 characters, is 4).
+      out[key] = json.length > MAX_INPUT_VALUE_BYTES / 3 || UNSTORABLE_ESCAPE.test(json) ? summary(json, value) : value;
     }
-    const json = JSON.stringify(value);
-    out[key] = json.length > MAX_INPUT_VALUE_BYTES / 3 ? truncated(json, value) : value;
   }
   return out;
 }
 
-/** The value itself when its JSON fits after all (a cheap length check came first), else its summary. */
-function truncated(json: string, value: unknown): unknown {
+// How JSON.stringify writes U+0000 and lone surrogates (paired ones it writes as they are).
+const UNSTORABLE_ESCAPE = /\\u(?:0000|d[89a-f][0-9a-f]{2})/;
+
+/** The value itself when it fits after all (a cheap length check came first), else its summary. */
+function summary(json: string, value: unknown): unknown {
   const bytes = Buffer.byteLength(json);
-  if (bytes <= MAX_INPUT_VALUE_BYTES) return value;
+  if (bytes <= MAX_INPUT_VALUE_BYTES && !UNSTORABLE_ESCAPE.test(json)) return value;
   return { truncated: true, bytes, sha256: createHash('sha256').update(json).digest('hex') };
 }

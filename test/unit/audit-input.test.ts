@@ -29,6 +29,14 @@ describe('boundInput', () => {
     expect(boundInput({ text: 'short' }).text).toBe('short');
   });
 
+  it('summarises values jsonb cannot hold (U+0000, lone surrogates), in strings and keys alike', () => {
+    for (const value of ['a\u0000b', { s: 'a\u0000' }, { ['k\u0000']: 1 }, ['\ud800'], '\udc00x']) {
+      const json = JSON.stringify(value);
+      expect(boundInput({ value }).value).toEqual({ truncated: true, bytes: Buffer.byteLength(json), sha256: sha256(json) });
+    }
+    expect(boundInput({ value: { s: '😀 paired surrogates are fine' } }).value).toEqual({ s: '😀 paired surrogates are fine' });
+  });
+
   it('drops keys that name a secret', () => {
     const input = { token: 't', secret: 's', password: 'p', tokenHash: 'h', secretHash: 'h', passwordHash: 'h', apiKey: 'k', username: 'u' };
     expect(boundInput(input)).toEqual({ username: 'u' });
