@@ -41,7 +41,8 @@ const AuditEntryRef = builder.objectRef<AuditRecord>('AuditEntry').implement({
       type: 'JSON',
       description:
         'The relevant input, never secrets, tokens, passwords or key material. A value over 8 KiB of JSON (a payload, ' +
-        'a schema, metadata) is replaced by {"truncated": true, "bytes": n, "sha256": "<hex of its JSON text>"}.',
+        'a schema, metadata), or one with U+0000 or a lone surrogate, is replaced by ' +
+        '{"truncated": true, "bytes": n, "sha256": "<hex of its JSON text>"}.',
     }),
   }),
 });
