@@ -5,6 +5,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Config } from './config.ts';
+import { AuditLogService } from './domain/audit-log.ts';
 import { AuthService } from './domain/auth.ts';
 import { CommandService } from './domain/commands.ts';
 import { CommandSchemaService } from './domain/command-schema-service.ts';
@@ -101,7 +102,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     const subscriptions = new SubscriptionService(bus, registry, commands);
     const presence = new PresenceService(db, config.presence, log);
     const batches = new BatchService(db, bus, commands, log);
-    services = { auth, registry, commands, telemetry, schemas, subscriptions, fleet: new FleetService(db), presence, bus, batches };
+    services = { auth, registry, commands, telemetry, schemas, subscriptions, fleet: new FleetService(db), presence, bus, batches, audit: new AuditLogService(db) };
     await bus.start();
     await presence.start();
     offSchemas = await schemas.start();

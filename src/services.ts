@@ -1,4 +1,5 @@
 // The domain services every door (GraphQL, kp1 over HTTP and MQTT) talks to.
+import type { AuditLogService } from './domain/audit-log.ts';
 import type { AuthService } from './domain/auth.ts';
 import type { CommandService } from './domain/commands.ts';
 import type { CommandSchemaService } from './domain/command-schema-service.ts';
@@ -21,4 +22,5 @@ export interface Services {
   presence: PresenceService;
   bus: EventBus;
   batches: BatchService;
+  audit: AuditLogService;
 }

@@ -13,6 +13,7 @@ import { CommandsPage } from './pages/Commands.tsx';
 import { ApiKeysPage } from './pages/ApiKeys.tsx';
 import { BatchesPage } from './pages/Batches.tsx';
 import { BatchPage } from './pages/Batch.tsx';
+import { AuditPage } from './pages/Audit.tsx';
 import { Loading } from './ui/kit.tsx';
 import { ToastProvider } from './ui/toast.tsx';
 
@@ -65,6 +66,7 @@ const NAV = [
   { to: '/batches', label: 'Batches', icon: '≡' },
   { to: '/applications', label: 'Applications', icon: '◇' },
   { to: '/api-keys', label: 'API keys', icon: '✦', admin: true },
+  { to: '/audit', label: 'Audit trail', icon: '☰', admin: true },
 ];
 
 function Shell({ connection, session }: { connection: Connection; session: Session }) {
@@ -131,6 +133,7 @@ function Route({ path, admin }: { path: string; admin: boolean }) {
   const app = /^\/applications(?:\/([^/]+))?$/.exec(path);
   if (app) return <ApplicationsPage version={app[1] ? decodeURIComponent(app[1]) : null} />;
   if (path.startsWith('/api-keys') && admin) return <ApiKeysPage />;
+  if (path.startsWith('/audit') && admin) return <AuditPage />;
   return <DevicesPage />;
 }
 

@@ -1,5 +1,5 @@
 // Every GraphQL document the console sends, typed from schema.graphql by gql.tada.
-import { graphql, type ResultOf } from '../../src/graphql/typed.ts';
+import { graphql, type ResultOf, type VariablesOf } from '../../src/graphql/typed.ts';
 
 export const ViewerQuery = graphql(`query Viewer { viewer { id name role } }`);
 
@@ -167,3 +167,15 @@ export const RevokeApiKey = graphql(`mutation RevokeApiKey($id: ID!) { revokeApi
 export type CommandRow = ResultOf<typeof CommandRowFields>;
 export type Role = ResultOf<typeof ViewerQuery>['viewer']['role'];
 export type { ResultOf };
+
+export const AuditLogQuery = graphql(`
+  query AuditLog($actor: String, $action: AuditAction, $target: AuditTargetInput, $from: DateTime, $to: DateTime, $first: Int, $after: String) {
+    auditLog(actor: $actor, action: $action, target: $target, from: $from, to: $to, first: $first, after: $after) {
+      edges { node { id at action actor { apiKeyId name door } target { type id } input } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+`);
+
+export type AuditAction = NonNullable<VariablesOf<typeof AuditLogQuery>['action']>;
+export type AuditTargetType = NonNullable<VariablesOf<typeof AuditLogQuery>['target']>['type'];

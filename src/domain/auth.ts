@@ -6,6 +6,8 @@ import type { Logger } from '../logger.ts';
 import { DomainError, badInput, notFound } from './errors.ts';
 import { hashSecret, randomSecret } from './secrets.ts';
 import type { ApiKey, ApiKeyRole, Principal } from './types.ts';
+import { recordAudit, withAudit } from './audit.ts';
+import { apiKeyCreatedAudit, apiKeyRevokedAudit } from './audit-entries.ts';
 
 const RANK: Record<ApiKeyRole, number> = { VIEWER: 1, OPERATOR: 2, ADMIN: 3 };
 const KEY_PREFIX = 'cex_';
@@ -44,11 +46,15 @@ export class AuthService {
   }
 
   async createApiKey(actor: Principal | null, name: string, role: ApiKeyRole): Promise<{ key: ApiKey; secret: string }> {
-    authorize(actor, 'ADMIN');
+    const by = authorize(actor, 'ADMIN');
     const trimmed = name.trim();
     if (trimmed.length < 1 || trimmed.length > 100) throw badInput('An API key name must be 1 to 100 characters.');
     const secret = KEY_PREFIX + randomSecret(32);
-    const key = await keys.insertApiKey(this.db, { name: trimmed, role, secretHash: hashSecret(secret) });
+    const key = await withAudit(
+      this.db,
+      (tx) => keys.insertApiKey(tx, { name: trimmed, role, secretHash: hashSecret(secret) }),
+      (k) => apiKeyCreatedAudit(by, k),
+    );
     this.log.info({ keyId: key.id, role, by: actor?.keyId }, 'API key created');
     return { key, secret };
   }
@@ -64,11 +70,12 @@ export class AuthService {
   }
 
   async revokeApiKey(actor: Principal | null, id: string): Promise<boolean> {
-    authorize(actor, 'ADMIN');
+    const by = authorize(actor, 'ADMIN');
     const revoked =
       isUuid(id) &&
       (await this.db.transaction(async (tx) => {
         if (!(await keys.revokeApiKey(tx, id))) return false;
+        await recordAudit(tx, [apiKeyRevokedAudit(by, id)]);
         await this.bus.publish(tx, 'apiKeyRevoked', { keyId: id });
         return true;
       }));
@@ -87,7 +94,8 @@ export class AuthService {
       await keys.lockApiKeyBootstrap(tx);
       if ((await keys.countApiKeys(tx)) > 0) return null;
       const secret = KEY_PREFIX + randomSecret(32);
-      await keys.insertApiKey(tx, { name: 'bootstrap admin', role: 'ADMIN', secretHash: hashSecret(secret) });
+      const key = await keys.insertApiKey(tx, { name: 'bootstrap admin', role: 'ADMIN', secretHash: hashSecret(secret) });
+      await recordAudit(tx, [apiKeyCreatedAudit(null, key)]);
       return secret;
     });
   }

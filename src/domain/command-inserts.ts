@@ -6,6 +6,8 @@ import * as store from '../storage/command-store.ts';
 import type { Db } from '../storage/db.ts';
 import * as keys from '../storage/idempotency-store.ts';
 import type { Command } from './types.ts';
+import { commandsCreatedAudit } from './audit-entries.ts';
+import { recordAudit } from './audit.ts';
 
 /** A new command, with the idempotency key that names it, if any. */
 export type NewCommand = store.NewCommand & { claim?: keys.Claim };
@@ -25,7 +27,11 @@ export async function insertWithClaims(tx: Db, bus: EventBus, list: NewCommand[]
   created.push(...inserted);
   const out = new Map(creates.map((i, n) => [i, inserted[n]!]));
   for (const [i, command] of out) if (list[i]!.claim) await keys.attachCommand(tx, list[i]!.claim!, command.id);
-  await bus.publishMany(tx, 'commandChanged', inserted);
+  // Sent together, without waiting for each other: the audit rows cost no extra round trip.
+  await Promise.all([
+    recordAudit(tx, commandsCreatedAudit(creates.map((i) => list[i]!), inserted)),
+    bus.publishMany(tx, 'commandChanged', inserted),
+  ]);
   return Promise.all(
     list.map(async (c, i) => {
       const own = out.get(i);

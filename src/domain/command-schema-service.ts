@@ -23,7 +23,9 @@ import {
 import { badInput, notFound } from './errors.ts';
 import { LookupCache } from './lookup-cache.ts';
 import type { RegistryService } from './registry.ts';
-import type { Principal } from './types.ts';
+import type { ApplicationVersion, Principal } from './types.ts';
+import { recordAudit } from './audit.ts';
+import { commandSchemaAudit } from './audit-entries.ts';
 import type { ValidationIssue } from './errors.ts';
 
 export interface CommandSchemaView {
@@ -65,14 +67,14 @@ export class CommandSchemaService implements PayloadComposer {
   }
 
   async set(actor: Principal | null, appVersionName: string, commandType: string, schema: unknown): Promise<CommandSchemaView> {
-    authorize(actor, 'OPERATOR');
+    const by = authorize(actor, 'OPERATOR');
     checkCommandType(commandType);
     const version = await this.registry.versionByName(actor, appVersionName);
     const result = compileCommandSchema(schema);
     if (!result.ok) {
       throw badInput(`The schema is not valid: ${summary(result.errors)}`, { validationErrors: result.errors });
     }
-    const row = await this.append(version.id, commandType, schema as Record<string, unknown>);
+    const row = await this.append(by, version, commandType, schema as Record<string, unknown>);
     this.latest.clear();
     this.cache.prime(String(row.id), result.compiled);
     this.log.info({ applicationVersionId: version.id, commandType, version: row.version, by: actor?.keyId }, 'command schema set');
@@ -81,12 +83,12 @@ export class CommandSchemaService implements PayloadComposer {
 
   /** Removes the schema of a type: from now on it accepts any JSON again. False if it had none. */
   async remove(actor: Principal | null, appVersionName: string, commandType: string): Promise<boolean> {
-    authorize(actor, 'OPERATOR');
+    const by = authorize(actor, 'OPERATOR');
     checkCommandType(commandType);
     const version = await this.registry.versionByName(actor, appVersionName);
     const latest = await store.findLatestSchema(this.db, version.id, commandType);
     if (!latest?.schema) return false;
-    await this.append(version.id, commandType, null);
+    await this.append(by, version, commandType, null);
     this.latest.clear();
     this.log.info({ applicationVersionId: version.id, commandType, by: actor?.keyId }, 'command schema removed');
     return true;
@@ -145,7 +147,8 @@ export class CommandSchemaService implements PayloadComposer {
     return row.schema ? this.cache.getOrCompile(String(row.id), row.schema) : null;
   }
 
-  private async append(applicationVersionId: string, commandType: string, schema: Record<string, unknown> | null) {
+  private async append(actor: Principal, version: ApplicationVersion, commandType: string, schema: Record<string, unknown> | null) {
+    const applicationVersionId = version.id;
     return this.db.transaction(async (tx) => {
       await store.lockSchemaType(tx, applicationVersionId, commandType);
       const latest = await store.findLatestSchema(tx, applicationVersionId, commandType);
@@ -155,6 +158,7 @@ export class CommandSchemaService implements PayloadComposer {
         version: (latest?.version ?? 0) + 1,
         schema,
       });
+      await recordAudit(tx, [commandSchemaAudit(actor, version, row)]);
       await this.bus.publish(tx, 'commandSchemaChanged', { schemaId: row.id });
       return row;
     });

@@ -21,6 +21,8 @@ import { countCanceled, countCreated, countExecuted, countExpired } from '../met
 import { groupCommitMetrics } from '../metrics/database.ts';
 import { claimOf, keyConflict } from './idempotency.ts';
 import { insertWithClaims, type Inserted, type NewCommand } from './command-inserts.ts';
+import { recordAudit } from './audit.ts';
+import { commandCanceledAudit } from './audit-entries.ts';
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -148,6 +150,7 @@ export class CommandService {
         ? null
         : await this.db.transaction(async (tx) => {
             const c = await store.cancelCommand(tx, n, invoker);
+            if (c) await recordAudit(tx, [commandCanceledAudit(invoker, c)]);
             if (c) await this.bus.publish(tx, 'commandChanged', c);
             return c;
           });

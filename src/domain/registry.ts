@@ -12,6 +12,8 @@ import { isUniqueViolation } from '../storage/db-errors.ts';
 import type { Application, ApplicationVersion, Endpoint, Principal } from './types.ts';
 import { LookupCache } from './lookup-cache.ts';
 import { applyMetadataChanges, checkKeyList, checkMetadata, type Metadata, type MetadataChange } from './metadata.ts';
+import { recordAudit, withAudit, type AuditEntry } from './audit.ts';
+import * as audit from './audit-entries.ts';
 
 /** How long an endpoint lookup is reused at most (events drop it sooner). */
 const LOOKUP_TTL_MS = 2_000;
@@ -68,8 +70,9 @@ export class RegistryService {
   }
 
   async createApplication(actor: Principal | null, name: string): Promise<Application> {
-    authorize(actor, 'OPERATOR');
-    const app = await store.insertApplication(this.db, checkName('Application', name));
+    const by = authorize(actor, 'OPERATOR');
+    checkName('Application', name);
+    const app = await withAudit(this.db, (tx) => store.insertApplication(tx, name), audit.applicationCreatedAudit(by));
     if (!app) throw conflict(`An application named "${name}" already exists.`);
     this.log.info({ applicationId: app.id, name, by: actor?.keyId }, 'application created');
     return app;
@@ -80,11 +83,11 @@ export class RegistryService {
     applicationName: string,
     name: string,
   ): Promise<ApplicationVersion> {
-    authorize(actor, 'OPERATOR');
+    const by = authorize(actor, 'OPERATOR');
     checkName('Application version', name);
     const app = await store.findApplicationByName(this.db, applicationName);
     if (!app) throw notFound(`No application named "${applicationName}".`);
-    const version = await store.insertApplicationVersion(this.db, app.id, name);
+    const version = await withAudit(this.db, (tx) => store.insertApplicationVersion(tx, app.id, name), audit.versionCreatedAudit(by, app));
     if (!version) {
       throw conflict(`An application version named "${name}" already exists (names are unique server-wide).`);
     }
@@ -110,7 +113,7 @@ export class RegistryService {
     actor: Principal | null,
     input: { applicationVersion: string; name?: string | null; token?: string | null },
   ): Promise<{ endpoint: Endpoint; token: string }> {
-    authorize(actor, 'OPERATOR');
+    const by = authorize(actor, 'OPERATOR');
     const name = input.name?.trim() || null;
     if (name && name.length > MAX_ENDPOINT_NAME) {
       throw badInput(`An endpoint name must be at most ${MAX_ENDPOINT_NAME} characters.`, { field: 'name' });
@@ -118,11 +121,11 @@ export class RegistryService {
     const token = checkToken(input.token ?? randomSecret(24));
     const version = await store.findVersionByName(this.db, input.applicationVersion);
     if (!version) throw notFound(`No application version named "${input.applicationVersion}".`);
-    const endpoint = await store.insertEndpoint(this.db, {
-      applicationVersionId: version.id,
-      name,
-      tokenHash: hashSecret(token),
-    });
+    const endpoint = await withAudit(
+      this.db,
+      (tx) => store.insertEndpoint(tx, { applicationVersionId: version.id, name, tokenHash: hashSecret(token) }),
+      audit.endpointCreatedAudit(by, version, input.token != null),
+    );
     if (!endpoint) throw tokenInUse();
     this.log.info({ endpointId: endpoint.id, applicationVersionId: version.id, by: actor?.keyId }, 'endpoint created');
     return { endpoint, token };
@@ -147,7 +150,7 @@ export class RegistryService {
    * of the endpoint are disconnected, so they must come back with the credentials.
    */
   async setCredentials(actor: Principal | null, endpointId: string, username: string, password: string): Promise<Endpoint> {
-    authorize(actor, 'OPERATOR');
+    const by = authorize(actor, 'OPERATOR');
     if (!USERNAME.test(username)) {
       throw badInput('A username must be 1 to 128 printable characters without spaces.', { field: 'username' });
     }
@@ -156,7 +159,8 @@ export class RegistryService {
     }
     await this.activeEndpoint(endpointId);
     const passwordHash = await hashPassword(password);
-    const endpoint = await this.changeAccess(endpointId, async (tx) => {
+    const set = audit.endpointAccessAudit(by, 'ENDPOINT_CREDENTIALS_SET', endpointId, { username });
+    const endpoint = await this.changeAccess(endpointId, set, async (tx) => {
       try {
         return await store.updateEndpointCredentials(tx, endpointId, { username, passwordHash });
       } catch (error) {
@@ -170,30 +174,34 @@ export class RegistryService {
 
   /** Stops requiring credentials (the token alone works again); disconnects the endpoint's sessions. */
   async clearCredentials(actor: Principal | null, endpointId: string): Promise<Endpoint> {
-    authorize(actor, 'OPERATOR');
+    const by = authorize(actor, 'OPERATOR');
     await this.activeEndpoint(endpointId);
-    const endpoint = await this.changeAccess(endpointId, (tx) => store.updateEndpointCredentials(tx, endpointId, null));
+    const cleared = audit.endpointAccessAudit(by, 'ENDPOINT_CREDENTIALS_CLEARED', endpointId);
+    const endpoint = await this.changeAccess(endpointId, cleared, (tx) => store.updateEndpointCredentials(tx, endpointId, null));
     this.log.info({ endpointId, by: actor?.keyId }, 'endpoint credentials cleared');
     return endpoint;
   }
 
   /** The token stops working at once, and the endpoint's device sessions are disconnected. */
   async revokeEndpoint(actor: Principal | null, endpointId: string): Promise<Endpoint> {
-    authorize(actor, 'OPERATOR');
+    const by = authorize(actor, 'OPERATOR');
     await this.activeEndpoint(endpointId);
-    const endpoint = await this.changeAccess(endpointId, (tx) => store.revokeEndpoint(tx, endpointId));
+    const revoked = audit.endpointAccessAudit(by, 'ENDPOINT_REVOKED', endpointId);
+    const endpoint = await this.changeAccess(endpointId, revoked, (tx) => store.revokeEndpoint(tx, endpointId));
     this.log.info({ endpointId, by: actor?.keyId }, 'endpoint revoked');
     return endpoint;
   }
 
   /** Sets or clears (null or blank) the display name; revoked endpoints may be renamed too. */
   async renameEndpoint(actor: Principal | null, endpointId: string, name: string | null | undefined): Promise<Endpoint> {
-    authorize(actor, 'OPERATOR');
+    const by = authorize(actor, 'OPERATOR');
     const trimmed = name?.trim() || null;
     if (trimmed && trimmed.length > MAX_ENDPOINT_NAME) {
       throw badInput(`An endpoint name must be at most ${MAX_ENDPOINT_NAME} characters.`, { field: 'name' });
     }
-    const endpoint = isUuid(endpointId) ? await store.renameEndpoint(this.db, endpointId, trimmed) : null;
+    const endpoint = isUuid(endpointId)
+      ? await withAudit(this.db, (tx) => store.renameEndpoint(tx, endpointId, trimmed), audit.endpointRenamedAudit(by))
+      : null;
     if (!endpoint) throw notFound(`No endpoint with id "${endpointId}".`);
     // Other processes may show the old name until their cached copy expires (LOOKUP_TTL_MS).
     this.byId.delete(endpointId);
@@ -210,10 +218,11 @@ export class RegistryService {
     endpointId: string,
     token: string | null | undefined,
   ): Promise<{ endpoint: Endpoint; token: string }> {
-    authorize(actor, 'OPERATOR');
+    const by = authorize(actor, 'OPERATOR');
     const secret = checkToken(token ?? randomSecret(24));
     await this.activeEndpoint(endpointId);
-    const endpoint = await this.changeAccess(endpointId, async (tx) => {
+    const rotated = audit.endpointAccessAudit(by, 'ENDPOINT_TOKEN_ROTATED', endpointId, { tokenGiven: token != null });
+    const endpoint = await this.changeAccess(endpointId, rotated, async (tx) => {
       try {
         return await store.replaceEndpointToken(tx, endpointId, hashSecret(secret));
       } catch (error) {
@@ -246,6 +255,7 @@ export class RegistryService {
       if (!current) throw notFound(`No endpoint with id "${endpointId}".`);
       const next = applyMetadataChanges(current, changes);
       await store.writeMetadata(tx, endpointId, next);
+      if (actor) await recordAudit(tx, [audit.metadataChangedAudit(actor, endpointId, changes)]);
       await this.bus.publish(tx, 'endpointMetadataChanged', { endpointId });
       return next;
     });
@@ -297,12 +307,13 @@ export class RegistryService {
     return endpoint;
   }
 
-  private async changeAccess(endpointId: string, change: (tx: Db) => Promise<Endpoint | null>): Promise<Endpoint> {
+  private async changeAccess(endpointId: string, entry: AuditEntry, change: (tx: Db) => Promise<Endpoint | null>): Promise<Endpoint> {
     const endpoint = await this.db.transaction(async (tx) => {
       const changed = await change(tx);
       // The caller checked that it exists and is active, and endpoints are never deleted: it was
       // revoked in the meantime (the changes apply to active endpoints only).
       if (!changed) throw badInput(`Endpoint "${endpointId}" is revoked.`);
+      await recordAudit(tx, [entry]);
       await this.bus.publish(tx, 'endpointAccessChanged', { endpointId });
       return changed;
     });

@@ -12,6 +12,7 @@ import './types/command-schema.ts';
 import './types/viewer.ts';
 import './types/fleet.ts';
 import './types/batch.ts';
+import './types/audit.ts';
 
 export const schema = withArgumentChecks(builder.toSchema({ sortSchema: true }));
 

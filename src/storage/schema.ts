@@ -240,3 +240,30 @@ export const commandBatches = pgTable(
   },
   (t) => [index('command_batches_created_idx').on(t.createdAt, t.id)],
 );
+
+// The audit trail (src/domain/audit.ts): one row per operator action, written in the action's
+// own transaction. Append-only: a trigger (migration "audit-append-only") refuses UPDATE, DELETE
+// and TRUNCATE. Pages are newest first by (at, id); each filter has an index that ends in both.
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    // Milliseconds, as a JavaScript Date holds them: a cursor names the row's position exactly.
+    at: timestamp('at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
+    // The API key (text: the ADMIN_API_KEY key has no row), its name then, and the door; all
+    // null when the server itself acted.
+    actorKeyId: text('actor_key_id'),
+    actorName: text('actor_name'),
+    actorDoor: text('actor_door'),
+    action: text('action').notNull(),
+    targetType: text('target_type').notNull(),
+    targetId: text('target_id').notNull(),
+    input: jsonb('input').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [
+    index('audit_log_at_idx').on(t.at, t.id),
+    index('audit_log_actor_idx').on(t.actorKeyId, t.at, t.id),
+    index('audit_log_action_idx').on(t.action, t.at, t.id),
+    index('audit_log_target_idx').on(t.targetType, t.targetId, t.at, t.id),
+  ],
+);
