@@ -33,6 +33,11 @@ const InvokeWithKey = graphql(`
   mutation AuditInvoke($input: InvokeCommandInput!) { invokeCommand(input: $input) { id } }
 `);
 
+const InvokeBatch = graphql(`
+  mutation AuditInvokeBatch($input: InvokeCommandsInput!) { invokeCommands(input: $input) { id total } }
+`);
+const CancelBatch = graphql(`mutation AuditCancelBatch($id: ID!) { cancelCommandBatch(id: $id) { id } }`);
+
 let app: App;
 beforeAll(async () => {
   app = await startApp();
@@ -179,6 +184,25 @@ describe('each operator action leaves exactly one entry', () => {
     const entries = await audit({ actor: op.id, action: 'COMMAND_INVOKED' });
     expect(entries.map((e) => e.target.id).sort()).toEqual([...ids].sort());
     for (const e of entries) expect((e.input as { payload: { i: number } }).payload.i).toBe(ids.indexOf(e.target.id));
+  });
+
+  it('a batch is one entry when invoked and one when canceled, not one per command; its replay none', async () => {
+    const op = await keyOf('OPERATOR');
+    const [a, b] = [await api.createEndpoint(app), await api.createEndpoint(app)];
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    const input = { target: { endpointIds: [a.endpointId, b.endpointId, unknown] }, commandType: 'reboot', payload: { delay: 1 }, idempotencyKey: unique('b') };
+    const batch = (await gqlData(app, InvokeBatch, { input }, op.secret)).invokeCommands;
+    expect((await gqlData(app, InvokeBatch, { input }, op.secret)).invokeCommands.id).toBe(batch.id);
+    await gqlData(app, CancelBatch, { id: batch.id }, op.secret);
+    expect(await audit({ actor: op.id })).toEqual([
+      expect.objectContaining({ action: 'BATCH_CANCELED', actor: op.actor, target: { type: 'BATCH', id: batch.id }, input: { canceled: 2 } }),
+      expect.objectContaining({
+        action: 'BATCH_INVOKED',
+        actor: op.actor,
+        target: { type: 'BATCH', id: batch.id },
+        input: expect.objectContaining({ commandType: 'reboot', payload: { delay: 1 }, total: 2, skipped: 1 }),
+      }),
+    ]);
   });
 
   it('API keys created and revoked, never with the secret', async () => {

@@ -15,6 +15,7 @@ import type { CommandService } from './commands.ts';
 import { MAX_PAGE_SIZE, decodeCursor } from './commands.ts';
 import { badInput, notFound } from './errors.ts';
 import { checkCommandType } from './identifiers.ts';
+import { recordAudit } from './audit.ts';
 import { claimOf, keyConflict } from './idempotency.ts';
 import type { Command, CommandStatus, Door, Principal } from './types.ts';
 import { countCanceled, countCreated } from '../metrics/commands.ts';
@@ -77,6 +78,14 @@ export class BatchService {
       });
       await store.insertBatchCommands(tx, batch, endpoints, payloads, retentionSeconds);
       if (claim) await keys.attachBatch(tx, claim, batch.id);
+      await recordAudit(tx, [
+        {
+          actor: invoker,
+          action: 'BATCH_INVOKED',
+          target: { type: 'BATCH', id: batch.id },
+          input: { target, commandType: input.commandType, payload: input.payload ?? null, retentionSeconds, total: batch.total, skipped: skipped.length },
+        },
+      ]);
       await this.bus.publish(tx, 'commandBatchChanged', { batchId: batch.id, kind: 'created' });
       return { batch };
     });
@@ -98,6 +107,7 @@ export class BatchService {
     const invoker = { door, apiKeyId: by.keyId, name: by.name };
     const canceled = await this.db.transaction(async (tx) => {
       const result = await store.cancelBatchCommands(tx, batch.id, invoker);
+      await recordAudit(tx, [{ actor: invoker, action: 'BATCH_CANCELED', target: { type: 'BATCH', id: batch.id }, input: { canceled: result.canceled } }]);
       if (result.canceled > 0) {
         await this.bus.publish(tx, 'commandBatchChanged', { batchId: batch.id, kind: 'canceled', canceledAt: result.at });
       }
