@@ -50,6 +50,12 @@ export interface Command {
   canceledBy: Invoker | null;
   /** Null for commands stored before invokers were recorded. */
   invokedBy: Invoker | null;
+  /** Set when the sweeper expired it; kept when a late result makes it EXECUTED. */
+  expiredAt: Date | null;
+  /** The first proven delivery to the device (see deliveries.ts); set once. */
+  deliveredAt: Date | null;
+  deliveryCount: number;
+  lastDeliveredVia: string | null;
 }
 
 /** The doors an operator's API key comes through. */

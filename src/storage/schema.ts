@@ -118,6 +118,13 @@ export const commands = pgTable(
     canceledByKeyId: text('canceled_by_key_id'),
     canceledByName: text('canceled_by_name'),
     canceledVia: text('canceled_via'),
+    // Kept when a late result makes an EXPIRED command EXECUTED, so history shows both facts.
+    expiredAt: ts('expired_at'),
+    // The delivery timeline: the first proven delivery (an HTTP reply fully written, or the
+    // PUBACK of an MQTT push), set once by coalesce; every delivery counts.
+    deliveredAt: ts('delivered_at'),
+    deliveryCount: integer('delivery_count').notNull().default(0),
+    lastDeliveredVia: text('last_delivered_via'),
   },
   (t) => [
     // Indexes for "newest first" are ascending, read backwards: drizzle's .desc() makes
@@ -140,6 +147,14 @@ export const commands = pgTable(
     // A late result turns CANCELED into EXECUTED and keeps canceled_at, so only this direction
     // holds. Compared as text: a new enum value cannot be used in the migration that adds it.
     check('commands_canceled_has_time', sql`${t.status}::text <> 'CANCELED' OR ${t.canceledAt} IS NOT NULL`),
+    // History filtered by delivered / not delivered: PENDING commands only, per endpoint and
+    // per version; queries compare `(delivered_at IS NULL) = <bool>` to match the expression.
+    index('commands_pending_delivery_idx')
+      .on(t.endpointId, sql`(${t.deliveredAt} IS NULL)`, t.id)
+      .where(sql`${t.status} = 'PENDING'`),
+    index('commands_version_pending_delivery_idx')
+      .on(t.applicationVersionId, sql`(${t.deliveredAt} IS NULL)`, t.id)
+      .where(sql`${t.status} = 'PENDING'`),
   ],
 );
 
@@ -212,4 +227,20 @@ export const endpointSessions = pgTable(
     since: ts('since').notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.instanceId, t.endpointId] }), index('endpoint_sessions_endpoint_idx').on(t.endpointId)],
+);
+
+// Each proven delivery of a command (the DELIVERED events of its timeline), up to the first 100
+// per command; commands.delivery_count counts them all.
+export const commandDeliveries = pgTable(
+  'command_deliveries',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    commandId: bigint('command_id', { mode: 'number' })
+      .notNull()
+      .references(() => commands.id),
+    deliveredAt: ts('delivered_at').notNull().defaultNow(),
+    // HTTP or MQTT.
+    via: text('via').notNull(),
+  },
+  (t) => [index('command_deliveries_command_idx').on(t.commandId, t.id)],
 );

@@ -1,0 +1,77 @@
+// Deliveries: the proven arrivals of commands at devices, for the delivery timeline.
+import { asc, eq, sql, type SQL } from 'drizzle-orm';
+import type { Db } from './db.ts';
+import { commandDeliveries, commands } from './schema.ts';
+
+export type DeliveryVia = 'HTTP' | 'MQTT';
+
+/** Rows kept per command; delivery_count goes on counting past them. */
+export const MAX_STORED_DELIVERIES = 100;
+
+export interface Delivery {
+  commandId: number;
+  via: DeliveryVia;
+}
+
+export interface StoredDelivery {
+  deliveredAt: Date;
+  via: DeliveryVia;
+}
+
+/**
+ * Records deliveries in one statement. The database decides what "first" means across
+ * processes: delivered_at is only ever filled by coalesce, so the first committed delivery wins
+ * and later ones (in this batch or another process's) leave it; the count adds every one.
+ * A row per delivery is kept while the command has at most MAX_STORED_DELIVERIES.
+ */
+export async function recordDeliveries(db: Db, deliveries: Delivery[]): Promise<void> {
+  if (deliveries.length === 0) return;
+  // UPDATE … FROM applies one source row per target row, so each command is one row here,
+  // with its count and the last way it went; `seq` numbers its deliveries in this batch.
+  const perCommand = new Map<number, { n: number; via: DeliveryVia }>();
+  const each = deliveries.map((d) => {
+    const c = perCommand.get(d.commandId) ?? { n: 0, via: d.via };
+    c.n++;
+    c.via = d.via;
+    perCommand.set(d.commandId, c);
+    return { id: d.commandId, via: d.via, seq: c.n };
+  });
+  const counts = JSON.stringify([...perCommand].map(([id, c]) => ({ id, n: c.n, via: c.via })));
+  await db.execute(sql`
+    with v as (select * from json_to_recordset(${counts}::json) as v(id bigint, n int, via text)),
+    u as (
+      update commands c
+         set delivered_at = coalesce(c.delivered_at, now()),
+             delivery_count = c.delivery_count + v.n,
+             last_delivered_via = v.via
+        from v
+       where c.id = v.id
+   returning c.id, c.delivery_count - v.n as before
+    )
+    insert into command_deliveries (command_id, via)
+    select d.id, d.via
+      from json_to_recordset(${JSON.stringify(each)}::json) as d(id bigint, via text, seq int)
+      join u on u.id = d.id
+     where u.before + d.seq <= ${MAX_STORED_DELIVERIES}
+     order by d.id, d.seq`);
+}
+
+/** A command's stored deliveries, oldest first. */
+export async function listDeliveries(db: Db, commandId: number): Promise<StoredDelivery[]> {
+  const rows = await db
+    .select({ deliveredAt: commandDeliveries.deliveredAt, via: commandDeliveries.via })
+    .from(commandDeliveries)
+    .where(eq(commandDeliveries.commandId, commandId))
+    .orderBy(asc(commandDeliveries.id));
+  return rows.map((r) => ({ deliveredAt: r.deliveredAt, via: r.via as DeliveryVia }));
+}
+
+/**
+ * PENDING commands that were (or were not yet) delivered. Written to match the partial
+ * indexes commands_pending_delivery_idx and commands_version_pending_delivery_idx: literal
+ * 'PENDING' (a parameter would not prove their predicate in a generic plan) and the same
+ * `(delivered_at IS NULL)` expression.
+ */
+export function pendingDelivered(delivered: boolean): SQL {
+  return sql`${commands.status} = 'PENDING' and (${commands.deliveredAt} is null) = ${sql.raw(delivered ? 'false' : 'true')}`;
+}
