@@ -29,9 +29,6 @@ export interface CommandEvent {
   cause: EventCause;
 }
 
-// Events at the same instant (a batch shares the transaction's clock) keep the lifecycle's order.
-const RANK: Record<CommandEventType, number> = { CREATED: 0, DELIVERED: 1, CANCELED: 2, EXPIRED: 2, EXECUTED: 3, LATE_RESULT: 3 };
-
 /**
  * The timeline of a command, oldest first: CREATED, each stored DELIVERED, then how it ended.
  * A result after cancel or expiry is LATE_RESULT, after the CANCELED or EXPIRED it follows.
@@ -47,8 +44,9 @@ export function timeline(command: Command, deliveries: store.StoredDelivery[]): 
     const late = command.canceledAt !== null || command.expiredAt !== null;
     events.push({ type: late ? 'LATE_RESULT' : 'EXECUTED', at: command.executedAt, cause: { kind: 'DEVICE', endpointId: command.endpointId } });
   }
-  // A stable sort: deliveries keep their stored order.
-  return events.sort((a, b) => a.at.getTime() - b.at.getTime() || RANK[a.type] - RANK[b.type]);
+  // A stable sort: at one instant (a batch shares its transaction's clock) the events keep the
+  // lifecycle order they were listed in, and deliveries their stored order.
+  return events.sort((a, b) => a.at.getTime() - b.at.getTime());
 }
 
 export class DeliveryService {
