@@ -67,11 +67,10 @@ export async function listDeliveries(db: Db, commandId: number): Promise<StoredD
 }
 
 /**
- * PENDING commands that were (or were not yet) delivered. Written to match the partial
- * indexes commands_pending_delivery_idx and commands_version_pending_delivery_idx: literal
- * 'PENDING' (a parameter would not prove their predicate in a generic plan) and the same
- * `(delivered_at IS NULL)` expression.
+ * PENDING commands that were (or were not yet) delivered, written as the predicates of the
+ * partial indexes commands_[version_]pending_[un]delivered_idx: a literal 'PENDING' (a parameter
+ * would not prove them in a generic plan) and `IS [NOT] NULL`.
  */
 export function pendingDelivered(delivered: boolean): SQL {
-  return sql`${commands.status} = 'PENDING' and (${commands.deliveredAt} is null) = ${sql.raw(delivered ? 'false' : 'true')}`;
+  return sql`${commands.status} = 'PENDING' and ${commands.deliveredAt} ${sql.raw(delivered ? 'is not null' : 'is null')}`;
 }

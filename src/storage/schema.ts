@@ -147,14 +147,21 @@ export const commands = pgTable(
     // A late result turns CANCELED into EXECUTED and keeps canceled_at, so only this direction
     // holds. Compared as text: a new enum value cannot be used in the migration that adds it.
     check('commands_canceled_has_time', sql`${t.status}::text <> 'CANCELED' OR ${t.canceledAt} IS NOT NULL`),
-    // History filtered by delivered / not delivered: PENDING commands only, per endpoint and
-    // per version; queries compare `(delivered_at IS NULL) = <bool>` to match the expression.
-    index('commands_pending_delivery_idx')
-      .on(t.endpointId, sql`(${t.deliveredAt} IS NULL)`, t.id)
-      .where(sql`${t.status} = 'PENDING'`),
-    index('commands_version_pending_delivery_idx')
-      .on(t.applicationVersionId, sql`(${t.deliveredAt} IS NULL)`, t.id)
-      .where(sql`${t.status} = 'PENDING'`),
+    // History filtered by delivered / not delivered (PENDING only), per endpoint and per version.
+    // Partial indexes, not a boolean column: the planner rewrites `(x IS NULL) = false` to
+    // `x IS NOT NULL`, which no longer matches such an index expression.
+    index('commands_pending_undelivered_idx')
+      .on(t.endpointId, t.id)
+      .where(sql`${t.status} = 'PENDING' AND ${t.deliveredAt} IS NULL`),
+    index('commands_pending_delivered_idx')
+      .on(t.endpointId, t.id)
+      .where(sql`${t.status} = 'PENDING' AND ${t.deliveredAt} IS NOT NULL`),
+    index('commands_version_pending_undelivered_idx')
+      .on(t.applicationVersionId, t.id)
+      .where(sql`${t.status} = 'PENDING' AND ${t.deliveredAt} IS NULL`),
+    index('commands_version_pending_delivered_idx')
+      .on(t.applicationVersionId, t.id)
+      .where(sql`${t.status} = 'PENDING' AND ${t.deliveredAt} IS NOT NULL`),
   ],
 );
 
