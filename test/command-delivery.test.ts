@@ -3,11 +3,12 @@
 // Command.events tells the story in order with who or what caused each step; the history
 // filters PENDING commands by delivered / not delivered. Real devices over MQTT and HTTP.
 import { connect } from 'node:net';
+import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import { graphql } from '../src/graphql/typed.ts';
 import { createEndpoint, invokeCommand, type Fixture } from './support/api.ts';
-import { gqlData, startApp, testConfig, unique, waitFor } from './support/app.ts';
+import { gqlData, startApp, testConfig, unique, usingPostgres, waitFor } from './support/app.ts';
 import { waitForStatus } from './support/commands.ts';
 import { closeDevices, connectDevice, kp1Topic } from './support/mqtt.ts';
 
@@ -162,6 +163,37 @@ describe('HTTP: delivered when the poll answer is fully written', () => {
     });
     await deliveredMarker();
     for (const id of ids) expect(await timeline(id)).toMatchObject({ deliveredAt: null, deliveryCount: 0 });
+  });
+});
+
+describe('deliveries and results on the same rows', () => {
+  it.skipIf(!usingPostgres)('a delivery never waits for a row another transaction holds; it lands once the row is free', async () => {
+    const fx = await createEndpoint(app);
+    const c = await invokeCommand(app, fx.endpointId, 'reboot');
+    const sql = postgres(process.env['TEST_DATABASE_URL']!, { max: 1, onnotice: () => {} });
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const holder = sql.begin(async (tx) => {
+        await tx`select id from commands where id = ${Number(c.id)} for no key update`;
+        locked();
+        await held;
+      });
+      await isLocked;
+      await poll(fx, 'reboot');
+      // Other deliveries go on meanwhile (the batch skipped the held row instead of waiting).
+      await deliveredMarker();
+      expect((await timeline(c.id)).deliveryCount).toBe(0);
+      release();
+      await holder;
+      const once = await deliveredTimes(c.id, 1);
+      expect(once).toMatchObject({ deliveryCount: 1, lastDeliveredVia: 'HTTP' });
+      expect(once.events.filter((e) => e.type === 'DELIVERED')).toHaveLength(1);
+    } finally {
+      await sql.end();
+    }
   });
 });
 

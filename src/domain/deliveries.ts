@@ -13,6 +13,9 @@ import type { Command, Invoker } from './types.ts';
 
 export type DeliveryVia = store.DeliveryVia;
 
+const RETRY_MS = 20;
+const MAX_ATTEMPTS = 50;
+
 export const COMMAND_EVENT_TYPES = ['CREATED', 'DELIVERED', 'EXECUTED', 'EXPIRED', 'CANCELED', 'LATE_RESULT'] as const;
 export type CommandEventType = (typeof COMMAND_EVENT_TYPES)[number];
 
@@ -50,11 +53,14 @@ export function timeline(command: Command, deliveries: store.StoredDelivery[]): 
 }
 
 export class DeliveryService {
-  /** Deliveries of many devices share one transaction; off the device's path (nobody waits). */
-  private readonly writes = new GroupCommit<store.Delivery[], void>(
+  /**
+   * Deliveries of many devices share one transaction; off the device's path (nobody waits).
+   * Each batch resolves with what it had to skip (rows locked by a result being stored).
+   */
+  private readonly writes = new GroupCommit<store.Delivery[], store.Delivery[]>(
     async (batches) => {
-      await store.recordDeliveries(this.db, batches.flat());
-      return batches.map(() => undefined);
+      const skipped = await store.recordDeliveries(this.db, batches.flat());
+      return batches.map((b) => b.filter((d) => skipped.includes(d)));
     },
     { maxBatch: 500, concurrency: 1, observer: groupCommitMetrics('command_delivery') },
   );
@@ -68,11 +74,18 @@ export class DeliveryService {
    * Records that these commands reached their device. Never throws: a lost write loses a
    * timeline entry, not a command. Resolves once written (tests wait on it).
    */
-  delivered(commandIds: readonly number[], via: DeliveryVia): Promise<void> {
-    if (commandIds.length === 0) return Promise.resolve();
-    return this.writes
-      .run(commandIds.map((commandId) => ({ commandId, via })))
-      .catch((error: unknown) => this.log.warn({ err: error, commandIds, via }, 'could not record a delivery'));
+  async delivered(commandIds: readonly number[], via: DeliveryVia): Promise<void> {
+    let pending = commandIds.map((commandId) => ({ commandId, via }));
+    try {
+      // The lock holder commits within milliseconds; a row still locked after this many tries is left out.
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+        if (attempt === MAX_ATTEMPTS) throw new Error('rows stayed locked');
+        pending = await this.writes.run(pending);
+      }
+    } catch (error) {
+      this.log.warn({ err: error, commandIds, via }, 'could not record a delivery');
+    }
   }
 
   async events(command: Command): Promise<CommandEvent[]> {

@@ -1,6 +1,6 @@
 // Proof of delivery over MQTT: a QoS 1 packet that carries commands (a push, or a reply to a
-// command request) is delivered when the device's PUBACK for it arrives [MQTT-4.3.2], not when
-// it is written. aedes has no hook for this: its 'ack' event names the original packet only for
+// command request) is delivered when the device's PUBACK for it arrives [MQTT-4.3.2] (PUBREC
+// for a QoS 2 reply [MQTT-4.3.3]), not when it is written. aedes has no hook for this: its 'ack' event names the original packet only for
 // persistent sessions (clean ones keep no outgoing store), and it picks packet ids itself when
 // the packet is written. So the id is picked here instead, from the connection's own counter,
 // when the forwarding hook sees the packet (aedes keeps an id already set, QoSPacket), and the
@@ -37,7 +37,6 @@ export function expectAck(client: Client, packet: ForwardedPacket): void {
   const ids = packet.qos > 0 && Buffer.isBuffer(packet.payload) ? carried.get(packet.payload) : undefined;
   if (!ids) return;
   const counter = client as unknown as AedesClientIds;
-  if (typeof counter._nextId !== 'number') throw new Error('aedes internals changed: no packet id counter');
   const messageId = counter._nextId;
   counter._nextId = messageId >= 65535 ? 1 : messageId + 1;
   packet.messageId = messageId;
@@ -51,9 +50,11 @@ export function expectAck(client: Client, packet: ForwardedPacket): void {
 /** Calls `onAck` with the commands of every PUBACK the connection sends for such a packet. */
 export function watchAcks(client: Client, onAck: (commandIds: readonly number[]) => void): void {
   const parser = (client as unknown as { _parser?: { on(event: 'packet', listener: (p: { cmd: string; messageId?: number }) => void): void } })._parser;
-  if (!parser || typeof parser.on !== 'function') throw new Error('aedes internals changed: cannot watch PUBACKs');
+  if (!parser || typeof parser.on !== 'function' || typeof (client as unknown as AedesClientIds)._nextId !== 'number') {
+    throw new Error('aedes internals changed: cannot match PUBACKs to packets');
+  }
   parser.on('packet', (packet) => {
-    if (packet.cmd !== 'puback' || packet.messageId === undefined) return;
+    if ((packet.cmd !== 'puback' && packet.cmd !== 'pubrec') || packet.messageId === undefined) return;
     const waiting = unacknowledged.get(client);
     const ids = waiting?.get(packet.messageId);
     if (!ids) return;
