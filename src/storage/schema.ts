@@ -150,18 +150,10 @@ export const commands = pgTable(
     // History filtered by delivered / not delivered (PENDING only), per endpoint and per version.
     // Partial indexes, not a boolean column: the planner rewrites `(x IS NULL) = false` to
     // `x IS NOT NULL`, which no longer matches such an index expression.
-    index('commands_pending_undelivered_idx')
-      .on(t.endpointId, t.id)
-      .where(sql`${t.status} = 'PENDING' AND ${t.deliveredAt} IS NULL`),
-    index('commands_pending_delivered_idx')
-      .on(t.endpointId, t.id)
-      .where(sql`${t.status} = 'PENDING' AND ${t.deliveredAt} IS NOT NULL`),
-    index('commands_version_pending_undelivered_idx')
-      .on(t.applicationVersionId, t.id)
-      .where(sql`${t.status} = 'PENDING' AND ${t.deliveredAt} IS NULL`),
-    index('commands_version_pending_delivered_idx')
-      .on(t.applicationVersionId, t.id)
-      .where(sql`${t.status} = 'PENDING' AND ${t.deliveredAt} IS NOT NULL`),
+    pendingByDelivery('commands_pending_undelivered_idx', t.endpointId, t, false),
+    pendingByDelivery('commands_pending_delivered_idx', t.endpointId, t, true),
+    pendingByDelivery('commands_version_pending_undelivered_idx', t.applicationVersionId, t, false),
+    pendingByDelivery('commands_version_pending_delivered_idx', t.applicationVersionId, t, true),
   ],
 );
 
@@ -251,3 +243,10 @@ export const commandDeliveries = pgTable(
   },
   (t) => [index('command_deliveries_command_idx').on(t.commandId, t.id)],
 );
+
+/** (key, id) of the PENDING commands that were, or were not yet, delivered. */
+function pendingByDelivery(name: string, key: AnyPgColumn, t: Record<'id' | 'status' | 'deliveredAt', AnyPgColumn>, delivered: boolean) {
+  return index(name)
+    .on(key, t.id)
+    .where(sql`${t.status} = 'PENDING' AND ${t.deliveredAt} ${sql.raw(delivered ? 'IS NOT NULL' : 'IS NULL')}`);
+}
