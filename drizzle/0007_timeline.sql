@@ -11,7 +11,5 @@ ALTER TABLE "commands" ADD COLUMN "delivery_count" integer DEFAULT 0 NOT NULL;--
 ALTER TABLE "commands" ADD COLUMN "last_delivered_via" text;--> statement-breakpoint
 ALTER TABLE "command_deliveries" ADD CONSTRAINT "command_deliveries_command_id_commands_id_fk" FOREIGN KEY ("command_id") REFERENCES "public"."commands"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "command_deliveries_command_idx" ON "command_deliveries" USING btree ("command_id","id");--> statement-breakpoint
-CREATE INDEX "commands_pending_undelivered_idx" ON "commands" USING btree ("endpoint_id","id") WHERE "commands"."status" = 'PENDING' AND "commands"."delivered_at" IS NULL;--> statement-breakpoint
-CREATE INDEX "commands_pending_delivered_idx" ON "commands" USING btree ("endpoint_id","id") WHERE "commands"."status" = 'PENDING' AND "commands"."delivered_at" IS NOT NULL;--> statement-breakpoint
-CREATE INDEX "commands_version_pending_undelivered_idx" ON "commands" USING btree ("application_version_id","id") WHERE "commands"."status" = 'PENDING' AND "commands"."delivered_at" IS NULL;--> statement-breakpoint
-CREATE INDEX "commands_version_pending_delivered_idx" ON "commands" USING btree ("application_version_id","id") WHERE "commands"."status" = 'PENDING' AND "commands"."delivered_at" IS NOT NULL;
+CREATE INDEX "commands_pending_idx" ON "commands" USING btree ("endpoint_id","id") WHERE "commands"."status" = 'PENDING';--> statement-breakpoint
+CREATE INDEX "commands_version_pending_idx" ON "commands" USING btree ("application_version_id","id") WHERE "commands"."status" = 'PENDING';

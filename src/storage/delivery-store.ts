@@ -79,9 +79,8 @@ export async function listDeliveries(db: Db, commandId: number): Promise<StoredD
 }
 
 /**
- * PENDING commands that were (or were not yet) delivered, written as the predicates of the
- * partial indexes commands_[version_]pending_[un]delivered_idx: a literal 'PENDING' (a parameter
- * would not prove them in a generic plan) and `IS [NOT] NULL`.
+ * PENDING commands that were (or were not yet) delivered. A literal 'PENDING' (a parameter would
+ * not prove the partial indexes commands_[version_]pending_idx in a generic plan).
  */
 export function pendingDelivered(delivered: boolean): SQL {
   return sql`${commands.status} = 'PENDING' and ${commands.deliveredAt} ${sql.raw(delivered ? 'is not null' : 'is null')}`;

@@ -147,13 +147,11 @@ export const commands = pgTable(
     // A late result turns CANCELED into EXECUTED and keeps canceled_at, so only this direction
     // holds. Compared as text: a new enum value cannot be used in the migration that adds it.
     check('commands_canceled_has_time', sql`${t.status}::text <> 'CANCELED' OR ${t.canceledAt} IS NOT NULL`),
-    // History filtered by delivered / not delivered (PENDING only), per endpoint and per version.
-    // Partial indexes, not a boolean column: the planner rewrites `(x IS NULL) = false` to
-    // `x IS NOT NULL`, which no longer matches such an index expression.
-    pendingByDelivery('commands_pending_undelivered_idx', t.endpointId, t, false),
-    pendingByDelivery('commands_pending_delivered_idx', t.endpointId, t, true),
-    pendingByDelivery('commands_version_pending_undelivered_idx', t.applicationVersionId, t, false),
-    pendingByDelivery('commands_version_pending_delivered_idx', t.applicationVersionId, t, true),
+    // History filtered by delivered / not delivered (PENDING only), per endpoint and per version:
+    // the PENDING rows newest first, delivered_at checked on each. No index names delivered_at,
+    // so recording a delivery can be a HOT update that writes no index entry.
+    index('commands_pending_idx').on(t.endpointId, t.id).where(sql`${t.status} = 'PENDING'`),
+    index('commands_version_pending_idx').on(t.applicationVersionId, t.id).where(sql`${t.status} = 'PENDING'`),
   ],
 );
 
@@ -243,10 +241,3 @@ export const commandDeliveries = pgTable(
   },
   (t) => [index('command_deliveries_command_idx').on(t.commandId, t.id)],
 );
-
-/** (key, id) of the PENDING commands that were, or were not yet, delivered. */
-function pendingByDelivery(name: string, key: AnyPgColumn, t: Record<'id' | 'status' | 'deliveredAt', AnyPgColumn>, delivered: boolean) {
-  return index(name)
-    .on(key, t.id)
-    .where(sql`${t.status} = 'PENDING' AND ${t.deliveredAt} ${sql.raw(delivered ? 'IS NOT NULL' : 'IS NULL')}`);
-}
