@@ -32,13 +32,14 @@ export const CommandRowFields = graphql(`
   fragment CommandRowFields on Command @_unmask {
     id commandType payload status statusCode reasonPhrase resultPayload createdAt updatedAt expiresAt executedAt
     canceledAt canceledBy { name } invokedBy { name door }
+    deliveredAt deliveryCount lastDeliveredVia
     rerunOf { id } endpoint { id name applicationVersion { name application { name } } }
   }
 `);
 
 export const HistoryQuery = graphql(`
-  query History($endpointId: ID!, $first: Int, $after: String, $commandTypes: [String!], $statuses: [CommandStatus!]) {
-    commandHistory(endpointId: $endpointId, first: $first, after: $after, commandTypes: $commandTypes, statuses: $statuses) {
+  query History($endpointId: ID!, $first: Int, $after: String, $commandTypes: [String!], $statuses: [CommandStatus!], $delivered: Boolean) {
+    commandHistory(endpointId: $endpointId, first: $first, after: $after, commandTypes: $commandTypes, statuses: $statuses, delivered: $delivered) {
       edges { node { ...CommandRowFields } }
       pageInfo { hasNextPage endCursor }
     }
@@ -165,6 +166,16 @@ export const CreateApiKey = graphql(`
 export const RevokeApiKey = graphql(`mutation RevokeApiKey($id: ID!) { revokeApiKey(id: $id) }`);
 
 export type CommandRow = ResultOf<typeof CommandRowFields>;
+
+/** A command's timeline, for its detail row. */
+export const CommandTimelineQuery = graphql(`
+  query CommandTimeline($id: ID!) {
+    command(id: $id) {
+      id status deliveredAt deliveryCount lastDeliveredVia expiredAt
+      events { type at cause { kind via invoker { name door } endpoint { id name } } }
+    }
+  }
+`);
 export type Role = ResultOf<typeof ViewerQuery>['viewer']['role'];
 export type { ResultOf };
 

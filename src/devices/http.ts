@@ -84,6 +84,8 @@ export function createKp1HttpHandler(opts: HttpDeviceOptions) {
           outcome = await dispatcher.dispatch(request, body, credentials);
         }
         if (!outcome.ok) return sendError(res, outcome.error);
+        const ids = outcome.command?.ids ?? [];
+        if (ids.length > 0) onFullyWritten(res, () => dispatcher.delivered(ids, 'HTTP'));
         writeJson(res, 200, outcome.body);
       } finally {
         for (const off of listeners) off();
@@ -98,6 +100,18 @@ export function createKp1HttpHandler(opts: HttpDeviceOptions) {
       throw error;
     }
   };
+}
+
+/**
+ * Runs `then` once the whole response is handed to the operating system: a device that went
+ * away before got nothing. Node emits 'finish' after a failed last write too, so the socket's
+ * error state decides.
+ */
+function onFullyWritten(res: ServerResponse, then: () => void): void {
+  const socket = res.socket;
+  res.once('finish', () => {
+    if (socket && !socket.errored) then();
+  });
 }
 
 /** HTTP Basic credentials, for endpoints that require them besides the token. */

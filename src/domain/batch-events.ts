@@ -10,7 +10,18 @@ export type BatchChange =
 const unsettled = { statusCode: null, reasonPhrase: null, resultPayload: null, executedAt: null } as const;
 
 export function asCreated(c: Command): Command {
-  return { ...c, ...unsettled, status: 'PENDING', canceledAt: null, canceledBy: null, updatedAt: c.createdAt };
+  return {
+    ...c,
+    ...unsettled,
+    status: 'PENDING',
+    canceledAt: null,
+    canceledBy: null,
+    expiredAt: null,
+    deliveredAt: null,
+    deliveryCount: 0,
+    lastDeliveredVia: null,
+    updatedAt: c.createdAt,
+  };
 }
 
 export function asCanceled(c: Command): Command {

@@ -23,6 +23,7 @@ import { claimOf, keyConflict } from './idempotency.ts';
 import { insertWithClaims, type Inserted, type NewCommand } from './command-inserts.ts';
 import { recordAudit } from './audit.ts';
 import { commandCanceledAudit } from './audit-entries.ts';
+import { DeliveryService } from './deliveries.ts';
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -59,6 +60,8 @@ export interface HistoryInput {
   endpointId: string;
   commandTypes?: string[] | null;
   statuses?: CommandStatus[] | null;
+  /** Only PENDING commands that were (true) or were not yet (false) delivered. */
+  delivered?: boolean | null;
   first?: number | null;
   after?: string | null;
 }
@@ -94,7 +97,12 @@ export class CommandService {
     private readonly config: Pick<Config, 'maxRetentionSeconds' | 'defaultRetentionSeconds' | 'maxCommandPayloadBytes'>,
     private readonly log: Logger,
     private readonly composer: PayloadComposer = acceptAnyPayload,
-  ) {}
+  ) {
+    this.deliveries = new DeliveryService(db, log);
+  }
+
+  /** The delivery timeline: what the doors report as delivered (deliveries.ts). */
+  readonly deliveries: DeliveryService;
 
   async invoke(actor: Principal | null, input: InvokeInput, door: Door = 'GRAPHQL'): Promise<Command> {
     const invoker = invokerOf(authorize(actor, 'OPERATOR'), door);
@@ -184,6 +192,7 @@ export class CommandService {
       commandTypes: input.commandTypes ?? undefined,
       statuses: input.statuses ?? undefined,
       beforeId: input.after ? decodeCursor(input.after) : undefined,
+      delivered: input.delivered ?? undefined,
       limit: first + 1,
     });
     return { commands: rows.slice(0, first), hasNextPage: rows.length > first };

@@ -31,6 +31,8 @@ export interface CommandFilter {
   statuses?: CommandStatus[] | null;
   createdAfter?: Date | null;
   createdBefore?: Date | null;
+  /** Only PENDING commands that were (true) or were not yet (false) delivered. */
+  delivered?: boolean | null;
 }
 
 export interface Page<T> {
@@ -78,6 +80,7 @@ export class FleetService {
       statuses: filter.statuses ?? undefined,
       createdAfter: filter.createdAfter ?? undefined,
       createdBefore: filter.createdBefore ?? undefined,
+      delivered: filter.delivered ?? undefined,
       beforeId,
       limit: limit + 1,
     });

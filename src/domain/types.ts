@@ -52,6 +52,12 @@ export interface Command {
   invokedBy: Invoker | null;
   /** The bulk invoke (command batch) that created it, if any. */
   batchId: string | null;
+  /** Set when the sweeper expired it; kept when a late result makes it EXECUTED. */
+  expiredAt: Date | null;
+  /** The first proven delivery to the device (see deliveries.ts); set once. */
+  deliveredAt: Date | null;
+  deliveryCount: number;
+  lastDeliveredVia: string | null;
 }
 
 /** The doors an operator's API key comes through. */

@@ -13,6 +13,7 @@ import './types/viewer.ts';
 import './types/fleet.ts';
 import './types/batch.ts';
 import './types/audit.ts';
+import './types/command-events.ts';
 
 export const schema = withArgumentChecks(builder.toSchema({ sortSchema: true }));
 

@@ -56,7 +56,7 @@ export function countTransactions(db: Db, config: DatabaseConfig): Db {
 
 const batchSize = new Histogram({
   name: 'cex_group_commit_batch_size',
-  help: 'Writes committed together in one transaction, by writer (command_insert, command_result).',
+  help: 'Writes committed together in one transaction, by writer (command_insert, command_result, command_delivery).',
   labelNames: ['writer'],
   buckets: [1, 2, 5, 10, 20, 50, 100, 200],
   registers: [registry],
@@ -82,7 +82,7 @@ export interface GroupCommitObserver {
   committed(size: number, startMs: number): void;
 }
 
-export function groupCommitMetrics(writer: 'command_insert' | 'command_result'): GroupCommitObserver {
+export function groupCommitMetrics(writer: 'command_insert' | 'command_result' | 'command_delivery'): GroupCommitObserver {
   const size = batchSize.labels(writer);
   const seconds = batchSeconds.labels(writer);
   const queue = waiting.labels(writer);

@@ -4,6 +4,7 @@ import { and, asc, desc, eq, getTableColumns, inArray, lt, lte, gt, ne, sql, typ
 import type { Command, CommandStatus, Door, Invoker } from '../domain/types.ts';
 import type { Db } from './db.ts';
 import { commands } from './schema.ts';
+import { pendingDelivered } from './delivery-store.ts';
 
 const { applicationVersionId: _versionCopy, ...columns } = getTableColumns(commands);
 /** Every column but the copy of the endpoint's application version, which only indexes need. */
@@ -74,6 +75,8 @@ export interface HistoryQuery {
   statuses?: CommandStatus[];
   /** Only commands older (smaller id) than this one: the cursor. */
   beforeId?: number;
+  /** Only PENDING commands that were (true) or were not yet (false) delivered. */
+  delivered?: boolean;
   limit: number;
 }
 
@@ -83,6 +86,7 @@ export async function listHistory(db: Db, q: HistoryQuery): Promise<Command[]> {
   if (q.commandTypes?.length) where.push(inArray(commands.commandType, q.commandTypes));
   if (q.statuses?.length) where.push(inArray(commands.status, q.statuses));
   if (q.beforeId !== undefined) where.push(lt(commands.id, q.beforeId));
+  if (q.delivered !== undefined) where.push(pendingDelivered(q.delivered));
   return toCommands(
     await db.select(commandColumns).from(commands).where(and(...where)).orderBy(desc(commands.id)).limit(q.limit),
   );
@@ -175,7 +179,7 @@ export async function expireDue(db: Db, limit: number): Promise<Command[]> {
   return toCommands(
     await db
       .update(commands)
-      .set({ status: 'EXPIRED', updatedAt: sql`now()` })
+      .set({ status: 'EXPIRED', expiredAt: sql`now()`, updatedAt: sql`now()` })
       .where(and(inArray(commands.id, due), eq(commands.status, 'PENDING')))
       .returning(commandColumns),
   );

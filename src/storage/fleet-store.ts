@@ -5,6 +5,7 @@ import type { Command, CommandStatus, Endpoint } from '../domain/types.ts';
 import { commandColumns, toCommand } from './command-store.ts';
 import type { Db } from './db.ts';
 import { endpointColumns } from './registry-store.ts';
+import { pendingDelivered } from './delivery-store.ts';
 import { commands, endpoints } from './schema.ts';
 
 export interface EndpointQuery {
@@ -63,6 +64,8 @@ export interface FleetCommandQuery {
   createdBefore?: Date;
   /** Only commands older (smaller id) than this one: the cursor. */
   beforeId?: number;
+  /** Only PENDING commands that were (true) or were not yet (false) delivered. */
+  delivered?: boolean;
   limit: number;
 }
 
@@ -80,6 +83,7 @@ export async function listFleetCommands(db: Db, q: FleetCommandQuery): Promise<C
   if (q.createdAfter) where.push(gte(commands.createdAt, q.createdAfter));
   if (q.createdBefore) where.push(lt(commands.createdAt, q.createdBefore));
   if (q.beforeId !== undefined) where.push(lt(commands.id, q.beforeId));
+  if (q.delivered !== undefined) where.push(pendingDelivered(q.delivered));
   const page = async (extra?: SQL) =>
     (
       await db

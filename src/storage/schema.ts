@@ -120,6 +120,13 @@ export const commands = pgTable(
     canceledVia: text('canceled_via'),
     // The bulk invoke (invokeCommands) that created it, if any.
     batchId: uuid('batch_id').references((): AnyPgColumn => commandBatches.id),
+    // Kept when a late result makes an EXPIRED command EXECUTED, so history shows both facts.
+    expiredAt: ts('expired_at'),
+    // The delivery timeline: the first proven delivery (an HTTP reply fully written, or the
+    // PUBACK of an MQTT push), set once by coalesce; every delivery counts.
+    deliveredAt: ts('delivered_at'),
+    deliveryCount: integer('delivery_count').notNull().default(0),
+    lastDeliveredVia: text('last_delivered_via'),
   },
   (t) => [
     // Indexes for "newest first" are ascending, read backwards: drizzle's .desc() makes
@@ -144,6 +151,11 @@ export const commands = pgTable(
     check('commands_canceled_has_time', sql`${t.status}::text <> 'CANCELED' OR ${t.canceledAt} IS NOT NULL`),
     // A batch's commands and their counts (aggregated from the rows, never kept as counters).
     index('commands_batch_idx').on(t.batchId, t.id).where(sql`${t.batchId} IS NOT NULL`),
+    // History filtered by delivered / not delivered (PENDING only), per endpoint and per version:
+    // the PENDING rows newest first, delivered_at checked on each. No index names delivered_at,
+    // so recording a delivery can be a HOT update that writes no index entry.
+    index('commands_pending_idx').on(t.endpointId, t.id).where(sql`${t.status} = 'PENDING'`),
+    index('commands_version_pending_idx').on(t.applicationVersionId, t.id).where(sql`${t.status} = 'PENDING'`),
   ],
 );
 
@@ -266,4 +278,20 @@ export const auditLog = pgTable(
     index('audit_log_action_idx').on(t.action, t.at, t.id),
     index('audit_log_target_idx').on(t.targetType, t.targetId, t.at, t.id),
   ],
+);
+
+// Each proven delivery of a command (the DELIVERED events of its timeline), up to the first 100
+// per command; commands.delivery_count counts them all.
+export const commandDeliveries = pgTable(
+  'command_deliveries',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    commandId: bigint('command_id', { mode: 'number' })
+      .notNull()
+      .references(() => commands.id),
+    deliveredAt: ts('delivered_at').notNull().defaultNow(),
+    // HTTP or MQTT.
+    via: text('via').notNull(),
+  },
+  (t) => [index('command_deliveries_command_idx').on(t.commandId, t.id)],
 );

@@ -1,12 +1,13 @@
 // The Commands history table: status badges, codes, expandable payloads, expiry, who invoked,
-// re-run links, and Cancel on pending commands.
-import { useContext, useState } from 'react';
+// re-run links, Cancel on pending commands, delivery, and each command's timeline on demand.
+import { Fragment, useContext, useState } from 'react';
 import { useMutation } from 'urql';
 import { CancelCommand, RerunCommand, type CommandRow } from '../queries.ts';
 import { Link } from '../router.tsx';
 import { can, SessionContext } from '../session-context.ts';
 import { JsonValue, StatusBadge, errorText, formatTime, relativeTime, shortTime } from '../ui/kit.tsx';
 import { useToast } from '../ui/toast.tsx';
+import { CommandTimeline, DeliveryStatus } from './CommandTimeline.tsx';
 
 export function CommandTable({ rows, showDevice = false }: { rows: readonly CommandRow[]; showDevice?: boolean }) {
   const session = useContext(SessionContext);
@@ -14,7 +15,15 @@ export function CommandTable({ rows, showDevice = false }: { rows: readonly Comm
   const [, rerun] = useMutation(RerunCommand);
   const [, cancel] = useMutation(CancelCommand);
   const [busy, setBusy] = useState<string | null>(null);
+  const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
   const operator = can(session, 'OPERATOR');
+  const columns = 8 + (showDevice ? 1 : 0) + (operator ? 1 : 0);
+  const toggle = (id: string) =>
+    setOpen((previous) => {
+      const next = new Set(previous);
+      if (!next.delete(id)) next.add(id);
+      return next;
+    });
 
   async function onRerun(row: CommandRow) {
     setBusy(row.id);
@@ -50,9 +59,18 @@ export function CommandTable({ rows, showDevice = false }: { rows: readonly Comm
       </thead>
       <tbody>
         {rows.map((row) => (
-          <tr key={row.id} id={`command-${row.id}`} data-command-id={row.id} data-status={row.status}>
+          <Fragment key={row.id}>
+          <tr id={`command-${row.id}`} data-command-id={row.id} data-status={row.status} className={open.has(row.id) ? 'row-open' : undefined}>
             <td className="nowrap">
               <span className="strong">#{row.id}</span>
+              <button
+                className="link-button small timeline-toggle"
+                aria-expanded={open.has(row.id)}
+                aria-label={`Timeline of #${row.id}`}
+                onClick={() => toggle(row.id)}
+              >
+                {open.has(row.id) ? 'Hide timeline' : 'Timeline'}
+              </button>
               {row.rerunOf && (
                 <div className="small">
                   re-run of{' '}
@@ -73,6 +91,7 @@ export function CommandTable({ rows, showDevice = false }: { rows: readonly Comm
             </td>
             <td>
               <StatusBadge status={row.status} />
+              <DeliveryStatus row={row} />
             </td>
             <td className={statusCodeClass(row.statusCode)} title={statusCodeTitle(row.statusCode)}>
               {row.statusCode ?? <span className="muted">—</span>}
@@ -115,6 +134,14 @@ export function CommandTable({ rows, showDevice = false }: { rows: readonly Comm
               </td>
             )}
           </tr>
+          {open.has(row.id) && (
+            <tr className="detail-row">
+              <td colSpan={columns}>
+                <CommandTimeline id={row.id} status={row.status} />
+              </td>
+            </tr>
+          )}
+          </Fragment>
         ))}
       </tbody>
     </table>

@@ -8,7 +8,7 @@ import { useOnReconnect } from '../live.ts';
 import { can, SessionContext } from '../session-context.ts';
 import { Loading, errorText } from '../ui/kit.tsx';
 import { useToast } from '../ui/toast.tsx';
-import { StatusFilter, type Status } from '../ui/filters.tsx';
+import { DeliveryFilter, StatusFilter, deliveredArg, type Status } from '../ui/filters.tsx';
 import { useCursors } from '../ui/paging.tsx';
 import { CommandList } from './CommandList.tsx';
 import { useLiveCommands } from './commands-live.ts';
@@ -122,13 +122,15 @@ const PAGE = 50;
 
 /** The variables of the history's first page, unfiltered: the device page asks for it at once. */
 export function firstHistoryPage(endpointId: string) {
-  return { endpointId, first: PAGE, after: null, commandTypes: null, statuses: null };
+  return { endpointId, first: PAGE, after: null, commandTypes: null, statuses: null, delivered: null };
 }
 
 function CommandsHistory({ endpointId }: { endpointId: string }) {
   const [type, setType] = useState('');
   const [status, setStatus] = useState('');
-  const cursors = useCursors(`${type}/${status}`);
+  const [delivery, setDelivery] = useState('');
+  const cursors = useCursors(`${type}/${status}/${delivery}`);
+  const delivered = deliveredArg(delivery);
   const types = type.trim() ? [type.trim()] : [];
   const statuses = status ? [status as Status] : [];
   const [result, refetch] = useQuery({
@@ -139,11 +141,12 @@ function CommandsHistory({ endpointId }: { endpointId: string }) {
       after: cursors.after,
       commandTypes: types.length ? types : null,
       statuses: statuses.length ? statuses : null,
+      delivered,
     },
   });
   useOnReconnect(() => refetch({ requestPolicy: 'network-only' }));
   const page = result.data?.commandHistory;
-  const rows = useLiveCommands(page?.edges.map((e) => e.node), { types, statuses, endpointId }, cursors.firstPage);
+  const rows = useLiveCommands(page?.edges.map((e) => e.node), { types, statuses, endpointId, delivered }, cursors.firstPage);
 
   return (
     <section className="card widget" role="region" aria-label="Commands history">
@@ -152,6 +155,7 @@ function CommandsHistory({ endpointId }: { endpointId: string }) {
         <div className="toolbar toolbar-tight">
           <input className="input" placeholder="Type" aria-label="Filter by type" value={type} onChange={(e) => setType(e.target.value)} />
           <StatusFilter value={status} onChange={setStatus} />
+          <DeliveryFilter value={delivery} onChange={setDelivery} />
         </div>
       </div>
       <CommandList

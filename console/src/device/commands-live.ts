@@ -8,6 +8,8 @@ export interface CommandFilterState {
   statuses: string[];
   endpointId?: string;
   application?: string;
+  /** Only PENDING commands that were (true) or were not yet (false) delivered. */
+  delivered?: boolean | null;
 }
 
 function matches(row: CommandRow, filter: CommandFilterState): boolean {
@@ -15,6 +17,7 @@ function matches(row: CommandRow, filter: CommandFilterState): boolean {
   if (filter.statuses.length > 0 && !filter.statuses.includes(row.status)) return false;
   if (filter.endpointId && row.endpoint.id !== filter.endpointId) return false;
   if (filter.application && row.endpoint.applicationVersion?.application.name !== filter.application) return false;
+  if (filter.delivered != null && (row.status !== 'PENDING' || (row.deliveredAt !== null) !== filter.delivered)) return false;
   return true;
 }
 

@@ -5,7 +5,7 @@ import { FleetCommandsQuery } from '../queries.ts';
 import { useDebounced, useQueryParam } from '../router.tsx';
 import { useOnReconnect } from '../live.ts';
 import { PageHeader } from '../ui/kit.tsx';
-import { ApplicationSelect, StatusFilter, useApplications, type Status } from '../ui/filters.tsx';
+import { ApplicationSelect, DeliveryFilter, StatusFilter, deliveredArg, useApplications, type Status } from '../ui/filters.tsx';
 import { useCursors } from '../ui/paging.tsx';
 import { CommandList } from '../device/CommandList.tsx';
 import { useLiveCommands } from '../device/commands-live.ts';
@@ -15,16 +15,23 @@ const PAGE = 50;
 export function CommandsPage() {
   const [application, setApplication] = useQueryParam('app');
   const [status, setStatus] = useQueryParam('status');
+  const [delivery, setDelivery] = useQueryParam('delivery');
+  const delivered = deliveredArg(delivery);
   const [typeInput, setTypeInput] = useState('');
   const type = useDebounced(typeInput.trim());
-  const cursors = useCursors(`${application}/${status}/${type}`);
+  const cursors = useCursors(`${application}/${status}/${type}/${delivery}`);
   const apps = useApplications();
   const types = type ? [type] : [];
   const statuses = status ? [status as Status] : [];
   const [result, refetch] = useQuery({
     query: FleetCommandsQuery,
     variables: {
-      filter: { application: application || null, commandTypes: types.length ? types : null, statuses: statuses.length ? statuses : null },
+      filter: {
+        application: application || null,
+        commandTypes: types.length ? types : null,
+        statuses: statuses.length ? statuses : null,
+        delivered,
+      },
       first: PAGE,
       after: cursors.after,
     },
@@ -33,7 +40,7 @@ export function CommandsPage() {
   const page = result.data?.commands;
   const rows = useLiveCommands(
     page?.edges.map((e) => e.node),
-    { types, statuses, application: application || undefined },
+    { types, statuses, application: application || undefined, delivered },
     cursors.firstPage,
   );
 
@@ -44,6 +51,7 @@ export function CommandsPage() {
         <ApplicationSelect apps={apps} value={application} onChange={setApplication} />
         <input className="input" placeholder="Command type" aria-label="Filter by type" value={typeInput} onChange={(e) => setTypeInput(e.target.value)} />
         <StatusFilter value={status} onChange={setStatus} />
+        <DeliveryFilter value={delivery} onChange={setDelivery} />
       </div>
       <section className="card table-card" role="region" aria-label="Fleet commands">
         <CommandList

@@ -18,6 +18,22 @@ export function StatusFilter({ value, onChange }: { value: string; onChange: (va
   );
 }
 
+/** PENDING commands the device provably got, or not yet: '' (any), 'delivered' or 'waiting'. */
+export function DeliveryFilter({ value, onChange }: { value: string; onChange: (value: string) => void }) {
+  return (
+    <select className="input" aria-label="Filter by delivery" value={value} onChange={(e) => onChange(e.target.value)}>
+      <option value="">Any delivery</option>
+      <option value="delivered">Pending, delivered</option>
+      <option value="waiting">Pending, not delivered</option>
+    </select>
+  );
+}
+
+/** The API's `delivered` argument for a DeliveryFilter value. */
+export function deliveredArg(value: string): boolean | null {
+  return value === 'delivered' ? true : value === 'waiting' ? false : null;
+}
+
 /** The applications, for filters; `apps` is undefined while loading. */
 export function useApplications() {
   const [result] = useQuery({ query: ApplicationsQuery });

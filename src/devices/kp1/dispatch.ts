@@ -26,7 +26,7 @@ interface Handled {
   /** JSON text of the reply, or '' where kp1 sends an empty payload. */
   body: string;
   /** For command requests: the type asked for (undefined: all types) and the device's observe choice. */
-  command?: { commandType: string | undefined; observe: boolean | undefined; outstanding: number };
+  command?: { commandType: string | undefined; observe: boolean | undefined; outstanding: number; ids: number[] };
 }
 
 export type DispatchOutcome =
@@ -65,6 +65,11 @@ export class Kp1Dispatcher {
     /** Told of every device that proved its token (Endpoint.lastSeenAt); must not block. */
     private readonly presence?: { seenNow(endpointId: string): void },
   ) {}
+
+  /** Commands a door proved the device received (an HTTP reply written, an MQTT PUBACK). */
+  delivered(commandIds: readonly number[], via: 'HTTP' | 'MQTT'): void {
+    void this.commands.deliveries.delivered(commandIds, via);
+  }
 
   /** Who a token belongs to, checked against the app version of the request (kp1.md §1, §4). */
   async identify(token: string, appVersion: string, credentials: DeviceCredentials = {}): Promise<DeviceIdentity> {
@@ -114,11 +119,17 @@ export class Kp1Dispatcher {
   private readonly handlers: Handlers = {
     command: async (endpointId, { commandType }, { observe }) => {
       const outstanding = await this.commands.outstanding(endpointId, commandType);
-      return { body: formatCommands(outstanding), command: { commandType, observe, outstanding: outstanding.length } };
+      return {
+        body: formatCommands(outstanding),
+        command: { commandType, observe, outstanding: outstanding.length, ids: outstanding.map((c) => c.id) },
+      };
     },
     commandAll: async (endpointId, _resource, { observe }) => {
       const outstanding = await this.commands.outstanding(endpointId);
-      return { body: formatAllCommands(outstanding), command: { commandType: undefined, observe, outstanding: outstanding.length } };
+      return {
+        body: formatAllCommands(outstanding),
+        command: { commandType: undefined, observe, outstanding: outstanding.length, ids: outstanding.map((c) => c.id) },
+      };
     },
     result: async (endpointId, { commandType }, results) => {
       await this.commands.recordResults(endpointId, commandType, results);

@@ -23,10 +23,11 @@ function push(ctx: MqttContext, binding: Binding, commandType: string | undefine
     return;
   }
   const written = startMs === undefined ? undefined : pushWritten(startMs);
+  const ids = list.map((c) => c.id);
   if (binding.allTypes === 'observe') {
-    send(ctx, client, allTypesPushTopic(binding.appVersion, binding.token), formatAllCommands(list), 1, written);
+    send(ctx, client, allTypesPushTopic(binding.appVersion, binding.token), formatAllCommands(list), 1, written, ids);
   } else if (commandType !== undefined) {
-    send(ctx, client, pushTopic(binding.appVersion, binding.token, commandType), formatCommands(list), 1, written);
+    send(ctx, client, pushTopic(binding.appVersion, binding.token, commandType), formatCommands(list), 1, written, ids);
   }
 }
 

@@ -58,7 +58,7 @@ export async function handleRequest(
   const replied = replyTopic && outcome.command ? { commandType: outcome.command.commandType } : undefined;
   const binding = bindConnection(ctx, client, outcome.identity, replied);
   if (outcome.command) observe(binding, outcome.command.commandType, outcome.command.observe);
-  if (replyTopic) reply(ctx, client, binding.endpointId, replyTopic, outcome.body, qos);
+  if (replyTopic) reply(ctx, client, binding.endpointId, replyTopic, outcome.body, qos, outcome.command?.ids);
 }
 
 /**

@@ -17,6 +17,7 @@ import { authorizePublish } from './authorize-publish.ts';
 import { authorizeSubscribe } from './authorize-subscribe.ts';
 import { Logins, type MqttContext } from './context.ts';
 import { authorizeForward } from './deliver.ts';
+import { watchAcks } from './delivery-acks.ts';
 import { PublishRate, type MqttLimits } from './limits.ts';
 import { pushCommands } from './push.ts';
 import { watchMqtt } from '../../metrics/devices.ts';
@@ -94,6 +95,7 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
     const client = broker.handle(socket);
     capPacketSize(client, limits);
     refuseProtocolLevels(client);
+    watchAcks(client, (commandIds) => ctx.dispatcher.delivered(commandIds, 'MQTT'));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -137,6 +137,9 @@ export const CommandConnectionRef = builder
     }),
   });
 
+export const DELIVERED_FILTER =
+  'Only PENDING commands that the device provably received (true) or has not yet (false); see Command.deliveredAt.';
+
 const IDEMPOTENCY_KEY =
   'Optional, 1-255 printable ASCII characters: the same key with the same input within 24 hours returns the first ' +
   'command and creates nothing; with another input it is a CONFLICT. Keys are per API key.';
@@ -175,6 +178,7 @@ builder.queryField('commandHistory', (t) =>
       endpointId: t.arg.id({ required: true, description: 'The endpoint.' }),
       commandTypes: t.arg.stringList({ description: 'Only these command types.' }),
       statuses: t.arg({ type: [CommandStatusEnum], description: 'Only these statuses.' }),
+      delivered: t.arg.boolean({ description: DELIVERED_FILTER }),
       first: t.arg.int({ defaultValue: 20, description: 'Page size, 0 to 100.' }),
       after: t.arg.string({ description: 'The endCursor of the previous page.' }),
     },

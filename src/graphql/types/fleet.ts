@@ -1,7 +1,7 @@
 import type { Endpoint } from '../../domain/types.ts';
 import { encodeEndpointCursor } from '../../domain/fleet.ts';
 import { builder } from '../builder.ts';
-import { CommandConnectionRef, CommandStatusEnum, PageInfoRef } from './command.ts';
+import { CommandConnectionRef, CommandStatusEnum, DELIVERED_FILTER, PageInfoRef } from './command.ts';
 import { EndpointRef } from './endpoint.ts';
 
 const EndpointEdgeRef = builder.objectRef<Endpoint>('EndpointEdge').implement({
@@ -59,6 +59,7 @@ const CommandFilterInput = builder.inputType('CommandFilter', {
     statuses: t.field({ type: [CommandStatusEnum], description: 'Only these statuses.' }),
     createdAfter: t.field({ type: 'DateTime', description: 'Only commands created at or after this instant.' }),
     createdBefore: t.field({ type: 'DateTime', description: 'Only commands created before this instant.' }),
+    delivered: t.boolean({ description: DELIVERED_FILTER }),
   }),
 });
 
