@@ -31,6 +31,7 @@ import { countTransactions } from './metrics/database.ts';
 import { createMetricsHandler, listenForMetrics, metricsElsewhere } from './metrics/endpoint.ts';
 import { isHealthPath, readiness } from './readiness.ts';
 import { StartupError } from './startup-error.ts';
+import { WebhookService } from './webhooks/service.ts';
 
 export interface AppOptions {
   /** Share an open PGlite instance instead of opening `config.database.dataDir`. */
@@ -93,8 +94,11 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     const auth = new AuthService(db, bus, config.adminApiKey, log);
     const subscriptions = new SubscriptionService(bus, registry, commands);
     const presence = new PresenceService(db, config.presence, log);
-    services = { auth, registry, commands, telemetry, schemas, subscriptions, fleet: new FleetService(db), presence, bus };
+    const webhooks = new WebhookService(database, db, registry, config.webhooks, log);
+    bus.inTransaction = webhooks.outbox.onPublish;
+    services = { auth, registry, commands, telemetry, schemas, subscriptions, fleet: new FleetService(db), presence, bus, webhooks };
     await bus.start();
+    await webhooks.start();
     await presence.start();
     offSchemas = await schemas.start();
 
@@ -201,6 +205,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       if (metricsServer) await closeMetrics(metricsServer);
       await services?.presence.stop();
       await sweeper?.stop();
+      await services?.webhooks.stop();
       offSchemas?.();
       await services?.bus.stop();
       await database?.close();

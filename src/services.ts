@@ -8,6 +8,7 @@ import type { RegistryService } from './domain/registry.ts';
 import type { SubscriptionService } from './domain/subscriptions.ts';
 import type { TelemetryService } from './domain/telemetry.ts';
 import type { EventBus } from './events/bus.ts';
+import type { WebhookService } from './webhooks/service.ts';
 
 export interface Services {
   auth: AuthService;
@@ -19,4 +20,5 @@ export interface Services {
   fleet: FleetService;
   presence: PresenceService;
   bus: EventBus;
+  webhooks: WebhookService;
 }

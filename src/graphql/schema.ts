@@ -11,6 +11,7 @@ import './types/api-key.ts';
 import './types/command-schema.ts';
 import './types/viewer.ts';
 import './types/fleet.ts';
+import './types/webhook.ts';
 
 export const schema = withArgumentChecks(builder.toSchema({ sortSchema: true }));
 
