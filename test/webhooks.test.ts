@@ -225,6 +225,19 @@ describe('webhooks', () => {
     expect(r.received.some((x) => x.data['id'] === held.id)).toBe(false);
   });
 
+  it('does not follow redirects', async () => {
+    const r = await receiver();
+    const elsewhere = await receiver();
+    r.answer = () => 307;
+    r.responseHeaders = { location: elsewhere.url };
+    const fx = await createEndpoint(app);
+    const { webhook: hook } = await webhook(r.url, ['COMMAND_CREATED']);
+    await invokeCommand(app, fx.endpointId, 'reboot');
+    await waitFor(() => r.requests.length >= 2, 15_000);
+    expect(elsewhere.requests).toEqual([]);
+    expect((await deliveries(hook.id)).at(-1)).toMatchObject({ attempt: 1, status: 'RETRYING', responseCode: 307 });
+  });
+
   it('refuses bad input and non-admins', async () => {
     const res = await gql(app, CreateWebhook, { input: { url: 'ftp://example.com/', events: ['COMMAND_CREATED'], description: '' } });
     expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'url' });

@@ -90,6 +90,8 @@ export class Receiver {
   /** Every request, answered or not (received only has those answered 2xx). */
   readonly requests: Received[] = [];
   answer: (request: Received, n: number) => Answer = () => 200;
+  /** Headers of every answer (e.g. a Location with a 3xx). */
+  responseHeaders: Record<string, string> = {};
   private server: Server | undefined;
   port = 0;
 
@@ -115,7 +117,7 @@ export class Receiver {
         const answer = this.answer(request, this.requests.length);
         if (answer === 'hang') return;
         if (answer >= 200 && answer < 300) this.received.push(request);
-        res.writeHead(answer).end();
+        res.writeHead(answer, this.responseHeaders).end();
       });
     });
     await new Promise<void>((resolve, reject) => {
