@@ -11,6 +11,7 @@ import { DevicesPage } from './pages/Devices.tsx';
 import { DevicePage } from './pages/Device.tsx';
 import { CommandsPage } from './pages/Commands.tsx';
 import { ApiKeysPage } from './pages/ApiKeys.tsx';
+import { WebhooksPage } from './pages/Webhooks.tsx';
 import { Loading } from './ui/kit.tsx';
 import { ToastProvider } from './ui/toast.tsx';
 
@@ -62,6 +63,7 @@ const NAV = [
   { to: '/commands', label: 'Commands', icon: '⇄' },
   { to: '/applications', label: 'Applications', icon: '◇' },
   { to: '/api-keys', label: 'API keys', icon: '✦', admin: true },
+  { to: '/webhooks', label: 'Webhooks', icon: '↗', admin: true },
 ];
 
 function Shell({ connection, session }: { connection: Connection; session: Session }) {
@@ -125,6 +127,7 @@ function Route({ path, admin }: { path: string; admin: boolean }) {
   const app = /^\/applications(?:\/([^/]+))?$/.exec(path);
   if (app) return <ApplicationsPage version={app[1] ? decodeURIComponent(app[1]) : null} />;
   if (path.startsWith('/api-keys') && admin) return <ApiKeysPage />;
+  if (path.startsWith('/webhooks') && admin) return <WebhooksPage />;
   return <DevicesPage />;
 }
 

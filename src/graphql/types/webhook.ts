@@ -148,7 +148,7 @@ const UpdateWebhookInput = builder.inputType('UpdateWebhookInput', {
     applicationVersion: t.string({ description: 'New version filter; null removes it.' }),
     statusCodes: t.field({ type: [StatusCodeRangeInput], description: 'New status code filter; null or [] removes it.' }),
     description: t.string({ description: 'New description.' }),
-    enabled: t.boolean({ description: 'false stops deliveries (events still queue); true resumes them, oldest first.' }),
+    enabled: t.boolean({ description: 'false stops deliveries: no events are queued while disabled; true resumes what was queued before, oldest first.' }),
   }),
 });
 
