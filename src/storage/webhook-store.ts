@@ -19,9 +19,11 @@ export interface ClaimedEvent {
   id: number;
   webhookId: string;
   type: string;
+  lane: string;
   body: string;
+  /** Attempts recorded before this one. */
   attempts: number;
-  firstAttemptAt: Date;
+  firstAttemptAt: Date | null;
 }
 
 export async function insertWebhook(db: Db, v: NewWebhook): Promise<WebhookRow> {
@@ -58,11 +60,12 @@ export async function insertEvents(db: Db, rows: NewEvent[]): Promise<number[]> 
 }
 
 /**
- * Leases up to `limit` due rows that head their lane: no older PENDING row of the same webhook
- * and lane exists (a retrying row holds back the ones after it). Rows of disabled webhooks wait,
- * except pings, which an operator sends to check a webhook before enabling it again.
+ * Leases the due rows of up to `lanes` lanes, at most `perLane` of each, oldest first. A lane is
+ * claimable when its oldest PENDING row is due and not leased: a retrying row holds back the ones
+ * after it, and a lane being delivered by another process is skipped. Rows of disabled webhooks
+ * wait, except pings, which an operator sends to check a webhook before enabling it again.
  */
-export async function claimDue(db: Db, limit: number, leaseMs: number, owner: string): Promise<ClaimedEvent[]> {
+export async function claimDue(db: Db, lanes: number, perLane: number, leaseMs: number, owner: string): Promise<ClaimedEvent[]> {
   return db.transaction(async (tx) => {
     const heads = await tx
       .select({ id: webhookEvents.id })
@@ -79,28 +82,40 @@ export async function claimDue(db: Db, limit: number, leaseMs: number, owner: st
         ),
       )
       .orderBy(webhookEvents.id)
-      .limit(limit)
+      .limit(lanes)
       .for('update', { of: webhookEvents, skipLocked: true });
     if (heads.length === 0) return [];
+    // The rows after each head are this process's too while it leases the head.
+    const headIds = sql.join(heads.map((h) => sql`${h.id}`), sql`, `);
+    const ids = perLane <= 1 ? heads.map((h) => h.id) : rowsOf<{ id: number | string }>(
+      await tx.execute(sql`
+        select id from (
+          select e.id, row_number() over (partition by e.webhook_id, e.lane order by e.id) as n
+          from webhook_events e
+          join webhook_events h on h.id in (${headIds}) and e.webhook_id = h.webhook_id and e.lane = h.lane and e.id >= h.id
+          where e.state = 'PENDING' and e.next_attempt_at <= now()
+        ) x where n <= ${perLane}`),
+    ).map((r) => Number(r.id));
     const rows = await tx
       .update(webhookEvents)
-      .set({
-        leasedUntil: sql`now() + make_interval(secs => ${leaseMs / 1000})`,
-        leasedBy: owner,
-        attempts: sql`${webhookEvents.attempts} + 1`,
-        firstAttemptAt: sql`coalesce(${webhookEvents.firstAttemptAt}, now())`,
-      })
-      .where(inArray(webhookEvents.id, heads.map((h) => h.id)))
+      .set({ leasedUntil: sql`now() + make_interval(secs => ${leaseMs / 1000})`, leasedBy: owner })
+      .where(inArray(webhookEvents.id, ids))
       .returning({
         id: webhookEvents.id,
         webhookId: webhookEvents.webhookId,
         type: webhookEvents.type,
+        lane: webhookEvents.lane,
         body: webhookEvents.body,
         attempts: webhookEvents.attempts,
         firstAttemptAt: webhookEvents.firstAttemptAt,
       });
-    return rows.map((r) => ({ ...r, firstAttemptAt: r.firstAttemptAt! })).sort((a, b) => a.id - b.id);
+    return rows.sort((a, b) => a.id - b.id);
   });
+}
+
+/** The rows of db.execute: postgres.js returns them as the result, PGlite in `rows`. */
+function rowsOf<T>(result: unknown): T[] {
+  return Array.isArray(result) ? (result as T[]) : (result as { rows: T[] }).rows;
 }
 
 /** When the next row becomes due (or a lease runs out), for the worker's sleep; null: none pending. */
@@ -126,9 +141,14 @@ export interface Outcome {
  * Records the attempts of one round and moves their rows on; only rows this owner still leases
  * change. Returns the webhooks that have now failed for `disableAfterMs` and were disabled.
  */
-export async function recordOutcomes(db: Db, owner: string, outcomes: Outcome[], disableAfterMs: number): Promise<string[]> {
-  if (outcomes.length === 0) return [];
+export async function recordOutcomes(db: Db, owner: string, outcomes: Outcome[], unattempted: number[], disableAfterMs: number): Promise<string[]> {
+  if (outcomes.length === 0 && unattempted.length === 0) return [];
   return db.transaction(async (tx) => {
+    const leased = and(eq(webhookEvents.leasedBy, owner), sql`${webhookEvents.leasedUntil} is not null`);
+    if (unattempted.length > 0) {
+      await tx.update(webhookEvents).set({ leasedUntil: null, leasedBy: null }).where(and(inArray(webhookEvents.id, unattempted), leased));
+    }
+    if (outcomes.length === 0) return [];
     // A webhook deleted meanwhile took its rows with it.
     const alive = new Set(
       (await tx.select({ id: webhookEvents.id }).from(webhookEvents).where(inArray(webhookEvents.id, outcomes.map((o) => o.event.id))).for('update')).map((r) => r.id),
@@ -139,7 +159,7 @@ export async function recordOutcomes(db: Db, owner: string, outcomes: Outcome[],
       outcomes.map((o) => ({
         eventId: o.event.id,
         webhookId: o.event.webhookId,
-        attempt: o.event.attempts,
+        attempt: o.event.attempts + 1,
         attemptedAt: o.attemptedAt,
         durationMs: o.durationMs,
         responseStatus: o.responseStatus,
@@ -148,19 +168,24 @@ export async function recordOutcomes(db: Db, owner: string, outcomes: Outcome[],
         nextAttemptAt: o.nextAttemptAt,
       })),
     );
-    const leased = and(eq(webhookEvents.leasedBy, owner), sql`${webhookEvents.leasedUntil} is not null`);
+    const attempted = {
+      leasedUntil: null,
+      leasedBy: null,
+      attempts: sql`${webhookEvents.attempts} + 1`,
+      firstAttemptAt: sql`coalesce(${webhookEvents.firstAttemptAt}, now())`,
+    };
     for (const state of ['SUCCEEDED', 'FAILED'] as const) {
       const ids = outcomes.filter((o) => o.outcome === state).map((o) => o.event.id);
       if (ids.length === 0) continue;
       await tx
         .update(webhookEvents)
-        .set({ state: state === 'SUCCEEDED' ? 'DELIVERED' : 'FAILED', leasedUntil: null, leasedBy: null })
+        .set({ ...attempted, state: state === 'SUCCEEDED' ? 'DELIVERED' : 'FAILED' })
         .where(and(inArray(webhookEvents.id, ids), leased));
     }
     for (const o of outcomes.filter((x) => x.outcome === 'RETRYING')) {
       await tx
         .update(webhookEvents)
-        .set({ nextAttemptAt: o.nextAttemptAt!, leasedUntil: null, leasedBy: null })
+        .set({ ...attempted, nextAttemptAt: o.nextAttemptAt! })
         .where(and(eq(webhookEvents.id, o.event.id), leased));
     }
     const succeeded = [...new Set(outcomes.filter((o) => o.outcome === 'SUCCEEDED').map((o) => o.event.webhookId))];

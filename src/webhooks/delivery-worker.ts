@@ -19,8 +19,9 @@ export interface DeliveryOptions {
   retryForMs: number;
 }
 
-/** Rows leased per round; each round's rows head distinct lanes and go out concurrently. */
-const ROUND = 100;
+/** Lanes leased per round, and rows per lane: lanes go out concurrently, each lane's rows in order. */
+const LANES = 100;
+const PER_LANE = 20;
 /** Longest sleep without a NOTIFY: a safety net, not the way work is found. */
 const MAX_SLEEP_MS = 60_000;
 const ERROR_PAUSE_MS = 1_000;
@@ -86,22 +87,46 @@ export class DeliveryWorker {
 
   /** Leases one round of rows, sends them, records the attempts. Returns how many it sent. */
   private async round(): Promise<number> {
-    // The lease outlives the request's timeout, so no other process takes a row still in flight.
-    const claimed = await store.claimDue(this.db, ROUND, this.options.timeoutMs * 2 + 5_000, this.owner);
+    // A lane starts no request after 2 timeouts, so the lease outlives every request of the
+    // round and no other process takes a row still in flight.
+    const budgetMs = 2 * this.options.timeoutMs;
+    const leaseMs = budgetMs + this.options.timeoutMs + 5_000;
+    const started = performance.now();
+    const claimed = await store.claimDue(this.db, LANES, PER_LANE, leaseMs, this.owner);
     if (claimed.length === 0) return 0;
     const targets = await store.targetsOf(this.db, [...new Set(claimed.map((c) => c.webhookId))]);
-    const outcomes = await Promise.all(
-      claimed.flatMap((event) => {
-        const target = targets.get(event.webhookId);
-        return target ? [this.deliver(event, target)] : [];
+    const lanes = new Map<string, store.ClaimedEvent[]>();
+    for (const event of claimed) {
+      const key = `${event.webhookId} ${event.lane}`;
+      lanes.set(key, [...(lanes.get(key) ?? []), event]);
+    }
+    const outcomes: store.Outcome[] = [];
+    const unattempted: number[] = [];
+    await Promise.all(
+      [...lanes.values()].map(async (events) => {
+        for (const [i, event] of events.entries()) {
+          const target = targets.get(event.webhookId);
+          if (!target) return;
+          if (performance.now() - started > budgetMs) {
+            unattempted.push(...events.slice(i).map((e) => e.id));
+            return;
+          }
+          const outcome = await this.deliver(event, target);
+          outcomes.push(outcome);
+          // In order: the rest of the lane waits for this row's retry.
+          if (outcome.outcome === 'RETRYING') {
+            unattempted.push(...events.slice(i + 1).map((e) => e.id));
+            return;
+          }
+        }
       }),
     );
-    const disabled = await store.recordOutcomes(this.db, this.owner, outcomes, this.options.retryForMs);
+    const disabled = await store.recordOutcomes(this.db, this.owner, outcomes, unattempted, this.options.retryForMs);
     if (disabled.length > 0) {
       this.log.warn({ webhookIds: disabled }, 'webhooks disabled: their deliveries failed for too long');
       this.onDisabled(disabled);
     }
-    return claimed.length;
+    return outcomes.length;
   }
 
   private async deliver(event: store.ClaimedEvent, target: { url: string; secret: string }): Promise<store.Outcome> {
@@ -112,12 +137,12 @@ export class DeliveryWorker {
     });
     const base = { event, attemptedAt, durationMs: result.durationMs, responseStatus: result.status, error: result.error };
     if (result.error === null) return { ...base, outcome: 'SUCCEEDED', nextAttemptAt: null };
-    const expired = Date.now() - event.firstAttemptAt.getTime() >= this.options.retryForMs;
+    const expired = event.firstAttemptAt !== null && Date.now() - event.firstAttemptAt.getTime() >= this.options.retryForMs;
     if (!result.retry || expired) {
       const error = result.retry ? `${result.error}; retried for ${Math.round(this.options.retryForMs / 60_000)} min, giving up` : result.error;
       return { ...base, error, outcome: 'FAILED', nextAttemptAt: null };
     }
-    return { ...base, outcome: 'RETRYING', nextAttemptAt: new Date(Date.now() + this.backoff(event.attempts)) };
+    return { ...base, outcome: 'RETRYING', nextAttemptAt: new Date(Date.now() + this.backoff(event.attempts + 1)) };
   }
 
   /** Exponential, capped, with jitter (half fixed, half random) so failed receivers are not hit in step. */

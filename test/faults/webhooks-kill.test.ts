@@ -10,7 +10,7 @@ import { killAllServers, type ServerProcess } from './support/server.ts';
 
 const WEBHOOK_ENV = {
   WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
-  // A short timeout makes the lease (2 × timeout + 5 s) of the killed process run out soon.
+  // A short timeout makes the lease (3 × timeout + 5 s) of the killed process run out soon.
   WEBHOOK_TIMEOUT_MS: '1000',
   WEBHOOK_RETRY_BASE_MS: '100',
   WEBHOOK_RETRY_MAX_DELAY_MS: '500',
