@@ -14,7 +14,7 @@ import {
   type EventType,
   type WebhookRow,
 } from '../webhook-queries.ts';
-import { Badge, Empty, ErrorBox, Loading, PageHeader, errorText, formatTime, relativeTime } from '../ui/kit.tsx';
+import { Badge, Empty, ErrorBox, Loading, PageHeader, SecretOnce, errorText, formatTime, relativeTime } from '../ui/kit.tsx';
 import { useToast } from '../ui/toast.tsx';
 
 const EVENTS: { type: EventType; label: string }[] = [
@@ -51,7 +51,9 @@ export function WebhooksPage() {
           </button>
         }
       />
-      {secret && <SigningSecret label={secret.label} secret={secret.value} onDone={() => setSecret(null)} />}
+      {secret && (
+        <SecretOnce label={secret.label} secret={secret.value} note="verify deliveries with it (any Standard Webhooks library)." onDone={() => setSecret(null)} />
+      )}
       {editing && (
         <WebhookForm
           webhook={editing === 'new' ? null : editing}
@@ -169,26 +171,6 @@ export function WebhooksPage() {
 
 function range(r: { from: number; to: number | null }): string {
   return r.to === null ? `≥ ${r.from}` : r.from === r.to ? String(r.from) : `${r.from}–${r.to}`;
-}
-
-function SigningSecret({ label, secret, onDone }: { label: string; secret: string; onDone: () => void }) {
-  const [copied, setCopied] = useState(false);
-  return (
-    <div className="secret" role="region" aria-label={label}>
-      <p>
-        <strong>{label}</strong> — shown only this once. Verify deliveries with it (any Standard Webhooks library).
-      </p>
-      <div className="secret-row">
-        <code data-testid="secret">{secret}</code>
-        <button className="button" onClick={() => void navigator.clipboard?.writeText(secret).then(() => setCopied(true), () => {})}>
-          {copied ? 'Copied' : 'Copy'}
-        </button>
-        <button className="button button-quiet" onClick={onDone}>
-          Done
-        </button>
-      </div>
-    </div>
-  );
 }
 
 function WebhookForm({ webhook, onCancel, onSaved }: { webhook: WebhookRow | null; onCancel: () => void; onSaved: (secret: string | null) => void }) {
