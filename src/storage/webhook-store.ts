@@ -141,7 +141,15 @@ export interface Outcome {
  * Records the attempts of one round and moves their rows on; only rows this owner still leases
  * change. Returns the webhooks that have now failed for `disableAfterMs` and were disabled.
  */
-export async function recordOutcomes(db: Db, owner: string, outcomes: Outcome[], unattempted: number[], disableAfterMs: number): Promise<string[]> {
+export async function recordOutcomes(
+  db: Db,
+  owner: string,
+  outcomes: Outcome[],
+  unattempted: number[],
+  disableAfterMs: number,
+  /** Runs in the transaction that disables webhooks, when it does. */
+  onDisabled: (tx: Db, webhookIds: string[]) => Promise<void>,
+): Promise<string[]> {
   if (outcomes.length === 0 && unattempted.length === 0) return [];
   return db.transaction(async (tx) => {
     const leased = and(eq(webhookEvents.leasedBy, owner), sql`${webhookEvents.leasedUntil} is not null`);
@@ -213,7 +221,9 @@ export async function recordOutcomes(db: Db, owner: string, outcomes: Outcome[],
         ),
       )
       .returning({ id: webhooks.id });
-    return disabled.map((d) => d.id);
+    const ids = disabled.map((d) => d.id);
+    if (ids.length > 0) await onDisabled(tx, ids);
+    return ids;
   });
 }
 

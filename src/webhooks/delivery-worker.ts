@@ -38,7 +38,8 @@ export class DeliveryWorker {
     private readonly db: Db,
     private readonly options: DeliveryOptions,
     private readonly log: Logger,
-    private readonly onDisabled: (webhookIds: string[]) => void,
+    /** Runs in the transaction that disables webhooks after their 24 h of failures. */
+    private readonly onDisabled: (tx: Db, webhookIds: string[]) => Promise<void>,
   ) {}
 
   start(): void {
@@ -121,11 +122,8 @@ export class DeliveryWorker {
         }
       }),
     );
-    const disabled = await store.recordOutcomes(this.db, this.owner, outcomes, unattempted, this.options.retryForMs);
-    if (disabled.length > 0) {
-      this.log.warn({ webhookIds: disabled }, 'webhooks disabled: their deliveries failed for too long');
-      this.onDisabled(disabled);
-    }
+    const disabled = await store.recordOutcomes(this.db, this.owner, outcomes, unattempted, this.options.retryForMs, this.onDisabled);
+    if (disabled.length > 0) this.log.warn({ webhookIds: disabled }, 'webhooks disabled: their deliveries failed for too long');
     return outcomes.length;
   }
 

@@ -57,7 +57,7 @@ const MAX_DESCRIPTION = 500;
 export class WebhookService {
   readonly outbox: WebhookOutbox;
   private readonly worker: DeliveryWorker;
-  private readonly disabledHandlers = new Set<(webhookIds: string[]) => void>();
+  private readonly disabledHandlers = new Set<(tx: Db, webhookIds: string[]) => Promise<void> | void>();
   private unlisten: (() => Promise<void>)[] = [];
 
   constructor(
@@ -68,9 +68,9 @@ export class WebhookService {
     private readonly log: Logger,
   ) {
     this.outbox = new WebhookOutbox(db);
-    this.worker = new DeliveryWorker(db, options, log, (ids) => {
-      void this.changed();
-      for (const handler of this.disabledHandlers) handler(ids);
+    this.worker = new DeliveryWorker(db, options, log, async (tx, ids) => {
+      await store.notify(tx, WEBHOOKS_CHANNEL);
+      for (const handler of this.disabledHandlers) await handler(tx, ids);
     });
   }
 
@@ -98,8 +98,11 @@ export class WebhookService {
     return this.outbox.enqueue(tx, events);
   }
 
-  /** `handler` gets the ids of webhooks disabled because they failed for 24 h (for the audit trail). */
-  onDisabled(handler: (webhookIds: string[]) => void): () => void {
+  /**
+   * `handler` runs inside the transaction that disables webhooks because their deliveries failed
+   * for 24 h, with their ids (the audit trail writes its entry there).
+   */
+  onDisabled(handler: (tx: Db, webhookIds: string[]) => Promise<void> | void): () => void {
     this.disabledHandlers.add(handler);
     return () => this.disabledHandlers.delete(handler);
   }
@@ -224,10 +227,6 @@ export class WebhookService {
     if (!row) throw notFound(`No webhook with id "${id}".`);
     await this.outbox.reload();
     return toWebhook(row);
-  }
-
-  private async changed(): Promise<void> {
-    await store.notify(this.db, WEBHOOKS_CHANNEL).catch(() => {});
   }
 
   private async checked(input: WebhookInput): Promise<Omit<store.NewWebhook, 'secret'>> {
