@@ -2,7 +2,6 @@
 // with the Standard Webhooks reference library, retries, permanent failures, order and redelivery.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
-import { sql } from 'drizzle-orm';
 import type { Config } from '../src/config.ts';
 import { createEndpoint, invokeCommand, type Fixture } from './support/api.ts';
 import { gql, gqlData, startApp, waitFor } from './support/app.ts';
@@ -275,38 +274,5 @@ describe('webhooks with two servers on one database', () => {
     expect(r.requests).toHaveLength(100);
     expect(new Set(r.requests.map((x) => x.id)).size).toBe(100);
     expect(r.received.map((x) => x.data['id']).sort()).toEqual(ids.sort());
-  });
-});
-
-describe('webhooks failing for the whole retry window', () => {
-  let short: App;
-  beforeAll(async () => {
-    short = await startApp({ webhooks: { ...FAST_RETRIES, retryForMs: 1_000 } });
-  });
-  afterAll(async () => {
-    await short?.stop();
-  });
-
-  it('gives the event up and disables the webhook, telling the hook inside the disabling transaction', async () => {
-    const r = await receiver();
-    r.answer = () => 503;
-    const disabledIds: string[] = [];
-    const off = short.services.webhooks.onDisabled(async (tx, ids) => {
-      // Inside the transaction: the webhook reads as disabled there.
-      const [row] = await tx.execute(sql`select disabled_at from webhooks where id = ${ids[0]!}`).then((x) => ('rows' in x ? (x.rows as unknown[]) : (x as unknown[])));
-      expect((row as { disabled_at: unknown }).disabled_at).not.toBeNull();
-      disabledIds.push(...ids);
-    });
-    const fx = await createEndpoint(short);
-    const { webhook: hook } = (await gqlData(short, CreateWebhook, { input: { url: r.url, events: ['COMMAND_CREATED'], description: '' } })).createWebhook;
-    await invokeCommand(short, fx.endpointId, 'reboot');
-    await waitFor(() => disabledIds.length > 0, 15_000);
-    off();
-    expect(disabledIds).toEqual([hook.id]);
-    const stored = (await gqlData(short, Webhooks)).webhooks.find((w) => w.id === hook.id)!;
-    expect(stored).toMatchObject({ enabled: false, disabledReason: expect.stringMatching(/failed/) });
-    const { webhooks } = await gqlData(short, WebhookDeliveries, { first: 1 });
-    expect(webhooks.find((w) => w.id === hook.id)!.deliveries.edges[0]!.node).toMatchObject({ status: 'FAILED', responseCode: 503 });
-    await gqlData(short, DeleteWebhook, { id: hook.id });
   });
 });
