@@ -33,6 +33,8 @@ export class DeliveryWorker {
   private again = false;
   private stopped = true;
   private failing = false;
+  /** Aborted by stop(): requests in flight end at once; their rows are retried (here or elsewhere). */
+  private shutdown = new AbortController();
 
   constructor(
     private readonly db: Db,
@@ -44,11 +46,13 @@ export class DeliveryWorker {
 
   start(): void {
     this.stopped = false;
+    this.shutdown = new AbortController();
     this.wake();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.shutdown.abort();
     clearTimeout(this.timer);
     await this.running;
   }
@@ -108,7 +112,7 @@ export class DeliveryWorker {
         for (const [i, event] of events.entries()) {
           const target = targets.get(event.webhookId);
           if (!target) return;
-          if (performance.now() - started > budgetMs) {
+          if (this.stopped || performance.now() - started > budgetMs) {
             unattempted.push(...events.slice(i).map((e) => e.id));
             return;
           }
@@ -132,6 +136,7 @@ export class DeliveryWorker {
     const result = await sendWebhook(target, { id: messageId(event.id), body: event.body }, {
       timeoutMs: this.options.timeoutMs,
       allowPrivate: this.options.allowPrivateTargets,
+      signal: this.shutdown.signal,
     });
     const base = { event, attemptedAt, durationMs: result.durationMs, responseStatus: result.status, error: result.error };
     if (result.error === null) return { ...base, outcome: 'SUCCEEDED', nextAttemptAt: null };

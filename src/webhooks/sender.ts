@@ -23,7 +23,7 @@ const agents = {
 export async function sendWebhook(
   target: { url: string; secret: string },
   message: { id: string; body: string },
-  options: { timeoutMs: number; allowPrivate: boolean },
+  options: { timeoutMs: number; allowPrivate: boolean; signal?: AbortSignal },
 ): Promise<SendResult> {
   const started = performance.now();
   const done = (status: number | null, error: string | null, retry: boolean): SendResult => ({
@@ -56,7 +56,7 @@ export async function sendWebhook(
   return new Promise<SendResult>((resolve) => {
     const req = (secure ? https : http).request(
       url,
-      { method: 'POST', headers, lookup, agent: secure ? agents.https : agents.http, timeout: options.timeoutMs },
+      { method: 'POST', headers, lookup, agent: secure ? agents.https : agents.http, timeout: options.timeoutMs, signal: options.signal },
       (res) => {
         // The body is not used; drain it so the connection can be reused.
         res.resume();
