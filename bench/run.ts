@@ -28,7 +28,7 @@ import { polling } from './scenarios/06-polling.ts';
 import { fleetPaging } from './scenarios/07-fleet-paging.ts';
 import { consoleLoad } from './scenarios/08-console-load.ts';
 import { startup } from './scenarios/09-startup.ts';
-import { webhooks } from './scenarios/10-webhooks.ts';
+import { webhooks } from './scenarios/13-webhooks.ts';
 
 const SCENARIOS: readonly Scenario[] = [e2e, latency, results, subscriptions, connections, polling, fleetPaging, consoleLoad, startup, webhooks];
 

@@ -1,4 +1,4 @@
-// Scenario 10, webhooks, with one webhook pointing at a fast receiver in this process.
+// Scenario 13, webhooks, with one webhook pointing at a fast receiver in this process.
 // Delivery capacity (PostgreSQL): a backlog of outbox rows over 100 endpoints' lanes is written
 // with SQL and the server wakes by NOTIFY; target ≥ 1,000 deliveries/s. End to end: commands
 // are invoked at 1,000/s (open loop), each writing its outbox row in its transaction; the
@@ -70,9 +70,9 @@ async function run(ctx: BenchContext): Promise<void> {
     const rate = delivered / ((lastAt - Math.max(firstAt, started)) / 1000);
     const lag = summarize(latencies);
     log(`webhooks: ${delivered}/${inv.ops} delivered at ${rate.toFixed(0)}/s (target ≥ ${RATE}; invokes acknowledged at ${inv.opsPerSec.toFixed(0)}/s); invoke→receipt p50 ${lag.p50} p99 ${lag.p99} ms; drained ${drainMs} ms after the last invoke`);
-    ctx.report.row({ scenario: `10 webhooks @${RATE}/s`, metric: 'deliveries per second, live', value: round(rate, 0), unit: '/s' });
-    ctx.report.row({ scenario: `10 webhooks @${RATE}/s`, metric: 'invoke → webhook received p99', value: lag.p99, unit: 'ms' });
-    ctx.report.row({ scenario: `10 webhooks @${RATE}/s`, metric: 'left to deliver after the invokes stopped', value: drainMs, unit: 'ms', target: '≤ 1000' });
+    ctx.report.row({ scenario: `13 webhooks @${RATE}/s`, metric: 'deliveries per second, live', value: round(rate, 0), unit: '/s' });
+    ctx.report.row({ scenario: `13 webhooks @${RATE}/s`, metric: 'invoke → webhook received p99', value: lag.p99, unit: 'ms' });
+    ctx.report.row({ scenario: `13 webhooks @${RATE}/s`, metric: 'left to deliver after the invokes stopped', value: drainMs, unit: 'ms', target: '≤ 1000' });
     ctx.report.figures['webhooks'] = { rate: RATE, durationMs, invoked: inv.ops, delivered, deliveriesPerSec: round(rate, 1), invokeToReceiptMs: lag, drainMs, cpu };
   } finally {
     await ctx.workers.stop(invoker);
@@ -104,7 +104,7 @@ async function backlog(ctx: BenchContext, webhookId: string, delivered: () => nu
     await until(() => delivered() - before >= rows, 120_000, `${rows} backlog deliveries`);
     const rate = rows / ((now() - started) / 1000);
     log(`webhooks: a backlog of ${rows} events over 100 lanes delivered at ${rate.toFixed(0)}/s (target ≥ ${RATE})`);
-    ctx.report.row({ scenario: `10 webhooks backlog`, metric: 'deliveries per second', value: round(rate, 0), unit: '/s', target: `≥ ${RATE}` });
+    ctx.report.row({ scenario: `13 webhooks backlog`, metric: 'deliveries per second', value: round(rate, 0), unit: '/s', target: `≥ ${RATE}` });
     ctx.report.figures['webhooksBacklog'] = { rows, lanes: 100, deliveriesPerSec: round(rate, 1) };
   } finally {
     await sql.end({ timeout: 5 });
