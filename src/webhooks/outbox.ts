@@ -112,7 +112,13 @@ export class WebhookOutbox {
     return undefined;
   };
 
-  private async enqueueCommands(tx: Db, commands: Command[]): Promise<void> {
+  /**
+   * The command.* events of these commands (by each one's status), for writers that announce
+   * commands other than through commandChanged (a bulk invoke's one batch event).
+   */
+  async enqueueCommands(tx: Db, all: Command[]): Promise<void> {
+    const commands = all.filter((c) => this.wants(COMMAND_EVENT[c.status]));
+    if (commands.length === 0) return;
     const versions = await this.versionsOf(tx, commands.map((c) => c.endpointId), commands.map((c) => COMMAND_EVENT[c.status]));
     await this.enqueue(
       tx,
