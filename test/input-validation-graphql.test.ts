@@ -56,7 +56,7 @@ function sample(type: GraphQLInputType): unknown {
     const fields = Object.values(type.getFields()).filter((f) => isNonNullType(f.type));
     return Object.fromEntries(fields.map((f) => [f.name, sample(f.type)]));
   }
-  if (isEnumType(type)) return type.getValues()[0]!.value;
+  if (isEnumType(type)) return type.getValues()[0]!.name; // variables take the name (an enum may map it to an internal value)
   if (isScalarType(type)) {
     return { Int: 1, Float: 1, Boolean: false, JSON: {}, DateTime: '2024-01-01T00:00:00Z' }[type.name] ?? 'x';
   }
@@ -189,8 +189,8 @@ describe('arguments of fields below the root', () => {
 describe('every list argument of the schema', () => {
   it(`refuses more than ${MAX_LIST_ARGUMENT_ITEMS} items as BAD_USER_INPUT naming the field`, async () => {
     const cases = casesFor(isList, (slot) => {
-      const item = sample(isNonNullType(slot.type) ? slot.type.ofType : slot.type);
-      return Array.from({ length: MAX_LIST_ARGUMENT_ITEMS + 1 }, () => (Array.isArray(item) ? 'PENDING' : item));
+      const list = (isNonNullType(slot.type) ? slot.type.ofType : slot.type) as { ofType: GraphQLInputType };
+      return Array.from({ length: MAX_LIST_ARGUMENT_ITEMS + 1 }, () => sample(list.ofType));
     });
     expect(cases.map((c) => c.name)).toEqual(expect.arrayContaining(['commandHistory(commandTypes)', 'commands(filter.commandTypes)']));
     for (const c of cases) expectRefused(await errorsOf(c), c, new RegExp(`at most ${MAX_LIST_ARGUMENT_ITEMS}`));
