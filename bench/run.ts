@@ -31,8 +31,9 @@ import { startup } from './scenarios/09-startup.ts';
 import { notifyFanout } from './scenarios/10-notify-fanout.ts';
 import { workers } from './scenarios/11-workers.ts';
 import { bulkInvoke } from './scenarios/12-bulk-invoke.ts';
+import { webhooks } from './scenarios/13-webhooks.ts';
 
-const SCENARIOS: readonly Scenario[] = [e2e, latency, results, subscriptions, connections, polling, fleetPaging, consoleLoad, startup, notifyFanout, workers, bulkInvoke];
+const SCENARIOS: readonly Scenario[] = [e2e, latency, results, subscriptions, connections, polling, fleetPaging, consoleLoad, startup, notifyFanout, workers, bulkInvoke, webhooks];
 
 async function main(config: BenchConfig, run: RunInfo, servers: Servers, workers: WorkerPool): Promise<void> {
   const { settings } = config;

@@ -34,6 +34,7 @@ import { createMetricsHandler, listenForMetrics, metricsElsewhere } from './metr
 import { isHealthPath, readiness, type Readiness } from './readiness.ts';
 import type { NodeView } from './cluster/worker.ts';
 import { StartupError } from './startup-error.ts';
+import { WebhookService } from './webhooks/service.ts';
 
 export interface AppOptions {
   /** Share an open PGlite instance instead of opening `config.database.dataDir`. */
@@ -102,8 +103,11 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     const subscriptions = new SubscriptionService(bus, registry, commands);
     const presence = new PresenceService(db, config.presence, log);
     const batches = new BatchService(db, bus, commands, log);
-    services = { auth, registry, commands, telemetry, schemas, subscriptions, fleet: new FleetService(db), presence, bus, batches, audit: new AuditLogService(db) };
+    const webhooks = new WebhookService(database, db, registry, config.webhooks, log);
+    bus.inTransaction = webhooks.outbox.onPublish;
+    services = { auth, registry, commands, telemetry, schemas, subscriptions, fleet: new FleetService(db), presence, bus, batches, audit: new AuditLogService(db), webhooks };
     await bus.start();
+    await webhooks.start();
     await presence.start();
     offSchemas = await schemas.start();
 
@@ -214,6 +218,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       if (metricsServer) await closeMetrics(metricsServer);
       await services?.presence.stop();
       await sweeper?.stop();
+      await services?.webhooks.stop();
       offSchemas?.();
       await services?.bus.stop();
       await database?.close();

@@ -125,6 +125,17 @@ interface Settings {
     /** Bearer token /metrics requires; unset: open. */
     token: string | undefined;
   };
+  webhooks: {
+    /** Let webhooks reach loopback, link-local and private addresses (tests, private deployments). */
+    allowPrivateTargets: boolean;
+    /** Per delivery request. */
+    timeoutMs: number;
+    /** First retry delay; doubled per attempt up to retryMaxDelayMs, with jitter. */
+    retryBaseMs: number;
+    retryMaxDelayMs: number;
+    /** How long an event is retried; a webhook failing this long is disabled. */
+    retryForMs: number;
+  };
   /** main.ts gives up (exit 1, with what it was doing) if start() takes longer than this. */
   startTimeoutMs: number;
   shutdown: {
@@ -255,6 +266,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: str('METRICS_PORT') === undefined ? undefined : int('METRICS_PORT', 0, 0, 65535),
     token: str('METRICS_TOKEN'),
   };
+  const webhooks = {
+    allowPrivateTargets: bool('WEBHOOK_ALLOW_PRIVATE_TARGETS', false),
+    timeoutMs: int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
+    retryBaseMs: int('WEBHOOK_RETRY_BASE_MS', 5_000, 10, 3_600_000),
+    retryMaxDelayMs: int('WEBHOOK_RETRY_MAX_DELAY_MS', 3_600_000, 10, 86_400_000),
+    retryForMs: int('WEBHOOK_RETRY_FOR_MS', 86_400_000, 1_000, 30 * 86_400_000),
+  };
   const startTimeoutMs = int('START_TIMEOUT_SECONDS', 30, 1, 3600) * 1000;
   const drainMs = int('SHUTDOWN_DRAIN_MS', 5_000, 0, 600_000);
   // Time to close sockets, the broker and the pool once requests have drained.
@@ -304,6 +322,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kp1,
     graphql,
     metrics,
+    webhooks,
     startTimeoutMs,
     shutdown,
   });

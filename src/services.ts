@@ -10,6 +10,7 @@ import type { RegistryService } from './domain/registry.ts';
 import type { SubscriptionService } from './domain/subscriptions.ts';
 import type { TelemetryService } from './domain/telemetry.ts';
 import type { EventBus } from './events/bus.ts';
+import type { WebhookService } from './webhooks/service.ts';
 
 export interface Services {
   auth: AuthService;
@@ -23,4 +24,5 @@ export interface Services {
   bus: EventBus;
   batches: BatchService;
   audit: AuditLogService;
+  webhooks: WebhookService;
 }

@@ -68,7 +68,7 @@ function sample(type: GraphQLInputType): unknown {
     const fields = Object.values(type.getFields()).filter((f) => isNonNullType(f.type));
     return Object.fromEntries(fields.map((f) => [f.name, sample(f.type)]));
   }
-  if (isEnumType(type)) return type.getValues()[0]!.value;
+  if (isEnumType(type)) return type.getValues()[0]!.name; // variables take the name (an enum may map it to an internal value)
   if (isScalarType(type)) {
     return { Int: 1, Float: 1, Boolean: false, JSON: {}, DateTime: '2024-01-01T00:00:00Z' }[type.name] ?? 'x';
   }

@@ -42,6 +42,8 @@ export const LOAD_LIMITS = {
   MUTATIONS_PER_MINUTE: '100000000',
   MQTT_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
   MQTT_MAX_PUBLISHES_PER_SECOND: '1000000',
+  // The webhooks scenario's receiver is on loopback.
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
 };
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {

@@ -14,6 +14,7 @@ import { ApiKeysPage } from './pages/ApiKeys.tsx';
 import { BatchesPage } from './pages/Batches.tsx';
 import { BatchPage } from './pages/Batch.tsx';
 import { AuditPage } from './pages/Audit.tsx';
+import { WebhooksPage } from './pages/Webhooks.tsx';
 import { Loading } from './ui/kit.tsx';
 import { ToastProvider } from './ui/toast.tsx';
 
@@ -67,6 +68,7 @@ const NAV = [
   { to: '/applications', label: 'Applications', icon: '◇' },
   { to: '/api-keys', label: 'API keys', icon: '✦', admin: true },
   { to: '/audit', label: 'Audit trail', icon: '☰', admin: true },
+  { to: '/webhooks', label: 'Webhooks', icon: '↗', admin: true },
 ];
 
 function Shell({ connection, session }: { connection: Connection; session: Session }) {
@@ -134,6 +136,7 @@ function Route({ path, admin }: { path: string; admin: boolean }) {
   if (app) return <ApplicationsPage version={app[1] ? decodeURIComponent(app[1]) : null} />;
   if (path.startsWith('/api-keys') && admin) return <ApiKeysPage />;
   if (path.startsWith('/audit') && admin) return <AuditPage />;
+  if (path.startsWith('/webhooks') && admin) return <WebhooksPage />;
   return <DevicesPage />;
 }
 

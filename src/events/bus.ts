@@ -100,6 +100,8 @@ export class EventBus {
   private readonly missedHandlers = new Set<() => void>();
   private queue: Promise<void> = Promise.resolve();
   private unlisten: (() => Promise<void>) | undefined;
+  /** Runs inside every publishing transaction with its events: the webhooks outbox writes its rows there. */
+  inTransaction: ((tx: Db, name: EventName, events: readonly unknown[]) => Promise<unknown> | undefined) | undefined;
 
   constructor(
     private readonly database: Database,
@@ -130,6 +132,7 @@ export class EventBus {
 
   /** Queues the event on `tx`: it is sent when, and only if, the transaction commits. */
   async publish<K extends EventName>(tx: Db, name: K, event: EventMap[K]): Promise<void> {
+    await this.inTransaction?.(tx, name, [event]);
     await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${encode(name, event)})`);
   }
 
@@ -137,6 +140,7 @@ export class EventBus {
   async publishMany<K extends EventName>(tx: Db, name: K, events: EventMap[K][]): Promise<void> {
     if (events.length === 0) return;
     if (events.length === 1) return this.publish(tx, name, events[0]!);
+    await this.inTransaction?.(tx, name, events);
     const payloads = JSON.stringify(events.map((e) => encode(name, e)));
     await tx.execute(
       sql`select pg_notify(${EVENTS_CHANNEL}, p) from json_array_elements_text(${payloads}::json) with ordinality as t(p, n) order by n`,

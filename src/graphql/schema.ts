@@ -14,6 +14,7 @@ import './types/fleet.ts';
 import './types/batch.ts';
 import './types/audit.ts';
 import './types/command-events.ts';
+import './types/webhook.ts';
 
 export const schema = withArgumentChecks(builder.toSchema({ sortSchema: true }));
 

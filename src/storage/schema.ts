@@ -295,3 +295,72 @@ export const commandDeliveries = pgTable(
   },
   (t) => [index('command_deliveries_command_idx').on(t.commandId, t.id)],
 );
+
+// Webhooks (README, "Integrations"). The secret is a Standard Webhooks signing key (whsec_…):
+// the server signs every delivery with it, so unlike API keys it is kept, not hashed.
+export const webhooks = pgTable('webhooks', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  url: text('url').notNull(),
+  events: text('events').array().notNull(),
+  applicationVersionId: uuid('application_version_id').references(() => applicationVersions.id),
+  // [{ from, to }] with to null for "and above"; null: every status code.
+  statusCodes: jsonb('status_codes').$type<{ from: number; to: number | null }[]>(),
+  description: text('description').notNull().default(''),
+  secret: text('secret').notNull(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+  disabledAt: ts('disabled_at'),
+  disabledReason: text('disabled_reason'),
+  // First failed attempt since the last success: 24 h of failures disable the webhook.
+  failingSince: ts('failing_since'),
+});
+
+// The outbox: one row per (webhook, event), written in the transaction of the change it reports.
+// Rows of one lane (the endpoint, or '' when there is none) of one webhook go out in id order.
+export const webhookEvents = pgTable(
+  'webhook_events',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    webhookId: uuid('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    lane: text('lane').notNull(),
+    // The exact body sent on every attempt.
+    body: text('body').notNull(),
+    state: text('state').notNull().default('PENDING'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at').notNull().defaultNow(),
+    firstAttemptAt: ts('first_attempt_at'),
+    // A process delivering the row holds it until then; a crashed one's lease runs out.
+    leasedUntil: ts('leased_until'),
+    leasedBy: text('leased_by'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('webhook_events_lane_idx').on(t.webhookId, t.lane, t.id).where(sql`${t.state} = 'PENDING'`),
+    index('webhook_events_due_idx').on(t.nextAttemptAt).where(sql`${t.state} = 'PENDING'`),
+  ],
+);
+
+export const webhookAttempts = pgTable(
+  'webhook_attempts',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    eventId: bigint('event_id', { mode: 'number' })
+      .notNull()
+      .references(() => webhookEvents.id, { onDelete: 'cascade' }),
+    webhookId: uuid('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    attempt: integer('attempt').notNull(),
+    attemptedAt: ts('attempted_at').notNull(),
+    durationMs: integer('duration_ms').notNull(),
+    responseStatus: integer('response_status'),
+    error: text('error'),
+    // SUCCEEDED, RETRYING or FAILED.
+    outcome: text('outcome').notNull(),
+    nextAttemptAt: ts('next_attempt_at'),
+  },
+  (t) => [index('webhook_attempts_webhook_idx').on(t.webhookId, t.id), index('webhook_attempts_event_idx').on(t.eventId)],
+);

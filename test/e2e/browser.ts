@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { createApp, type App } from '../../src/app.ts';
+import type { Config } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startApp, testConfig } from '../support/app.ts';
 
@@ -101,11 +102,11 @@ async function startFreshApp(): Promise<{ app: App; bootstrapKey: string }> {
  * the file fails if any page threw or the Content-Security-Policy refused anything. `fresh` gives
  * the file a server with no data of its own (see startFreshApp) instead of the worker's shared one.
  */
-export function consoleSuite(options: { fresh?: boolean } = {}): { app: App; browser: Browser; bootstrapKey: string } {
+export function consoleSuite(options: { fresh?: boolean; config?: Partial<Config> } = {}): { app: App; browser: Browser; bootstrapKey: string } {
   const suite = {} as { app: App; browser: Browser; bootstrapKey: string };
   beforeAll(async () => {
     if (options.fresh) Object.assign(suite, await startFreshApp());
-    else suite.app = await startApp();
+    else suite.app = await startApp(options.config);
     suite.browser = await launchBrowser();
   });
   afterAll(async () => {

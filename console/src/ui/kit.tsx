@@ -97,12 +97,12 @@ export function relativeTime(iso: string | null | undefined, now = Date.now()): 
 }
 
 /** A secret shown exactly once, with a copy button. */
-export function SecretOnce({ label, secret, onDone }: { label: string; secret: string; onDone: () => void }) {
+export function SecretOnce({ label, secret, onDone, note = 'the server keeps only a hash.' }: { label: string; secret: string; onDone: () => void; note?: string }) {
   const [copied, setCopied] = useState(false);
   return (
     <div className="secret" role="region" aria-label={label}>
       <p>
-        <strong>{label}</strong> — shown only this once; the server keeps only a hash.
+        <strong>{label}</strong> — shown only this once; {note}
       </p>
       <div className="secret-row">
         <code data-testid="secret">{secret}</code>
