@@ -201,8 +201,8 @@ describe('arguments of fields below the root', () => {
 describe('every list argument of the schema', () => {
   it(`refuses more than ${MAX_LIST_ARGUMENT_ITEMS} items as BAD_USER_INPUT naming the field`, async () => {
     const cases = casesFor(isList, (slot) => {
-      const item = sample(isNonNullType(slot.type) ? slot.type.ofType : slot.type);
-      return Array.from({ length: slot.maxItems + 1 }, () => (Array.isArray(item) ? 'PENDING' : item));
+      const list = (isNonNullType(slot.type) ? slot.type.ofType : slot.type) as { ofType: GraphQLInputType };
+      return Array.from({ length: slot.maxItems + 1 }, () => sample(list.ofType));
     });
     expect(cases.map((c) => c.name)).toEqual(expect.arrayContaining(['commandHistory(commandTypes)', 'commands(filter.commandTypes)']));
     expect(cases.map((c) => c.name)).toContain('invokeCommands(input.target.endpointIds)');
