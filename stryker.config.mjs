@@ -14,7 +14,7 @@ const modules = {
   // The grammar is pure: its unit tests alone, in seconds per mutant.
   'kp1-grammar': {
     mutate: ['src/devices/kp1/grammar.ts'],
-    tests: ['test/unit/kp1-topics.test.ts', 'test/unit/kp1-grammar-refusals.test.ts'],
+    tests: ['test/unit/kp1-topics.test.ts', 'test/unit/kp1-grammar-refusals.test.ts', 'test/unit/kp1-reply-topics.test.ts'],
   },
   'kp1-dispatch': {
     mutate: ['src/devices/kp1/dispatch.ts'],
