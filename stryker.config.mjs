@@ -41,7 +41,8 @@ export default {
   testRunner: 'vitest',
   plugins: ['@stryker-mutator/vitest-runner'],
   vitest: { configFile: 'stryker.vitest.config.ts', related: false },
-  mutate: module.mutate,
+  // STRYKER_MUTATE=file.ts:10-40,… narrows a module to line ranges (a run that would take too long).
+  mutate: process.env.STRYKER_MUTATE?.split(',') ?? module.mutate,
   coverageAnalysis: 'perTest',
   // Two cores shared with other work: one runner, and the servers inside tests are slow to start.
   concurrency: 1,
@@ -49,6 +50,8 @@ export default {
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: `reports/mutation/${name}.html` },
   jsonReporter: { fileName: `reports/mutation/${name}.json` },
-  tempDirName: '.stryker-tmp',
+  // One directory per module, none copied into another's sandbox: modules can run side by side.
+  tempDirName: `.stryker-tmp/${name}`,
+  ignorePatterns: ['.stryker-tmp'],
   cleanTempDir: true,
 };
