@@ -18,7 +18,11 @@ const modules = {
   },
   'kp1-dispatch': {
     mutate: ['src/devices/kp1/dispatch.ts'],
-    tests: ['test/devices-http.test.ts', 'test/devices-misuse.test.ts', 'test/devices-mqtt.test.ts'],
+    tests: [
+      'test/devices-http.test.ts', 'test/devices-misuse.test.ts', 'test/devices-mqtt.test.ts',
+      // Endpoint credentials, the all-types resource, epmx and the 503 of a failing database.
+      'test/security-mqtt-credentials.test.ts', 'test/kp1-compat.test.ts', 'test/epmx.test.ts', 'test/input-validation-devices.test.ts',
+    ],
   },
   commands: {
     mutate: ['src/domain/commands.ts', 'src/domain/expiry.ts', 'src/domain/first-report-wins.ts'],
