@@ -26,7 +26,10 @@ const modules = {
   },
   commands: {
     mutate: ['src/domain/commands.ts', 'src/domain/expiry.ts', 'src/domain/first-report-wins.ts'],
-    tests: ['test/unit/first-report-wins.test.ts', 'test/commands-invoke.test.ts', 'test/commands-outcome.test.ts', 'test/devices-http.test.ts'],
+    tests: [
+      'test/unit/first-report-wins.test.ts', 'test/commands-invoke.test.ts', 'test/commands-outcome.test.ts', 'test/devices-http.test.ts',
+      'test/commands-cancel.test.ts', 'test/commands-cancel-expired.test.ts',
+    ],
   },
   'event-stream': {
     mutate: ['src/events/stream.ts'],
