@@ -20,8 +20,8 @@ const modules = {
     mutate: ['src/devices/kp1/dispatch.ts'],
     tests: [
       'test/devices-http.test.ts', 'test/devices-misuse.test.ts', 'test/devices-mqtt.test.ts',
-      // Endpoint credentials, the all-types resource, epmx and the 503 of a failing database.
-      'test/security-mqtt-credentials.test.ts', 'test/kp1-compat.test.ts', 'test/epmx.test.ts', 'test/input-validation-devices.test.ts',
+      // Endpoint credentials, the all-types resource, epmx, the 503 of a failing database, DCX_TIMESTAMP_FIELD.
+      'test/security-mqtt-credentials.test.ts', 'test/kp1-compat.test.ts', 'test/epmx.test.ts', 'test/input-validation-devices.test.ts', 'test/telemetry.test.ts',
     ],
   },
   commands: {
