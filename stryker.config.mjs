@@ -28,7 +28,7 @@ const modules = {
     mutate: ['src/domain/commands.ts', 'src/domain/expiry.ts', 'src/domain/first-report-wins.ts'],
     tests: [
       'test/unit/first-report-wins.test.ts', 'test/commands-invoke.test.ts', 'test/commands-outcome.test.ts', 'test/devices-http.test.ts',
-      'test/commands-cancel.test.ts', 'test/commands-cancel-expired.test.ts',
+      'test/commands-cancel.test.ts', 'test/commands-cancel-expired.test.ts', 'test/subscriptions.test.ts',
     ],
   },
   'event-stream': {
