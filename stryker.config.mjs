@@ -14,15 +14,22 @@ const modules = {
   // The grammar is pure: its unit tests alone, in seconds per mutant.
   'kp1-grammar': {
     mutate: ['src/devices/kp1/grammar.ts'],
-    tests: ['test/unit/kp1-topics.test.ts', 'test/unit/kp1-grammar-refusals.test.ts'],
+    tests: ['test/unit/kp1-topics.test.ts', 'test/unit/kp1-grammar-refusals.test.ts', 'test/unit/kp1-reply-topics.test.ts'],
   },
   'kp1-dispatch': {
     mutate: ['src/devices/kp1/dispatch.ts'],
-    tests: ['test/devices-http.test.ts', 'test/devices-misuse.test.ts', 'test/devices-mqtt.test.ts'],
+    tests: [
+      'test/devices-http.test.ts', 'test/devices-misuse.test.ts', 'test/devices-mqtt.test.ts',
+      // Endpoint credentials, the all-types resource, epmx, the 503 of a failing database, DCX_TIMESTAMP_FIELD.
+      'test/security-mqtt-credentials.test.ts', 'test/kp1-compat.test.ts', 'test/epmx.test.ts', 'test/input-validation-devices.test.ts', 'test/telemetry.test.ts',
+    ],
   },
   commands: {
     mutate: ['src/domain/commands.ts', 'src/domain/expiry.ts', 'src/domain/first-report-wins.ts'],
-    tests: ['test/unit/first-report-wins.test.ts', 'test/commands-invoke.test.ts', 'test/commands-outcome.test.ts', 'test/devices-http.test.ts'],
+    tests: [
+      'test/unit/first-report-wins.test.ts', 'test/commands-invoke.test.ts', 'test/commands-outcome.test.ts', 'test/devices-http.test.ts',
+      'test/commands-cancel.test.ts', 'test/commands-cancel-expired.test.ts', 'test/subscriptions.test.ts',
+    ],
   },
   'event-stream': {
     mutate: ['src/events/stream.ts'],
@@ -41,7 +48,8 @@ export default {
   testRunner: 'vitest',
   plugins: ['@stryker-mutator/vitest-runner'],
   vitest: { configFile: 'stryker.vitest.config.ts', related: false },
-  mutate: module.mutate,
+  // STRYKER_MUTATE=file.ts:10-40,… narrows a module to line ranges (a run that would take too long).
+  mutate: process.env.STRYKER_MUTATE?.split(',') ?? module.mutate,
   coverageAnalysis: 'perTest',
   // Two cores shared with other work: one runner, and the servers inside tests are slow to start.
   concurrency: 1,
@@ -49,6 +57,8 @@ export default {
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: `reports/mutation/${name}.html` },
   jsonReporter: { fileName: `reports/mutation/${name}.json` },
-  tempDirName: '.stryker-tmp',
+  // One directory per module, none copied into another's sandbox: modules can run side by side.
+  tempDirName: `.stryker-tmp/${name}`,
+  ignorePatterns: ['.stryker-tmp'],
   cleanTempDir: true,
 };

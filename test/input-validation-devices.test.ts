@@ -159,6 +159,7 @@ describe('a real server-side failure', () => {
       const filler = 'f'.repeat(20_000);
       const res = await httpPost(fx, 'dcx', 'json', JSON.stringify({ marker, filler }));
       expect(res.status).toBe(503);
+      expect(res.json).toEqual({ statusCode: 503, reasonPhrase: 'The server cannot store the request now; retry later' });
       const device = await connectDevice(app);
       expect((await device.request(kp1Topic(fx, 'dcx', 'json'), JSON.stringify({ marker: 'fine' }))).kind).toBe('status');
       const lines = logText().split('\n').filter((l) => l.includes('kp1 request failed on the server side'));

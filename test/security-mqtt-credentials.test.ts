@@ -111,7 +111,9 @@ describe('endpoint credentials', () => {
     const polled = await httpKp1(app, fx, 'command/poll', '{}', creds);
     expect(polled.status).toBe(200);
     expect(commandsIn(polled.text).map((x) => x.id)).toEqual([Number(c.id)]);
-    expect((await httpKp1(app, fx, 'command/poll', '{}', { ...creds, password: 'wrong password' })).status).toBe(401);
+    const wrong = await httpKp1(app, fx, 'command/poll', '{}', { ...creds, password: 'wrong password' });
+    expect(wrong.status).toBe(401);
+    expect(JSON.parse(wrong.text)).toEqual({ statusCode: 401, reasonPhrase: 'This endpoint requires its credentials with the token' });
     expect((await httpKp1(app, fx, 'command/poll', '{}', { ...creds, username: unique('nobody') })).status).toBe(401);
     const done = JSON.stringify([{ id: Number(c.id), statusCode: 200 }]);
     expect((await httpKp1(app, fx, 'result/poll', done, { ...creds, password: 'wrong password' })).status).toBe(401);

@@ -93,8 +93,16 @@ describe('endpoint ids in upper case', () => {
     const command = await invokeCommand(app, fx.endpointId, 'x');
     const stream = await sseSubscribe(app, CommandStatusChanged, { endpointId: fx.endpointId.toUpperCase(), commandId: command.id });
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      // The command's own next event is the witness: a refused subscription shows an error
+      // instead, and an accepted one cannot show EXECUTED without having been routed there.
+      const res = await fetch(`${app.url}/kp1/${fx.appVersion}/cex/${fx.token}/result/x`, {
+        method: 'POST',
+        body: JSON.stringify([{ id: Number(command.id), statusCode: 200 }]),
+      });
+      expect(res.status).toBe(200);
+      await stream.waitFor((events) => events.some((e) => e.errors || e.data), 5_000);
       expect(stream.events.filter((e) => e.errors)).toEqual([]);
+      expect(stream.events.map((e) => e.data?.commandStatusChanged)).toMatchObject([{ id: command.id, status: 'EXECUTED' }]);
     } finally {
       await stream.close();
     }

@@ -120,8 +120,7 @@ export class Fleet {
         lastMove = Date.now();
       }
       if (Date.now() > deadline || Date.now() - lastMove > idleMs) {
-        log(`warning: ${field} stopped at ${c[field]} of ${target}`);
-        shortfalls.push(`${field} stopped at ${c[field]} of ${target}`);
+        shortfall(`${field} stopped at ${c[field]} of ${target}`);
         return c[field];
       }
       await sleep(20);
@@ -136,6 +135,12 @@ export class Fleet {
 
 /** Every wait that ended short of its target, in this run (bench/run.ts fails --quick on any). */
 export const shortfalls: string[] = [];
+
+/** Logs a delivery that ended short of what was sent, and keeps it for the end of the run. */
+export function shortfall(what: string): void {
+  log(`warning: ${what}`);
+  shortfalls.push(what);
+}
 
 /** The sum of one numeric field over a list of worker figures. */
 export function sum<T>(list: T[], key: keyof T): number {

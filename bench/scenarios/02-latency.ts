@@ -2,7 +2,7 @@
 // command; invoke → device receipt and invoke → an operator's subscription shows EXECUTED, at
 // each rate of the profile. Baseline: bare aedes relaying at the same rate to as many subscribers.
 import { checkInvoke, invokerFor, meter, relayTopic, startBareAedes, SUBSCRIPTION, type BenchContext, type InvokeResult, type Scenario } from '../lib/context.ts';
-import { Fleet } from '../lib/fleet.ts';
+import { Fleet, shortfall } from '../lib/fleet.ts';
 import { log } from '../lib/log.ts';
 import { round, summarize, type Summary } from '../lib/stats.ts';
 
@@ -41,7 +41,7 @@ async function latencyAt(ctx: BenchContext, rate: number): Promise<Record<string
     const inv = await invoker.call<InvokeResult>('open', { op: 'invoke', rate, durationMs, batch: 1 });
     checkInvoke('latency invoke', inv);
     await fleet.waitFor('acked', inv.ops, 120_000);
-    await subs.call('waitFor', { status: 'EXECUTED', atLeast: inv.ops, timeoutMs: 60_000 }).catch((e) => log(String(e)));
+    await subs.call('waitFor', { status: 'EXECUTED', atLeast: inv.ops, timeoutMs: 60_000 }).catch((e) => shortfall(`latency subscriber: ${e}`));
     const cpu = m.stop(inv.ops);
     const st = await fleet.stats(true);
     const sub = await subs.call<{ latency: Record<string, number[]>; counts: Record<string, number> }>('stats', { reset: true });

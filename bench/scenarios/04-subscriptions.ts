@@ -4,7 +4,7 @@
 // Baseline: the same fan-out from the tiny yoga + graphql-ws server.
 import { checkInvoke, invokerFor, meter, SUBSCRIPTION, type BenchContext, type InvokeResult, type Scenario } from '../lib/context.ts';
 import { now, sleep } from '../lib/clock.ts';
-import { Fleet, sum } from '../lib/fleet.ts';
+import { Fleet, shortfall, sum } from '../lib/fleet.ts';
 import { log } from '../lib/log.ts';
 import { freePort } from '../lib/proc.ts';
 import { merge, round, summarize, type Summary } from '../lib/stats.ts';
@@ -47,14 +47,14 @@ async function fanOut(
     if (connected < subscribers) log(`${label}: only ${connected} of ${subscribers} subscribers connected: ${conn.find((c) => c.firstError)?.firstError}`);
     // graphql-ws has no "subscribed" acknowledgement: one probe event proves every subscription is live.
     await invoker.call('closed', { op, total: 1, batch: 1, concurrency: 1 });
-    await Promise.all(subs.map((s, i) => s.call('waitFor', { status: 'PENDING', atLeast: 1, timeoutMs: 60_000 }).catch((e) => log(`${label} sub ${i}: ${e}`))));
+    await Promise.all(subs.map((s, i) => s.call('waitFor', { status: 'PENDING', atLeast: 1, timeoutMs: 60_000 }).catch((e) => shortfall(`${label} sub ${i}: ${e}`))));
     if (deviceFleet) await deviceFleet.waitFor('acked', 1, 30_000);
     await sleep(200);
     await Promise.all(subs.map((s) => s.call('stats', { reset: true })));
     const inv = await invoker.call<InvokeResult>('open', { op, rate, durationMs, batch: 1 });
     checkInvoke(`${label} invoke`, inv);
     const want = (inv.ops * connected) / workers;
-    await Promise.all(subs.map((s) => s.call('waitFor', { status: device ? 'EXECUTED' : 'PENDING', atLeast: Math.floor(want * 0.999), timeoutMs: 60_000 }).catch((e) => log(`${label}: ${e}`))));
+    await Promise.all(subs.map((s) => s.call('waitFor', { status: device ? 'EXECUTED' : 'PENDING', atLeast: Math.floor(want * 0.999), timeoutMs: 60_000 }).catch((e) => shortfall(`${label}: ${e}`))));
     await sleep(300);
     const st = await Promise.all(subs.map((s) => s.call<SubStats>('stats', { reset: true })));
     // Fan-out spread: first to last delivery of each event, across processes.
