@@ -89,13 +89,21 @@ describe('Endpoint.connected', () => {
   });
 
   it('comes back when a live process was taken for dead (its rows removed) while it held sessions', async () => {
-    const fx = await createEndpoint(a);
-    const device = await connectDevice(b);
-    await bindDevice(device, fx);
-    await connectedOn(fx, true, [a]);
-    await rawQuery('delete from server_instances where id = $1', [b.services.presence.instanceId]);
-    expect((await presenceOf(a, fx)).connected).toBe(false);
-    await connectedOn(fx, true, [a]);
+    // Its own process with a slow heartbeat: the one check of the gap (sessions gone with the
+    // instance row) runs well inside a heartbeat, which would put them back, even on a busy machine.
+    const slow = await startApp({ presence: { ...presence, heartbeatMs: 2_000, staleAfterMs: 20_000 } });
+    try {
+      const fx = await createEndpoint(a);
+      const device = await connectDevice(slow);
+      await bindDevice(device, fx);
+      await connectedOn(fx, true, [a]);
+      const id = slow.services.presence.instanceId;
+      await rawQuery('delete from server_instances where id = $1', [id]);
+      expect(await rawQuery('select 1 from endpoint_sessions where instance_id = $1', [id])).toHaveLength(0);
+      await connectedOn(fx, true, [a]);
+    } finally {
+      await slow.stop();
+    }
   });
 });
 
