@@ -12,6 +12,7 @@ import { errorOf } from './support/commands.ts';
 import { rawQuery } from './support/db.ts';
 import * as Doc from './support/documents.ts';
 import { rest } from './support/rest.ts';
+import { CreateWebhook } from './support/webhooks.ts';
 
 const AuditLog = graphql(`
   query AuditLog($actor: String, $action: AuditAction, $target: AuditTargetInput, $from: DateTime, $to: DateTime, $first: Int, $after: String) {
@@ -267,6 +268,13 @@ describe('a failed or repeated action leaves no entry', () => {
     const viewer = await keyOf('VIEWER');
     expect(errorOf(await gql(app, Doc.CreateApplication, { name: unique('app') }, viewer.secret)).extensions?.code).toBe('FORBIDDEN');
     expect(await audit({ actor: viewer.id })).toEqual([]);
+  });
+
+  it('a webhook to a private target, refused (WEBHOOK_ALLOW_PRIVATE_TARGETS unset), leaves nothing', async () => {
+    const admin = await keyOf('ADMIN');
+    const res = await gql(app, CreateWebhook, { input: { url: 'http://127.0.0.1:9/hook', events: ['COMMAND_CREATED'], description: '' } }, admin.secret);
+    expect(errorOf(res).extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'url' });
+    expect(await audit({ actor: admin.id })).toEqual([]);
   });
 });
 

@@ -1,6 +1,7 @@
 // Webhook management (ADMIN, like API keys), the outbox cache's life across processes, pings,
 // the deliveries list and redelivery. The outbox (outbox.ts) writes rows; the worker
 // (delivery-worker.ts) sends them.
+import { recordAudit, withAudit, type AuditEntry } from '../domain/audit.ts';
 import { authorize, isUuid } from '../domain/auth.ts';
 import { badInput, notFound } from '../domain/errors.ts';
 import type { RegistryService } from '../domain/registry.ts';
@@ -8,6 +9,7 @@ import type { Principal } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
 import type { Database, Db } from '../storage/db.ts';
 import * as store from '../storage/webhook-store.ts';
+import { webhookAudit, webhookSettings } from './audit-entries.ts';
 import { DeliveryWorker, messageId, parseMessageId, type DeliveryOptions } from './delivery-worker.ts';
 import { OUTBOX_CHANNEL, PING, WEBHOOKS_CHANNEL, WEBHOOK_EVENT_TYPES, WebhookOutbox, type OutboxEvent, type StatusCodeRange, type WebhookEventType } from './outbox.ts';
 import { checkWebhookUrl } from './ssrf.ts';
@@ -70,6 +72,7 @@ export class WebhookService {
     this.outbox = new WebhookOutbox(db);
     this.worker = new DeliveryWorker(db, options, log, async (tx, ids) => {
       await store.notify(tx, WEBHOOKS_CHANNEL);
+      await recordAudit(tx, ids.map((id) => webhookAudit(null, 'WEBHOOK_DISABLED', id)));
       for (const handler of this.disabledHandlers) await handler(tx, ids);
     });
   }
@@ -119,6 +122,7 @@ export class WebhookService {
     const row = await this.db.transaction(async (tx) => {
       const w = await store.insertWebhook(tx, { ...checked, secret });
       await store.notify(tx, WEBHOOKS_CHANNEL);
+      await recordAudit(tx, [webhookAudit(actor, 'WEBHOOK_CREATED', w.id, webhookSettings(input))]);
       return w;
     });
     await this.outbox.reload();
@@ -136,7 +140,7 @@ export class WebhookService {
       statusCodes: changes.statusCodes === undefined ? current.statusCodes : changes.statusCodes,
       description: changes.description ?? current.description,
     });
-    const row = await this.write(id, {
+    const row = await this.write(id, webhookAudit(actor, 'WEBHOOK_UPDATED', id, webhookSettings(changes)), {
       url: merged.url,
       events: merged.events,
       statusCodes: merged.statusCodes,
@@ -158,6 +162,7 @@ export class WebhookService {
       (await this.db.transaction(async (tx) => {
         if (!(await store.deleteWebhook(tx, id))) return false;
         await store.notify(tx, WEBHOOKS_CHANNEL);
+        await recordAudit(tx, [webhookAudit(actor, 'WEBHOOK_DELETED', id)]);
         return true;
       }));
     if (!deleted) throw notFound(`No webhook with id "${id}".`);
@@ -171,7 +176,7 @@ export class WebhookService {
     authorize(actor, 'ADMIN');
     await this.find(id);
     const secret = newWebhookSecret();
-    const webhook = await this.write(id, { secret });
+    const webhook = await this.write(id, webhookAudit(actor, 'WEBHOOK_SECRET_ROTATED', id), { secret });
     this.log.info({ webhookId: id, by: actor?.keyId }, 'webhook secret rotated');
     return { webhook, secret };
   }
@@ -184,6 +189,7 @@ export class WebhookService {
     const [eventId] = await this.db.transaction(async (tx) => {
       const ids = await store.insertEvents(tx, [{ webhookId: webhook.id, type: PING, lane: `ping:${Date.now()}:${Math.random()}`, body }]);
       await store.notify(tx, OUTBOX_CHANNEL);
+      await recordAudit(tx, [webhookAudit(actor, 'WEBHOOK_TESTED', webhook.id, { eventId: messageId(ids[0]!) })]);
       return ids;
     });
     const deadline = Date.now() + this.options.timeoutMs + 5_000;
@@ -205,7 +211,8 @@ export class WebhookService {
   async redeliver(actor: Principal | null, webhookId: string, eventId: string): Promise<boolean> {
     authorize(actor, 'ADMIN');
     const row = parseMessageId(eventId);
-    const done = isUuid(webhookId) && row !== null && (await store.redeliver(this.db, webhookId, row));
+    const entry = webhookAudit(actor, 'WEBHOOK_EVENT_REDELIVERED', webhookId, { eventId });
+    const done = isUuid(webhookId) && row !== null && (await withAudit(this.db, (tx) => store.redeliver(tx, webhookId, row), (ok) => (ok ? entry : null)));
     if (!done) throw notFound(`No event "${eventId}" for webhook "${webhookId}".`);
     this.log.info({ webhookId, eventId, by: actor?.keyId }, 'webhook event redelivered');
     this.worker.wake();
@@ -218,10 +225,14 @@ export class WebhookService {
     return row;
   }
 
-  private async write(id: string, changes: store.WebhookChanges): Promise<Webhook> {
+  /** Changes the webhook and records `entry` in one transaction; neither when it is gone. */
+  private async write(id: string, entry: AuditEntry, changes: store.WebhookChanges): Promise<Webhook> {
     const row = await this.db.transaction(async (tx) => {
       const w = await store.updateWebhook(tx, id, changes);
-      if (w) await store.notify(tx, WEBHOOKS_CHANNEL);
+      if (w) {
+        await store.notify(tx, WEBHOOKS_CHANNEL);
+        await recordAudit(tx, [entry]);
+      }
       return w;
     });
     if (!row) throw notFound(`No webhook with id "${id}".`);
