@@ -34,7 +34,7 @@ export const AUDIT_ACTIONS = {
   WEBHOOK_SECRET_ROTATED: "A webhook's signing secret was replaced (never the secret).",
   WEBHOOK_TESTED: 'A webhook was sent a test ping.',
   WEBHOOK_EVENT_REDELIVERED: 'A webhook event was queued for delivery again.',
-  WEBHOOK_DISABLED: 'A webhook was disabled by the server after failing for 24 hours.',
+  WEBHOOK_DISABLED: 'A webhook was disabled by the server after failing for its whole retry window (WEBHOOK_RETRY_FOR_MS, 24 hours by default).',
 } as const;
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
 
