@@ -249,6 +249,8 @@ export const commandBatches = pgTable(
     total: integer('total').notNull(),
     // [{ endpointId, reason }] of the targets that got no command.
     skipped: jsonb('skipped').notNull().default([]),
+    // Set once, by the transaction that settles the batch's last PENDING command (domain/batch-finish.ts).
+    finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date', precision: 3 }),
   },
   (t) => [index('command_batches_created_idx').on(t.createdAt, t.id)],
 );

@@ -1,0 +1,1 @@
+ALTER TABLE "command_batches" ADD COLUMN "finished_at" timestamp (3) with time zone;
