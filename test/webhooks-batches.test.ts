@@ -131,6 +131,24 @@ describe('webhooks for bulk invokes', () => {
     expect((await batchOf(batch.id, fleet)).finishedAt).toBe(finishedAt);
   });
 
+  it('sends batch.finished once when the sweeper expires the rest, and once when cancelCommand cancels the last one', async () => {
+    const r = await subscribe(['BATCH_FINISHED']);
+    const fleet = await createFleet(a, 2);
+    const expiring = await invokeCommands(a, { target: { applicationVersion: fleet[0]!.appVersion }, commandType: 'x', retentionSeconds: 1 });
+    await report(a, (await batchOf(expiring.id, fleet)).commands[0]!);
+    await waitFor(() => r.received.length >= 1, 10_000);
+    expect(r.received[0]!.data).toMatchObject({ id: expiring.id, counts: { pending: 0, executed: 1, expired: 1, canceled: 0 } });
+
+    const canceling = await invokeCommands(a, { target: { applicationVersion: fleet[0]!.appVersion }, commandType: 'x' });
+    const { commands } = await batchOf(canceling.id, fleet);
+    await report(b, commands[0]!);
+    await gqlData(b, 'mutation($id: ID!) { cancelCommand(id: $id) { id } }', { id: String(commands[1]!.id) });
+    await waitFor(() => r.received.length >= 2, 10_000);
+    expect(r.received[1]!.data).toMatchObject({ id: canceling.id, counts: { pending: 0, executed: 1, expired: 0, canceled: 1 } });
+    await new Promise((res) => setTimeout(res, 300));
+    expect(r.requests).toHaveLength(2);
+  });
+
   it.skipIf(!usingPostgres)('sends one batch.finished per batch when two servers settle its last two commands at the same moment', async () => {
     const r = await subscribe(['BATCH_FINISHED']);
     const rounds = 25;
