@@ -156,6 +156,8 @@ export const commands = pgTable(
     // so recording a delivery can be a HOT update that writes no index entry.
     index('commands_pending_idx').on(t.endpointId, t.id).where(sql`${t.status} = 'PENDING'`),
     index('commands_version_pending_idx').on(t.applicationVersionId, t.id).where(sql`${t.status} = 'PENDING'`),
+    // Whether a batch has anything PENDING left (domain/batch-finish.ts): one probe, not a scan of its rows.
+    index('commands_batch_pending_idx').on(t.batchId).where(sql`${t.batchId} IS NOT NULL AND ${t.status} = 'PENDING'`),
   ],
 );
 
