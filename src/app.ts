@@ -7,6 +7,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import type { Config } from './config.ts';
 import { AuditLogService } from './domain/audit-log.ts';
 import { AuthService } from './domain/auth.ts';
+import { BatchFinisher } from './domain/batch-finish.ts';
 import { CommandService } from './domain/commands.ts';
 import { CommandSchemaService } from './domain/command-schema-service.ts';
 import { ExpirySweeper } from './domain/expiry.ts';
@@ -104,7 +105,11 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     const presence = new PresenceService(db, config.presence, log);
     const batches = new BatchService(db, bus, commands, log);
     const webhooks = new WebhookService(database, db, registry, config.webhooks, log);
-    bus.inTransaction = webhooks.outbox.onPublish;
+    const finisher = new BatchFinisher(webhooks.outbox);
+    bus.inTransaction = async (tx, name, events) => {
+      await webhooks.outbox.onPublish(tx, name, events);
+      await finisher.onPublish(tx, name, events);
+    };
     services = { auth, registry, commands, telemetry, schemas, subscriptions, fleet: new FleetService(db), presence, bus, batches, audit: new AuditLogService(db), webhooks };
     await bus.start();
     await webhooks.start();

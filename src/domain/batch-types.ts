@@ -32,6 +32,8 @@ export interface CommandBatch {
   /** Commands created: one per endpoint that existed and was not revoked. */
   total: number;
   skipped: SkippedEndpoint[];
+  /** When its last PENDING command was settled (executed, expired or canceled); null until then. */
+  finishedAt: Date | null;
 }
 
 export interface BatchCounts {

@@ -115,7 +115,7 @@ export class BatchService {
     });
     countCanceled(batch, canceled);
     this.log.info({ batchId: batch.id, canceled, by: by.keyId }, 'command batch canceled');
-    return batch;
+    return canceled > 0 ? ((await this.find(batch.id)) ?? batch) : batch;
   }
 
   async batch(actor: Principal | null, id: string): Promise<CommandBatch | null> {

@@ -286,7 +286,7 @@ export class CommandService {
     for (;;) {
       const expired = await this.db.transaction(async (tx) => {
         const rows = await store.expireDue(tx, batchSize);
-        for (const c of rows) await this.bus.publish(tx, 'commandChanged', c);
+        await this.bus.publishMany(tx, 'commandChanged', rows);
         return rows;
       });
       countExpired(expired);

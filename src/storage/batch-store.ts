@@ -1,7 +1,7 @@
 // Command batches (bulk invoke): the batch row, its commands written by one INSERT … SELECT, and
 // its counts aggregated from the commands' rows over commands_batch_idx. Counts are never kept
 // as counters, so results recorded by any number of processes at once cannot make them drift.
-import { and, desc, eq, ilike, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, ilike, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { BatchCounts, BatchTarget, CommandBatch, SkippedEndpoint, StatusCodeCount } from '../domain/batch-types.ts';
 import type { Command, CommandStatus, Door, Invoker } from '../domain/types.ts';
 import { commandColumns, toCommand } from './command-store.ts';
@@ -61,6 +61,7 @@ export async function insertBatch(db: Db, batch: NewBatch): Promise<CommandBatch
       createdVia: batch.createdBy.door,
       total: batch.total,
       skipped: batch.skipped,
+      finishedAt: batch.total === 0 ? sql`now()` : null,
     })
     .returning();
   return toBatch(row!);
@@ -181,6 +182,37 @@ export async function cancelBatchCommands(db: Db, batchId: string, by: Invoker):
   return { canceled: Number(row.n), at: row.at };
 }
 
+/**
+ * Marks finished those of `ids` with no PENDING command left, each once. The caller holds the
+ * batches' row locks (lockBatches) and calls this in a later statement, so the check sees every
+ * command change committed by a transaction that held a lock before it. Returns those it marked.
+ */
+export async function markFinished(db: Db, ids: string[]): Promise<CommandBatch[]> {
+  const rows = await db
+    .update(commandBatches)
+    .set({ finishedAt: sql`now()` })
+    .where(
+      and(
+        inArray(commandBatches.id, ids),
+        isNull(commandBatches.finishedAt),
+        sql`not exists (select 1 from ${commands} where ${commands.batchId} = ${commandBatches.id} and ${commands.status} = 'PENDING')`,
+      ),
+    )
+    .returning();
+  return rows.map(toBatch);
+}
+
+/** Row locks on the batches still unfinished among `ids`, taken in id order (no deadlocks between takers). */
+export async function lockBatches(db: Db, ids: string[]): Promise<string[]> {
+  const rows = await db
+    .select({ id: commandBatches.id })
+    .from(commandBatches)
+    .where(and(inArray(commandBatches.id, ids), isNull(commandBatches.finishedAt)))
+    .orderBy(commandBatches.id)
+    .for('update');
+  return rows.map((r) => r.id);
+}
+
 /** `db.execute` answers an array (postgres.js) or `{ rows }` (PGlite). */
 function rowsOf<T>(result: unknown): T[] {
   return Array.isArray(result) ? (result as T[]) : ((result as { rows: T[] }).rows ?? []);
@@ -196,6 +228,7 @@ function toBatch(row: typeof commandBatches.$inferSelect): CommandBatch {
     createdAt: row.createdAt,
     total: row.total,
     skipped: row.skipped as SkippedEndpoint[],
+    finishedAt: row.finishedAt,
   };
 }
 

@@ -156,6 +156,8 @@ export const commands = pgTable(
     // so recording a delivery can be a HOT update that writes no index entry.
     index('commands_pending_idx').on(t.endpointId, t.id).where(sql`${t.status} = 'PENDING'`),
     index('commands_version_pending_idx').on(t.applicationVersionId, t.id).where(sql`${t.status} = 'PENDING'`),
+    // Whether a batch has anything PENDING left (domain/batch-finish.ts): one probe, not a scan of its rows.
+    index('commands_batch_pending_idx').on(t.batchId).where(sql`${t.batchId} IS NOT NULL AND ${t.status} = 'PENDING'`),
   ],
 );
 
@@ -249,6 +251,8 @@ export const commandBatches = pgTable(
     total: integer('total').notNull(),
     // [{ endpointId, reason }] of the targets that got no command.
     skipped: jsonb('skipped').notNull().default([]),
+    // Set once, by the transaction that settles the batch's last PENDING command (domain/batch-finish.ts).
+    finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date', precision: 3 }),
   },
   (t) => [index('command_batches_created_idx').on(t.createdAt, t.id)],
 );

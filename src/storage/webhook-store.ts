@@ -55,8 +55,13 @@ export async function listWebhooks(db: Db): Promise<WebhookRow[]> {
 }
 
 export async function insertEvents(db: Db, rows: NewEvent[]): Promise<number[]> {
-  if (rows.length === 0) return [];
-  return (await db.insert(webhookEvents).values(rows).returning({ id: webhookEvents.id })).map((r) => r.id);
+  const ids: number[] = [];
+  // A statement takes at most 65,535 parameters (4 a row); a batch of 10,000 commands for several webhooks needs more.
+  for (let i = 0; i < rows.length; i += 5000) {
+    const chunk = rows.slice(i, i + 5000);
+    ids.push(...(await db.insert(webhookEvents).values(chunk).returning({ id: webhookEvents.id })).map((r) => r.id));
+  }
+  return ids;
 }
 
 /**

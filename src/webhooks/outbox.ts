@@ -6,6 +6,8 @@
 import { inArray } from 'drizzle-orm';
 import type { EventMap, EventName } from '../events/bus.ts';
 import type { Command, TelemetrySample } from '../domain/types.ts';
+import { asCanceled, asCreated, type BatchChange } from '../domain/batch-events.ts';
+import { batchCommands } from '../storage/batch-store.ts';
 import type { Db } from '../storage/db.ts';
 import { endpoints } from '../storage/schema.ts';
 import * as store from '../storage/webhook-store.ts';
@@ -106,6 +108,10 @@ export class WebhookOutbox {
       const commands = (events as Command[]).filter((c) => this.wants(COMMAND_EVENT[c.status]));
       return commands.length > 0 ? this.enqueueCommands(tx, commands) : undefined;
     }
+    if (name === 'commandBatchChanged') {
+      const changes = (events as BatchChange[]).filter((b) => this.wants(b.kind === 'created' ? 'command.created' : 'command.canceled'));
+      return changes.length > 0 ? this.enqueueBatchCommands(tx, changes) : undefined;
+    }
     if (name === 'telemetryReceived' && this.wants('telemetry.received')) {
       return this.enqueueTelemetry(tx, events as EventMap['telemetryReceived'][]);
     }
@@ -130,6 +136,16 @@ export class WebhookOutbox {
         statusCode: c.statusCode,
       })),
     );
+  }
+
+  /** A bulk invoke's or batch cancel's commands, read in `tx` (one query per batch), as their own events. */
+  private async enqueueBatchCommands(tx: Db, changes: BatchChange[]): Promise<void> {
+    const commands: Command[] = [];
+    for (const b of changes) {
+      const rows = await batchCommands(tx, b.batchId, b.kind === 'canceled' ? b.canceledAt : undefined);
+      commands.push(...rows.map(b.kind === 'canceled' ? asCanceled : asCreated));
+    }
+    await this.enqueueCommands(tx, commands);
   }
 
   private async enqueueTelemetry(tx: Db, events: EventMap['telemetryReceived'][]): Promise<void> {

@@ -93,6 +93,11 @@ CommandBatchRef.implement({
       resolve: async (b, _a, ctx) => (await progressOf(b, ctx)).statusCodes,
     }),
     done: t.boolean({ description: 'Nothing of it is PENDING any more.', resolve: async (b, _a, ctx) => (await progressOf(b, ctx)).counts.pending === 0 }),
+    finishedAt: t.expose('finishedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When its last PENDING command was executed, expired or canceled (set once; a late result does not move it). Null until then.',
+    }),
     commands: t.field({
       type: CommandConnectionRef,
       description: 'Its commands, newest first.',

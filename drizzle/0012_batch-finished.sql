@@ -1,0 +1,2 @@
+ALTER TABLE "command_batches" ADD COLUMN "finished_at" timestamp (3) with time zone;--> statement-breakpoint
+CREATE INDEX "commands_batch_pending_idx" ON "commands" USING btree ("batch_id") WHERE "commands"."batch_id" IS NOT NULL AND "commands"."status" = 'PENDING';
