@@ -1,14 +1,15 @@
 // The audit trail of the webhook actions: each one leaves exactly one entry, in its own
 // transaction, with its actor and target and never the signing secret; a refused action none; a
 // webhook the server disables after failing for the whole retry window (1 s here) an entry with
-// no actor. Its own file and server: no other server's worker may take its rows.
+// no actor. Its own file, server and (on PostgreSQL) database: no other server's worker, with
+// another retry policy, may take its rows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import { graphql, type ResultOf, type VariablesOf } from '../src/graphql/typed.ts';
 import { createApiKey, createEndpoint, invokeCommand } from './support/api.ts';
 import { gql, gqlData, startApp, waitFor } from './support/app.ts';
 import { errorOf } from './support/commands.ts';
-import { rawQuery } from './support/db.ts';
+import { ownDatabase } from './support/db.ts';
 import { CreateWebhook, DeleteWebhook, Receiver, RedeliverWebhookEvent, RotateWebhookSecret, TestWebhook, UpdateWebhook } from './support/webhooks.ts';
 
 const WebhookAuditLog = graphql(`
@@ -18,10 +19,12 @@ const WebhookAuditLog = graphql(`
 `);
 
 let app: App;
+let own: Awaited<ReturnType<typeof ownDatabase>> | undefined;
 let ok: Receiver;
 let failing: Receiver;
 beforeAll(async () => {
-  app = await startApp({ webhooks: { allowPrivateTargets: true, timeoutMs: 2_000, retryBaseMs: 50, retryMaxDelayMs: 200, retryForMs: 1_000 } });
+  own = await ownDatabase();
+  app = await startApp({ ...own.overrides, webhooks: { allowPrivateTargets: true, timeoutMs: 2_000, retryBaseMs: 50, retryMaxDelayMs: 200, retryForMs: 1_000 } });
   ok = await Receiver.start();
   failing = await Receiver.start();
   failing.answer = () => 503;
@@ -30,6 +33,7 @@ afterAll(async () => {
   await ok?.close();
   await failing?.close();
   await app?.stop();
+  await own?.drop();
 });
 
 /** Newest first, through the API as the test admin. */
@@ -68,7 +72,7 @@ describe('webhook actions in the audit trail', () => {
         input: { url: ok.url, events: ['command.executed'], statusCodes: [{ from: 200, to: 299 }], description: 'ops' },
       },
     ]);
-    const rows = await rawQuery<{ row: string }>(`select a::text as row from audit_log a where target_type = 'WEBHOOK' and target_id = $1`, [id]);
+    const rows = await own!.query<{ row: string }>(`select a::text as row from audit_log a where target_type = 'WEBHOOK' and target_id = $1`, [id]);
     expect(rows).toHaveLength(6);
     for (const secret of [created.secret, rotated.secret]) {
       expect(secret).toMatch(/^whsec_/);
@@ -116,7 +120,7 @@ describe('webhook actions in the audit trail', () => {
       return e.some((x) => x.action === 'WEBHOOK_DISABLED') && e;
     }, 15_000);
     expect(entries.filter((e) => e.action === 'WEBHOOK_DISABLED')).toEqual([{ action: 'WEBHOOK_DISABLED', actor: null, target, input: {} }]);
-    const [row] = await rawQuery<{ disabled_at: Date | null }>('select disabled_at from webhooks where id = $1', [webhook.id]);
+    const [row] = await own!.query<{ disabled_at: Date | null }>('select disabled_at from webhooks where id = $1', [webhook.id]);
     expect(row?.disabled_at).not.toBeNull();
     await gqlData(app, DeleteWebhook, { id: webhook.id });
   });
