@@ -5,7 +5,7 @@
 const modules = {
   auth: {
     mutate: ['src/domain/auth.ts'],
-    tests: ['test/auth.test.ts', 'test/subscription-revocation.test.ts', 'test/security-graphql-ws.test.ts'],
+    tests: ['test/auth.test.ts', 'test/subscription-revocation.test.ts', 'test/security-graphql-ws.test.ts', 'test/audit.test.ts'],
   },
   'mqtt-authorization': {
     mutate: ['src/devices/mqtt/authorize-publish.ts', 'src/devices/mqtt/authorize-subscribe.ts', 'src/devices/mqtt/limits.ts'],
@@ -29,6 +29,8 @@ const modules = {
     tests: [
       'test/unit/first-report-wins.test.ts', 'test/commands-invoke.test.ts', 'test/commands-outcome.test.ts', 'test/devices-http.test.ts',
       'test/commands-cancel.test.ts', 'test/commands-cancel-expired.test.ts', 'test/subscriptions.test.ts',
+      // An empty result batch, a batch's event order, a sweep of several batches.
+      'test/commands-results-batch.test.ts',
     ],
   },
   'event-stream': {
