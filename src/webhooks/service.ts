@@ -159,12 +159,14 @@ export class WebhookService {
     authorize(actor, 'ADMIN');
     const deleted =
       isUuid(id) &&
-      (await this.db.transaction(async (tx) => {
-        if (!(await store.deleteWebhook(tx, id))) return false;
-        await store.notify(tx, WEBHOOKS_CHANNEL);
-        await recordAudit(tx, [webhookAudit(actor, 'WEBHOOK_DELETED', id)]);
-        return true;
-      }));
+      (await retryOnDeadlock(() =>
+        this.db.transaction(async (tx) => {
+          if (!(await store.deleteWebhook(tx, id))) return false;
+          await store.notify(tx, WEBHOOKS_CHANNEL);
+          await recordAudit(tx, [webhookAudit(actor, 'WEBHOOK_DELETED', id)]);
+          return true;
+        }),
+      ));
     if (!deleted) throw notFound(`No webhook with id "${id}".`);
     await this.outbox.reload();
     this.log.info({ webhookId: id, by: actor?.keyId }, 'webhook deleted');
@@ -298,4 +300,21 @@ function decodeDeliveryCursor(cursor: string): number {
   const match = /^attempt:([1-9][0-9]{0,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
   if (!match) throw badInput(`"after" is not a cursor this API gave out: "${cursor}".`, { field: 'after' });
   return Number(match[1]);
+}
+
+/**
+ * The delete cascades to the webhook's outbox rows while a delivery worker may be recording an
+ * attempt on them (it locks an event row, then the webhook row through the attempt's foreign key;
+ * the delete takes them the other way round), so PostgreSQL can pick the delete as a deadlock
+ * victim. Its transaction rolled back whole (audit entry included): run it again.
+ */
+async function retryOnDeadlock<T>(run: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      const code = (error as { code?: string; cause?: { code?: string } }).cause?.code ?? (error as { code?: string }).code;
+      if (code !== '40P01' || attempt >= attempts) throw error;
+    }
+  }
 }
