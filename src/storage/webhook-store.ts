@@ -132,14 +132,18 @@ export async function nextDueAt(db: Db): Promise<Date | null> {
   return row?.at ? new Date(row.at) : null;
 }
 
-export interface Outcome {
-  event: ClaimedEvent;
+/** What one delivery attempt came to: recorded by the worker, listed by Webhook.deliveries. */
+export interface AttemptResult {
   attemptedAt: Date;
   durationMs: number;
   responseStatus: number | null;
   error: string | null;
   outcome: 'SUCCEEDED' | 'RETRYING' | 'FAILED';
   nextAttemptAt: Date | null;
+}
+
+export interface Outcome extends AttemptResult {
+  event: ClaimedEvent;
 }
 
 /**

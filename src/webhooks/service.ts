@@ -29,18 +29,12 @@ export interface Webhook {
   failingSince: Date | null;
 }
 
-export interface WebhookDelivery {
+export interface WebhookDelivery extends store.AttemptResult {
   id: number;
   /** The webhook-id header of the event (msg_…), for redeliverWebhookEvent. */
   eventId: string;
   eventType: string;
   attempt: number;
-  attemptedAt: Date;
-  durationMs: number;
-  responseStatus: number | null;
-  error: string | null;
-  outcome: 'SUCCEEDED' | 'RETRYING' | 'FAILED';
-  nextAttemptAt: Date | null;
 }
 
 export interface WebhookInput {
