@@ -17,6 +17,7 @@ import { log } from './lib/log.ts';
 import { loadAverage, memoryOf } from './lib/proc.ts';
 import { formatTable, machine, Report, serverProfiles, versions } from './lib/report.ts';
 import { Servers } from './lib/servers.ts';
+import { targetRows } from './lib/targets.ts';
 import { createEndpoints, detectCapabilities, pipelineOps } from './lib/service-api.ts';
 import { WorkerPool } from './lib/worker-pool.ts';
 import { e2e } from './scenarios/01-e2e.ts';
@@ -67,6 +68,7 @@ async function main(config: BenchConfig, run: RunInfo, servers: Servers, workers
     }
     log(`scenario ${scenario.name} took ${((now() - t) / 1000).toFixed(1)} s`);
   }
+  targetRows(report, settings);
   // In CI (--quick) a scenario that delivered fewer commands or events than it sent fails the run:
   // a broken hot path must not land green as a warning.
   if (settings.quick && shortfalls.length > 0) {

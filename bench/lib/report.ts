@@ -41,7 +41,7 @@ export function formatTable(rows: Row[]): string {
     r.scenario,
     r.metric,
     fmt(r.value, r.unit),
-    r.target ? `${r.target} ${r.unit === '%' ? '' : r.unit}`.trim() : '',
+    r.target ? (r.unit === '%' ? r.target.replace(/[\d.]+/, (x) => `${Math.round(Number(x) * 100)} %`) : `${r.target} ${r.unit}`.trim()) : '',
     r.baseline === undefined ? '' : `${fmt(r.baseline, r.unit)} (${r.baselineName})`,
     r.ratio === undefined ? '' : `${(r.ratio * 100).toFixed(r.ratio < 0.1 ? 1 : 0)} %`,
     r.pass === undefined ? '' : r.pass ? 'ok' : 'MISS',

@@ -67,13 +67,13 @@ async function latencyAt(ctx: BenchContext, rate: number): Promise<Record<string
     });
     log(`latency: device p50 ${device.p50} p99 ${device.p99} max ${device.max} ms; EXECUTED seen p50 ${executed.p50} p99 ${executed.p99} ms`);
     row({ scenario: `2 latency @${rate}/s`, metric: 'executed rate (saturated when below offered)', value: executedRate, unit: '/s', target: `≥ ${Math.floor(rate * 0.95)}` });
-    for (const [name, s] of [
-      ['invoke→device receipt', device],
-      ['invoke→operator sees EXECUTED', executed],
+    for (const [name, s, p50, p99] of [
+      ['invoke→device receipt', device, '≤ 5', '≤ 25'],
+      ['invoke→operator sees EXECUTED', executed, undefined, '≤ 50'],
     ] as const) {
-      row({ scenario: `2 latency @${rate}/s`, metric: `${name} p50`, value: s.p50, unit: 'ms', target: '≤ 5' });
+      row({ scenario: `2 latency @${rate}/s`, metric: `${name} p50`, value: s.p50, unit: 'ms', target: p50 });
       row({ scenario: `2 latency @${rate}/s`, metric: `${name} p90`, value: s.p90, unit: 'ms' });
-      row({ scenario: `2 latency @${rate}/s`, metric: `${name} p99`, value: s.p99, unit: 'ms', target: '≤ 25' });
+      row({ scenario: `2 latency @${rate}/s`, metric: `${name} p99`, value: s.p99, unit: 'ms', target: p99 });
       row({ scenario: `2 latency @${rate}/s`, metric: `${name} max`, value: s.max, unit: 'ms' });
     }
   } finally {

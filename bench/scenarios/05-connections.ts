@@ -130,7 +130,7 @@ function addRows(ctx: BenchContext, out: Record<string, unknown>): void {
   const sc = `3 connections ×${count}`;
   if (o.connected === undefined) return;
   row({ scenario: sc, metric: 'connected, observing', value: o.connected, unit: '', target: `≥ ${count}`, baselineName: 'bare aedes', baseline: o.bareAedes.connected });
-  row({ scenario: sc, metric: 'server RSS, settled', value: o.rssMiB!, unit: 'MiB', target: '≤ 512', baselineName: 'bare aedes', baseline: o.bareAedes.rssMiB });
+  row({ scenario: sc, metric: 'server RSS, settled', value: o.rssMiB!, unit: 'MiB', target: '≤ 400', baselineName: 'bare aedes', baseline: o.bareAedes.rssMiB });
   const gcd = o.memory?.afterFullGc;
   const bareGcd = o.bareAedes.memory?.afterFullGc;
   if (gcd) row({ scenario: sc, metric: 'server RSS after a full GC', value: gcd.rssMiB, unit: 'MiB', baselineName: 'bare aedes', baseline: bareGcd?.rssMiB });
