@@ -2,7 +2,8 @@
 // given): initdb into a fresh directory under /tmp, a free port on 127.0.0.1 only, removed at
 // the end. As root, PostgreSQL runs as the `postgres` user (it refuses to run as root).
 // Settings: the defaults of initdb, except listen_addresses=127.0.0.1, max_connections=200 and
-// the unix socket in the data directory. Durability stays on: fsync=on, synchronous_commit=on,
+// the unix socket in the data directory, and pg_stat_statements loaded (what each command costs
+// PostgreSQL, statement by statement; see statements.ts). Durability stays on: fsync=on, synchronous_commit=on,
 // full_page_writes=on (the figures are for a durable commit per transaction).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -52,6 +53,7 @@ export async function startPostgres(): Promise<PrivatePostgres> {
     max_connections: '200',
     fsync: 'on',
     synchronous_commit: 'on',
+    shared_preload_libraries: 'pg_stat_statements',
   };
   const stop = () => {
     try {
@@ -68,6 +70,7 @@ export async function startPostgres(): Promise<PrivatePostgres> {
       .join(' ');
     asPostgres(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-l', join(dataDir, 'server.log'), '-w', '-t', '60', '-o', opts, 'start']);
     asPostgres(join(PG_BIN, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-qc', 'create database cex_bench']);
+    asPostgres(join(PG_BIN, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'cex_bench', '-qc', 'create extension pg_stat_statements']);
   } catch (error) {
     stop();
     throw error;

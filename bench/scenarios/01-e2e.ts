@@ -7,6 +7,7 @@ import { Fleet } from '../lib/fleet.ts';
 import { log } from '../lib/log.ts';
 import { freePort } from '../lib/proc.ts';
 import { round, summarize } from '../lib/stats.ts';
+import { statementMeter, type StatementFigures } from '../lib/statements.ts';
 
 async function run(ctx: BenchContext): Promise<void> {
   const { settings, report } = ctx;
@@ -42,11 +43,14 @@ async function run(ctx: BenchContext): Promise<void> {
       checkInvoke(`noop ${mode}`, noop);
 
       await fleet.stats(true);
+      const statements = await statementMeter(ctx);
       m = meter(ctx);
       const inv = await invoker.call<InvokeResult>('closed', { op: ops.invoke, total: p.total, batch, concurrency: p.concurrency, maxMs: settings.e2e.maxMs });
       checkInvoke(`invoke ${mode}`, inv);
       const acked = await fleet.waitFor('acked', inv.ops, 300_000);
       const cpu = m.stop(inv.ops);
+      const perStatement = await statements?.read(inv.ops);
+      if (perStatement) logStatements(`e2e ${mode}`, perStatement);
       const st = await fleet.stats(true);
       const e2eSeconds = (st.lastAckAt - inv.startedAt) / 1000;
       const rate = acked / e2eSeconds;
@@ -62,6 +66,7 @@ async function run(ctx: BenchContext): Promise<void> {
         invokeToExecutedMs: summarize(st.exec),
         invokeToDeviceMs: summarize(st.recv),
         cpu,
+        statements: perStatement,
         invokerCpuMs: round(inv.cpuMs, 0),
         devicesCpuMs: round(st.cpuMs, 0),
         noop: { opsPerSec: round(noop.opsPerSec, 1), requestLatencyMs: summarize(noop.latency), errors: noop.errors, cpu: noopCpu },
@@ -215,3 +220,11 @@ async function baselineAedesRelay(ctx: BenchContext, out: Record<string, unknown
 }
 
 export const e2e: Scenario = { name: 'e2e', run };
+
+function logStatements(what: string, f: StatementFigures): void {
+  log(
+    `${what}: PostgreSQL per command: ${f.statementsPerOp} statements, ${f.commitsPerOp} commits, ${f.execUsPerOp} µs executing, ` +
+      `${f.commandUpdatesPerOp} updates of commands rows (${Math.round(f.hotUpdateShare * 100)} % HOT); top statements:`,
+  );
+  for (const t of f.top.slice(0, 8)) log(`  ${t.execUsPerOp} µs/cmd  ${t.callsPerOp} calls/cmd  ${t.rowsPerCall} rows/call  ${t.query}`);
+}
