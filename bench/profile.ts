@@ -4,6 +4,7 @@
 //   npx tsx bench/profile.ts path/to/file.cpuprofile [top]
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { byStage } from './profile-stages.ts';
 
 interface ProfileNode {
   id: number;
@@ -37,7 +38,10 @@ function where(url: string): { file: string; pkg: string } {
   return { file: clean, pkg: clean };
 }
 
-export function summarizeProfile(path: string, top = 25): { text: string; top: ProfileEntry[]; byPackage: ProfileEntry[]; inclusive: ProfileEntry[]; totalMs: number } {
+export function summarizeProfile(
+  path: string,
+  top = 25,
+): { text: string; top: ProfileEntry[]; byPackage: ProfileEntry[]; byStage: ProfileEntry[]; inclusive: ProfileEntry[]; totalMs: number } {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
@@ -94,6 +98,11 @@ export function summarizeProfile(path: string, top = 25): { text: string; top: P
         const [name, at] = k.split('\u0000');
         return { name: name!, where: at ?? '', selfMs: Math.round(us / 100) / 10, selfPct: Math.round((us / busyUs) * 1000) / 10 };
       });
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const stages = [...byStage(selfUs, parent, (id) => byId.get(id)!.callFrame).entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, us]) => ({ name, where: '', selfMs: Math.round(us / 100) / 10, selfPct: Math.round((us / busyUs) * 1000) / 10 }));
   const topFns = entries(fn, top);
   const byPackage = entries(pkg, 20);
   const incl = entries(inclusive, 20);
@@ -106,10 +115,13 @@ export function summarizeProfile(path: string, top = 25): { text: string; top: P
     '  by package / file (self):',
     ...byPackage.map((e) => `  ${String(e.selfPct).padStart(5)}  ${String(Math.round(e.selfMs)).padStart(7)}  ${e.name}`),
     '',
+    '  by stage (see bench/profile-stages.ts):',
+    ...stages.map((e) => `  ${String(e.selfPct).padStart(5)}  ${String(Math.round(e.selfMs)).padStart(7)}  ${e.name}`),
+    '',
     '  service functions (inclusive):',
     ...incl.map((e) => `  ${String(e.selfPct).padStart(5)}  ${String(Math.round(e.selfMs)).padStart(7)}  ${pad(e.name, 40)}  ${e.where}`),
   ];
-  return { text: lines.join('\n'), top: topFns, byPackage, inclusive: incl, totalMs: Math.round(totalUs / 1000) };
+  return { text: lines.join('\n'), top: topFns, byPackage, byStage: stages, inclusive: incl, totalMs: Math.round(totalUs / 1000) };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -104,6 +104,6 @@ export function serverProfiles(profDir: string) {
   return files.map((f) => {
     const s = summarizeProfile(join(profDir, f), 30);
     process.stdout.write(`\nServer CPU profile ${f}:\n${s.text}\n`);
-    return { file: join(profDir, f), busyTop: s.top, byPackage: s.byPackage, inclusive: s.inclusive };
+    return { file: join(profDir, f), busyTop: s.top, byPackage: s.byPackage, byStage: s.byStage, inclusive: s.inclusive };
   });
 }
