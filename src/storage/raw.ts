@@ -34,13 +34,16 @@ export async function query(db: Db, text: string, params: unknown[]): Promise<Dr
 }
 
 /**
- * The column list of `columns` for a select or RETURNING (qualified by `alias`), and the decoder
- * of a driver row into drizzle's row: the column's own mapFromDriverValue (bigint as number,
+ * The column list of `columns` for a select or RETURNING (qualified by `alias`, and named
+ * `prefix` + column name when given: a join's tables share column names), and the decoder of a
+ * driver row into drizzle's row: the column's own mapFromDriverValue (bigint as number,
  * timestamps as Date, json parsed) and null for null, as drizzle's mapResultRow does.
  */
-export function selection<R>(columns: Record<string, Column>, alias: string): { list: string; decode: (row: DriverRow) => R } {
-  const fields = Object.entries(columns).map(([key, column]) => ({ key, name: column.name, column }));
-  const list = fields.map((f) => `${alias}.${f.name}`).join(', ');
+export function selection<R>(columns: Record<string, Column>, alias: string, prefix = ''): { list: string; decode: (row: DriverRow) => R } {
+  const fields = Object.entries(columns).map(([key, column]) => ({ key, name: prefix + column.name, column }));
+  const list = Object.values(columns)
+    .map((c) => (prefix ? `${alias}.${c.name} as ${prefix}${c.name}` : `${alias}.${c.name}`))
+    .join(', ');
   const decode = (row: DriverRow): R => {
     const out: Record<string, unknown> = {};
     for (const { key, name, column } of fields) {

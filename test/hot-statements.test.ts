@@ -1,13 +1,14 @@
-// The command store's hot statements run as plain SQL on the driver (storage/raw.ts), on a
-// database of the file's own on PostgreSQL (no other server's sweeper takes its due commands).
+// The hot statements (commands, endpoint lookups) run as plain SQL on the driver (storage/raw.ts),
+// here on a database of the file's own on PostgreSQL (no other server's sweeper takes its due commands).
 // What they return must be what drizzle's selects return for the same rows, to the key order
 // the events' JSON is written in, on both drivers: their types differ (PGlite parses int8 and
 // timestamps, postgres.js under drizzle gives strings).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { openDatabase, type Database } from '../src/storage/db.ts';
-import { commands } from '../src/storage/schema.ts';
+import { applicationVersions, commands, endpoints } from '../src/storage/schema.ts';
 import * as store from '../src/storage/command-store.ts';
+import { endpointColumns, findActiveEndpointByTokenHash, findEndpointById } from '../src/storage/registry-store.ts';
 import type { Command, Invoker } from '../src/domain/types.ts';
 import { createLogger } from '../src/logger.ts';
 import { sharedPglite, testConfig, unique, usingPostgres } from './support/app.ts';
@@ -16,6 +17,7 @@ import { ownDatabase } from './support/db.ts';
 let own: Awaited<ReturnType<typeof ownDatabase>>;
 let database: Database;
 let endpointId: string;
+let tokenHash: string;
 let applicationVersionId: string;
 const by: Invoker = { apiKeyId: 'k-1', name: 'store test', door: 'REST' };
 
@@ -32,9 +34,10 @@ beforeAll(async () => {
     unique('v'),
   ]);
   applicationVersionId = version!.id;
+  tokenHash = unique('hash');
   const [endpoint] = await own.query<{ id: string }>('insert into endpoints (application_version_id, token_hash) values ($1, $2) returning id', [
     applicationVersionId,
-    unique('hash'),
+    tokenHash,
   ]);
   endpointId = endpoint!.id;
 });
@@ -70,7 +73,20 @@ async function expectAsDrizzle(list: Command[]): Promise<void> {
   }
 }
 
-describe('the command store without the query builder', () => {
+describe('the hot statements without the query builder', () => {
+  it('look endpoints up as drizzle reads them', async () => {
+    const [endpoint] = await database.db.select(endpointColumns).from(endpoints).where(eq(endpoints.id, endpointId));
+    const [version] = await database.db.select().from(applicationVersions).where(eq(applicationVersions.id, applicationVersionId));
+    const byId = await findEndpointById(database.db, endpointId);
+    expect(byId).toEqual(endpoint);
+    expect(JSON.stringify(byId)).toBe(JSON.stringify(endpoint));
+    const byToken = await findActiveEndpointByTokenHash(database.db, tokenHash);
+    expect(byToken).toEqual({ endpoint, version });
+    expect(JSON.stringify(byToken)).toBe(JSON.stringify({ endpoint, version }));
+    expect(await findActiveEndpointByTokenHash(database.db, unique('hash'))).toBeNull();
+    expect(await findEndpointById(database.db, '00000000-0000-4000-8000-000000000000')).toBeNull();
+  });
+
   it('returns what drizzle reads, for every hot statement', async () => {
     const payloads = [{ b: 1, a: [true, null, 'é'] }, 'text', null, 7, { '': { nested: '\u2028' } }];
     const inserted = await database.db.transaction((tx) => store.insertCommands(tx, payloads.map((p) => newCommand(p))));
