@@ -26,9 +26,10 @@ export async function insertWithClaims(tx: Db, bus: EventBus, list: NewCommand[]
   const inserted = await store.insertCommands(tx, creates.map((i) => list[i]!));
   created.push(...inserted);
   const out = new Map(creates.map((i, n) => [i, inserted[n]!]));
-  for (const [i, command] of out) if (list[i]!.claim) await keys.attachCommand(tx, list[i]!.claim!, command.id);
-  // Sent together, without waiting for each other: the audit rows cost no extra round trip.
+  // Sent together, without waiting for each other: the keys' links and the audit rows cost no
+  // extra round trip (postgres.js pipelines them on the transaction's connection).
   await Promise.all([
+    ...[...out].flatMap(([i, command]) => (list[i]!.claim ? [keys.attachCommand(tx, list[i]!.claim!, command.id)] : [])),
     recordAudit(tx, commandsCreatedAudit(creates.map((i) => list[i]!), inserted)),
     bus.publishMany(tx, 'commandChanged', inserted),
   ]);

@@ -10,15 +10,18 @@
 // Subscribers that want one endpoint's or one command's events give a route, and an event
 // reaches them by a map lookup on its keys (graphql-yoga's pub/sub routes `topic:id` the same
 // way): the cost of an event does not grow with the subscribers of other endpoints.
-import { sql } from 'drizzle-orm';
 import type { Command, TelemetrySample } from '../domain/types.ts';
 import { asCanceled, asCreated, type BatchChange } from '../domain/batch-events.ts';
 import type { Database, Db } from '../storage/db.ts';
+import { query } from '../storage/raw.ts';
 import type { Logger } from '../logger.ts';
 import { eventBusReconnected, eventHandled } from '../metrics/database.ts';
 
 const EVENTS_CHANNEL = 'cex_events';
 const MAX_NOTIFY_BYTES = 7900;
+// Constant texts on the driver (storage/raw.ts): every write that changes a command sends one.
+const NOTIFY = `select pg_notify('${EVENTS_CHANNEL}', $1)`;
+const NOTIFY_MANY = `select pg_notify('${EVENTS_CHANNEL}', p) from json_array_elements_text($1::json) with ordinality as t(p, n) order by n`;
 
 export interface EventMap {
   /** A command was created (PENDING), executed or expired. */
@@ -133,7 +136,7 @@ export class EventBus {
   /** Queues the event on `tx`: it is sent when, and only if, the transaction commits. */
   async publish<K extends EventName>(tx: Db, name: K, event: EventMap[K]): Promise<void> {
     await this.inTransaction?.(tx, name, [event]);
-    await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${encode(name, event)})`);
+    await query(tx, NOTIFY, [encode(name, event)]);
   }
 
   /** Like publish, for many events of one kind in one statement (delivered in this order). */
@@ -142,9 +145,7 @@ export class EventBus {
     if (events.length === 1) return this.publish(tx, name, events[0]!);
     await this.inTransaction?.(tx, name, events);
     const payloads = JSON.stringify(events.map((e) => encode(name, e)));
-    await tx.execute(
-      sql`select pg_notify(${EVENTS_CHANNEL}, p) from json_array_elements_text(${payloads}::json) with ordinality as t(p, n) order by n`,
-    );
+    await query(tx, NOTIFY_MANY, [payloads]);
   }
 
   /**

@@ -4,6 +4,7 @@ import { and, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
 import type { Door, Invoker } from '../domain/types.ts';
 import type { Db } from './db.ts';
 import { auditLog } from './schema.ts';
+import { query } from './raw.ts';
 
 export interface AuditRow {
   actor: Invoker | null;
@@ -20,7 +21,8 @@ export interface StoredAuditRow extends AuditRow {
 
 /**
  * Every row in one INSERT whose text does not depend on how many there are (one JSON
- * parameter), so a group commit of 200 invokes adds one prepared statement, not 200.
+ * parameter), so a group commit of 200 invokes adds one prepared statement, not 200. Sent to the
+ * driver as it is (storage/raw.ts): it runs with every group commit.
  */
 export async function insertAuditRows(tx: Db, rows: readonly AuditRow[]): Promise<void> {
   if (rows.length === 0) return;
@@ -35,10 +37,12 @@ export async function insertAuditRows(tx: Db, rows: readonly AuditRow[]): Promis
       p: r.input,
     })),
   );
-  await tx.execute(sql`
-    insert into ${auditLog} (actor_key_id, actor_name, actor_door, action, target_type, target_id, input)
-    select k, n, d, a, t, i, p from jsonb_to_recordset(${values}::jsonb) as r(k text, n text, d text, a text, t text, i text, p jsonb)`);
+  await query(tx, INSERT_AUDIT_ROWS, [values]);
 }
+
+const INSERT_AUDIT_ROWS = `
+  insert into audit_log (actor_key_id, actor_name, actor_door, action, target_type, target_id, input)
+  select k, n, d, a, t, i, p from jsonb_to_recordset($1::jsonb) as r(k text, n text, d text, a text, t text, i text, p jsonb)`;
 
 export interface AuditQuery {
   actorKeyId?: string;

@@ -1,10 +1,11 @@
 // Commands: the lifecycle's reads and writes. Status changes are single guarded UPDATEs, so
 // concurrent processes (sweeper vs. result, two sweepers) settle on exactly one outcome.
-import { and, asc, desc, eq, getTableColumns, inArray, lt, lte, gt, ne, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, inArray, lt, gt, sql, type SQL } from 'drizzle-orm';
 import type { Command, CommandStatus, Door, Invoker } from '../domain/types.ts';
 import type { Db } from './db.ts';
 import { commands } from './schema.ts';
 import { pendingDelivered } from './delivery-store.ts';
+import { query, selection, type DriverRow } from './raw.ts';
 
 const { applicationVersionId: _versionCopy, ...columns } = getTableColumns(commands);
 /** Every column but the copy of the endpoint's application version, which only indexes need. */
@@ -40,33 +41,45 @@ export interface NewCommand {
   invokedBy: Invoker;
 }
 
+const returned = selection<CommandRow>(commandColumns, 'c');
+const fromRows = (rows: DriverRow[]) => rows.map((r) => toCommand(returned.decode(r)));
+const byId = (a: Command, b: Command) => a.id - b.id;
+
+// Every row in one JSON parameter: the text is the same for 1 command or 200.
+const INSERT_COMMANDS = `
+  insert into commands as c (endpoint_id, application_version_id, command_type, payload, rerun_of, schema_version,
+    invoked_by_key_id, invoked_by_name, invoked_via, expires_at)
+  select v.e, v.a, v.t, v.p::json, v.r, v.s, v.k, v.n, v.d, now() + make_interval(secs => v.x)
+  from json_to_recordset($1::json) as v(e uuid, a uuid, t text, p text, r bigint, s int, k text, n text, d text, x float8)
+  returning ${returned.list}`;
+
 /** Several commands in one INSERT; rows come back in the order given. */
 export async function insertCommands(db: Db, list: NewCommand[]): Promise<Command[]> {
   if (list.length === 0) return [];
-  const rows = await db
-    .insert(commands)
-    .values(
-      list.map((c) => ({
-        endpointId: c.endpointId,
-        applicationVersionId: c.applicationVersionId,
-        commandType: c.commandType,
-        payload: c.payload ?? null,
-        rerunOf: c.rerunOf,
-        schemaVersion: c.schemaVersion,
-        invokedByKeyId: c.invokedBy.apiKeyId,
-        invokedByName: c.invokedBy.name,
-        invokedVia: c.invokedBy.door,
-        expiresAt: sql`now() + make_interval(secs => ${c.retentionSeconds})`,
-      })),
-    )
-    .returning(commandColumns);
-  // Identity values are assigned in VALUES order; sort to be independent of RETURNING order.
-  return toCommands(rows.sort((a, b) => a.id - b.id));
+  const values = JSON.stringify(
+    list.map((c) => ({
+      e: c.endpointId,
+      a: c.applicationVersionId,
+      t: c.commandType,
+      // The payload's own text (json keeps it as composed, key order included).
+      p: c.payload === undefined || c.payload === null ? null : JSON.stringify(c.payload),
+      r: c.rerunOf,
+      s: c.schemaVersion,
+      k: c.invokedBy.apiKeyId,
+      n: c.invokedBy.name,
+      d: c.invokedBy.door,
+      x: c.retentionSeconds,
+    })),
+  );
+  // Identity values are assigned in the recordset's order; sort to be independent of RETURNING order.
+  return fromRows(await query(db, INSERT_COMMANDS, [values])).sort(byId);
 }
 
+const FIND_COMMAND = `select ${returned.list} from commands c where c.id = $1`;
+
 export async function findCommand(db: Db, id: number): Promise<Command | null> {
-  const [row] = await db.select(commandColumns).from(commands).where(eq(commands.id, id));
-  return row ? toCommand(row) : null;
+  const [row] = await query(db, FIND_COMMAND, [id]);
+  return row ? toCommand(returned.decode(row)) : null;
 }
 
 export interface HistoryQuery {
@@ -92,11 +105,18 @@ export async function listHistory(db: Db, q: HistoryQuery): Promise<Command[]> {
   );
 }
 
+const OUTSTANDING = `select ${returned.list} from commands c
+  where c.endpoint_id = $1 and c.status = 'PENDING' and c.expires_at > now() order by c.id`;
+const OUTSTANDING_OF_TYPE = `select ${returned.list} from commands c
+  where c.endpoint_id = $1 and c.command_type = $2 and c.status = 'PENDING' and c.expires_at > now() order by c.id`;
+
 /** Pending and not yet past retention, oldest first (kp1.md §2, command request). */
 export async function listOutstanding(db: Db, endpointId: string, commandType?: string): Promise<Command[]> {
-  const where: SQL[] = [eq(commands.endpointId, endpointId), eq(commands.status, 'PENDING'), gt(commands.expiresAt, sql`now()`)];
-  if (commandType !== undefined) where.push(eq(commands.commandType, commandType));
-  return toCommands(await db.select(commandColumns).from(commands).where(and(...where)).orderBy(asc(commands.id)));
+  const rows =
+    commandType === undefined
+      ? await query(db, OUTSTANDING, [endpointId])
+      : await query(db, OUTSTANDING_OF_TYPE, [endpointId, commandType]);
+  return fromRows(rows);
 }
 
 export interface ResultValues {
@@ -105,14 +125,14 @@ export interface ResultValues {
   resultPayload: unknown;
 }
 
+const OWNERS = 'select c.id, c.endpoint_id, c.command_type from commands c where c.id = any($1::text::bigint[])';
+
 /** Endpoint and type of each existing command among `ids`. */
 export async function commandOwners(db: Db, ids: number[]): Promise<Map<number, { endpointId: string; commandType: string }>> {
   if (ids.length === 0) return new Map();
-  const rows = await db
-    .select({ id: commands.id, endpointId: commands.endpointId, commandType: commands.commandType })
-    .from(commands)
-    .where(inArray(commands.id, ids));
-  return new Map(rows.map((r) => [r.id, { endpointId: r.endpointId, commandType: r.commandType }]));
+  // The ids as one array literal: their kp1 validation made them safe integers.
+  const rows = await query(db, OWNERS, [`{${ids.join(',')}}`]);
+  return new Map(rows.map((r) => [Number(r['id']), { endpointId: r['endpoint_id'] as string, commandType: r['command_type'] as string }]));
 }
 
 export interface ResultItem extends ResultValues {
@@ -120,6 +140,13 @@ export interface ResultItem extends ResultValues {
   endpointId: string;
   commandType: string;
 }
+
+const RECORD_RESULTS = `
+  update commands c set status = 'EXECUTED', status_code = v.s, reason_phrase = v.r, result_payload = v.p::json,
+    executed_at = now(), updated_at = now()
+  from json_to_recordset($1::json) as v(id bigint, e uuid, t text, s int, r text, p text)
+  where c.id = v.id and c.endpoint_id = v.e and c.command_type = v.t and c.status <> 'EXECUTED'
+  returning ${returned.list}`;
 
 /**
  * Marks each command EXECUTED with its result, unless it already is: a duplicate result keeps
@@ -140,28 +167,18 @@ export async function recordResults(db: Db, items: ResultItem[]): Promise<Comman
       p: i.resultPayload === undefined || i.resultPayload === null ? null : JSON.stringify(i.resultPayload),
     })),
   );
-  const rows = await db
-    .update(commands)
-    .set({
-      status: 'EXECUTED',
-      statusCode: sql`v.s`,
-      reasonPhrase: sql`v.r`,
-      resultPayload: sql`v.p::json`,
-      executedAt: sql`now()`,
-      updatedAt: sql`now()`,
-    })
-    .from(sql`json_to_recordset(${values}::json) as v(id bigint, e uuid, t text, s int, r text, p text)`)
-    .where(
-      and(
-        sql`${commands.id} = v.id`,
-        sql`${commands.endpointId} = v.e`,
-        sql`${commands.commandType} = v.t`,
-        ne(commands.status, 'EXECUTED'),
-      ),
-    )
-    .returning(commandColumns);
-  return toCommands(rows);
+  return fromRows(await query(db, RECORD_RESULTS, [values]));
 }
+
+// The batch is a CTE: as `id in (select … limit n for update)`, PGlite's plan expired every due
+// command at once whatever the limit.
+const EXPIRE_DUE = `
+  with due as (
+    select id from commands where status = 'PENDING' and expires_at <= now() order by id limit $1 for update skip locked
+  )
+  update commands c set status = 'EXPIRED', expired_at = now(), updated_at = now()
+  from due where c.id = due.id and c.status = 'PENDING'
+  returning ${returned.list}`;
 
 /**
  * Expires up to `limit` due commands. SKIP LOCKED lets several processes sweep at once without
@@ -169,20 +186,7 @@ export async function recordResults(db: Db, items: ResultItem[]): Promise<Comman
  * result-vs-expiry race end in exactly one outcome.
  */
 export async function expireDue(db: Db, limit: number): Promise<Command[]> {
-  const due = db
-    .select({ id: commands.id })
-    .from(commands)
-    .where(and(eq(commands.status, 'PENDING'), lte(commands.expiresAt, sql`now()`)))
-    .orderBy(asc(commands.id))
-    .limit(limit)
-    .for('update', { skipLocked: true });
-  return toCommands(
-    await db
-      .update(commands)
-      .set({ status: 'EXPIRED', expiredAt: sql`now()`, updatedAt: sql`now()` })
-      .where(and(inArray(commands.id, due), eq(commands.status, 'PENDING')))
-      .returning(commandColumns),
-  );
+  return fromRows(await query(db, EXPIRE_DUE, [limit])).sort(byId);
 }
 
 /**

@@ -2,6 +2,7 @@
 import { asc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './db.ts';
 import { commandDeliveries, commands } from './schema.ts';
+import { query } from './raw.ts';
 
 export type DeliveryVia = 'HTTP' | 'MQTT';
 
@@ -17,6 +18,29 @@ export interface StoredDelivery {
   deliveredAt: Date;
   via: DeliveryVia;
 }
+
+// Constant text on the driver (raw.ts): every delivery batch sends it.
+const RECORD_DELIVERIES = `
+    with v as (select * from json_to_recordset($1::json) as v(id bigint, n int, via text)),
+    free as (select c.id from commands c join v on v.id = c.id for no key update of c skip locked),
+    u as (
+      update commands c
+         set delivered_at = coalesce(c.delivered_at, now()),
+             delivery_count = c.delivery_count + v.n,
+             last_delivered_via = v.via
+        from v
+       where c.id = v.id and c.id in (select id from free)
+   returning c.id, c.delivery_count - v.n as before
+    ),
+    kept as (
+      insert into command_deliveries (command_id, via)
+      select d.id, d.via
+        from json_to_recordset($2::json) as d(id bigint, via text, seq int)
+        join u on u.id = d.id
+       where u.before + d.seq <= ${MAX_STORED_DELIVERIES}
+       order by d.id, d.seq
+    )
+    select v.id from v where v.id not in (select id from u)`;
 
 /**
  * Records deliveries in one statement and returns those it could not record yet, to be sent
@@ -42,29 +66,8 @@ export async function recordDeliveries(db: Db, deliveries: Delivery[]): Promise<
     return { id: d.commandId, via: d.via, seq: c.n };
   });
   const counts = JSON.stringify([...perCommand].map(([id, c]) => ({ id, n: c.n, via: c.via })));
-  const result = await db.execute(sql`
-    with v as (select * from json_to_recordset(${counts}::json) as v(id bigint, n int, via text)),
-    free as (select c.id from commands c join v on v.id = c.id for no key update of c skip locked),
-    u as (
-      update commands c
-         set delivered_at = coalesce(c.delivered_at, now()),
-             delivery_count = c.delivery_count + v.n,
-             last_delivered_via = v.via
-        from v
-       where c.id = v.id and c.id in (select id from free)
-   returning c.id, c.delivery_count - v.n as before
-    ),
-    kept as (
-      insert into command_deliveries (command_id, via)
-      select d.id, d.via
-        from json_to_recordset(${JSON.stringify(each)}::json) as d(id bigint, via text, seq int)
-        join u on u.id = d.id
-       where u.before + d.seq <= ${MAX_STORED_DELIVERIES}
-       order by d.id, d.seq
-    )
-    select v.id from v where v.id not in (select id from u)`);
-  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { id: string | number }[];
-  const skipped = new Set(rows.map((r) => Number(r.id)));
+  const rows = await query(db, RECORD_DELIVERIES, [counts, JSON.stringify(each)]);
+  const skipped = new Set(rows.map((r) => Number(r['id'])));
   return deliveries.filter((d) => skipped.has(d.commandId));
 }
 

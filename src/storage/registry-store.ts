@@ -1,8 +1,9 @@
 // Applications, application versions and endpoints.
-import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray, isNull, sql } from 'drizzle-orm';
 import type { Application, ApplicationVersion, Endpoint } from '../domain/types.ts';
 import type { Db } from './db.ts';
 import { applications, applicationVersions, endpoints } from './schema.ts';
+import { query, selection } from './raw.ts';
 
 export const endpointColumns = {
   id: endpoints.id,
@@ -72,9 +73,18 @@ export async function insertEndpoint(
   return row ?? null;
 }
 
+// Every device request and invoke looks its endpoint up (lookup-cache.ts keeps them 2 s): plain
+// statements on the driver (raw.ts), without the query builder.
+const endpointRow = selection<Endpoint>(endpointColumns, 'e');
+const versionRow = selection<ApplicationVersion>(getTableColumns(applicationVersions), 'v', 'v_');
+const ENDPOINT_BY_ID = `select ${endpointRow.list} from endpoints e where e.id = $1`;
+const ACTIVE_ENDPOINT_BY_TOKEN_HASH = `select ${endpointRow.list}, ${versionRow.list}
+  from endpoints e join application_versions v on v.id = e.application_version_id
+  where e.token_hash = $1 and e.revoked_at is null`;
+
 export async function findEndpointById(db: Db, id: string): Promise<Endpoint | null> {
-  const [row] = await db.select(endpointColumns).from(endpoints).where(eq(endpoints.id, id));
-  return row ?? null;
+  const [row] = await query(db, ENDPOINT_BY_ID, [id]);
+  return row ? endpointRow.decode(row) : null;
 }
 
 export async function findEndpointsByIds(db: Db, ids: readonly string[]): Promise<Endpoint[]> {
@@ -87,12 +97,8 @@ export async function findActiveEndpointByTokenHash(
   db: Db,
   tokenHash: string,
 ): Promise<{ endpoint: Endpoint; version: ApplicationVersion } | null> {
-  const [row] = await db
-    .select({ endpoint: endpointColumns, version: applicationVersions })
-    .from(endpoints)
-    .innerJoin(applicationVersions, eq(applicationVersions.id, endpoints.applicationVersionId))
-    .where(and(eq(endpoints.tokenHash, tokenHash), isNull(endpoints.revokedAt)));
-  return row ?? null;
+  const [row] = await query(db, ACTIVE_ENDPOINT_BY_TOKEN_HASH, [tokenHash]);
+  return row ? { endpoint: endpointRow.decode(row), version: versionRow.decode(row) } : null;
 }
 
 /** Sets or clears (null) an endpoint's device credentials; null when the username is taken. */
