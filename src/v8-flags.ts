@@ -8,6 +8,6 @@ import { setFlagsFromString } from 'node:v8';
 // allocates them straight in the old generation, where they die at once. With tens of thousands
 // of MQTT connections held, their long-lived objects end up spread thinly over that garbage's
 // pages, which a full GC cannot give back: at 19,000 devices the heap stayed at ~380–510 MiB
-// committed for 160–205 MiB live; without it ~190–230 MiB. Push latency tails were longer
-// without it in the same runs (bench/README.md, "Memory at 19,000 connections").
+// committed for 160–205 MiB live; without it ~190–230 MiB, and half the GC time while pushing
+// (bench/README.md, "Memory at 19,000 connections").
 setFlagsFromString('--no-allocation-site-pretenuring');
