@@ -2,6 +2,7 @@
 // or hangs ends the process (exit 1) with one line saying why; a bad configuration exits 2.
 // With WORKERS > 1 this process becomes the primary of a node:cluster and each worker it forks
 // runs this file again as a full server (src/cluster/).
+import './v8-flags.ts';
 import cluster from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from './config.ts';

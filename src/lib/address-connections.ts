@@ -16,6 +16,8 @@ export class AddressConnections {
   /** Open connections per address on the node's other workers. */
   private readonly elsewhere = new Map<string, number>();
   private readonly report: ((address: string, delta: number) => void) | undefined;
+  /** The close listener of every admitted socket: one for all, not a closure per connection. */
+  private readonly closed: (this: Socket) => void;
 
   constructor(
     private readonly max: number,
@@ -28,6 +30,10 @@ export class AddressConnections {
       if (open > 0) this.elsewhere.set(address, open);
       else this.elsewhere.delete(address);
     });
+    const release = (socket: Socket) => this.release(socket);
+    this.closed = function closed(this: Socket) {
+      release(this);
+    };
   }
 
   /**
@@ -35,6 +41,14 @@ export class AddressConnections {
    * otherwise counts the socket until it closes.
    */
   admit(socket: Socket, now = Date.now()): boolean {
+    if (!this.count(socket, now)) return false;
+    socket.on('close', this.closed);
+    return true;
+  }
+
+  /** As `admit`, but the caller calls `release` when the socket closes (from a close listener
+   *  it has anyway: every listener past two costs a socket a larger listener array). */
+  count(socket: Socket, now = Date.now()): boolean {
     const address = socket.remoteAddress ?? 'unknown';
     const count = this.open.get(address) ?? 0;
     if (count + (this.elsewhere.get(address) ?? 0) >= this.max) {
@@ -43,13 +57,17 @@ export class AddressConnections {
     }
     this.open.set(address, count + 1);
     this.report?.(address, 1);
-    socket.once('close', () => {
-      this.report?.(address, -1);
-      const left = (this.open.get(address) ?? 1) - 1;
-      if (left > 0) this.open.set(address, left);
-      else this.open.delete(address);
-    });
     return true;
+  }
+
+  /** Stops counting a socket `count` admitted (it closed). */
+  release(socket: Socket): void {
+    // Read when it was counted, so node still has it after the close.
+    const address = socket.remoteAddress ?? 'unknown';
+    this.report?.(address, -1);
+    const left = (this.open.get(address) ?? 1) - 1;
+    if (left > 0) this.open.set(address, left);
+    else this.open.delete(address);
   }
 
   private refused(address: string, now: number): void {

@@ -6,18 +6,26 @@ import type { Aedes, Client } from 'aedes';
 import type { MqttLimits } from './limits.ts';
 
 interface AedesParser {
+  /** Set by aedes: the client whose bytes the parser reads. */
+  client: Client;
   packet: { length: number };
   _parseLength(): boolean;
   _emitError(error: Error): void;
 }
 
+// The overrides below are shared by every connection (they find theirs through `this.client`):
+// tens of thousands are held at once, and a closure each would cost more than the rest of ours.
+
 function parserOf(client: Client, what: string): AedesParser {
   const parser = (client as unknown as { _parser?: AedesParser })._parser;
-  if (!parser || typeof parser._parseLength !== 'function' || typeof parser._emitError !== 'function') {
+  if (!parser || parser.client !== client || typeof parser._parseLength !== 'function' || typeof parser._emitError !== 'function') {
     throw new Error(`aedes internals changed: cannot ${what}`);
   }
   return parser;
 }
+
+type PacketLimits = Pick<MqttLimits, 'maxPacketBytes' | 'maxConnectPacketBytes'>;
+const cappedParsers = new WeakMap<PacketLimits, AedesParser['_parseLength']>();
 
 /**
  * Caps the size of every packet the client sends. aedes has no packet size option, and only
@@ -25,22 +33,29 @@ function parserOf(client: Client, what: string): AedesParser {
  * length) before it buffers the body, so an oversized packet is refused from its first bytes,
  * however slowly it is streamed, and the socket is closed.
  */
-export function capPacketSize(client: Client, limits: Pick<MqttLimits, 'maxPacketBytes' | 'maxConnectPacketBytes'>): void {
+export function capPacketSize(client: Client, limits: PacketLimits): void {
   const parser = parserOf(client, 'cap the MQTT packet size');
-  const parseLength = parser._parseLength;
-  parser._parseLength = function capped(this: AedesParser) {
-    const ok = parseLength.call(this);
-    const limit = client.connected ? limits.maxPacketBytes : limits.maxConnectPacketBytes;
-    if (ok && this.packet.length > limit) {
-      this._emitError(new Error(`packet of ${this.packet.length} bytes exceeds the limit of ${limit}`));
-      return false;
-    }
-    return ok;
-  };
+  let capped = cappedParsers.get(limits);
+  if (!capped) {
+    const parseLength = parser._parseLength;
+    capped = function capped(this: AedesParser) {
+      const ok = parseLength.call(this);
+      const limit = this.client.connected ? limits.maxPacketBytes : limits.maxConnectPacketBytes;
+      if (ok && this.packet.length > limit) {
+        this._emitError(new Error(`packet of ${this.packet.length} bytes exceeds the limit of ${limit}`));
+        return false;
+      }
+      return ok;
+    };
+    cappedParsers.set(limits, capped);
+  }
+  parser._parseLength = capped;
 }
 
 /** CONNACK with return code 0x01, unacceptable protocol version [MQTT-3.2.2.3]. */
 const CONNACK_UNACCEPTABLE_PROTOCOL = Buffer.from([0x20, 0x02, 0x00, 0x01]);
+
+let answered: AedesParser['_emitError'] | undefined;
 
 /**
  * Answers a CONNECT with a protocol level the broker does not speak with CONNACK 0x01 before the
@@ -49,11 +64,14 @@ const CONNACK_UNACCEPTABLE_PROTOCOL = Buffer.from([0x20, 0x02, 0x00, 0x01]);
  */
 export function refuseProtocolLevels(client: Client): void {
   const parser = parserOf(client, 'answer unsupported protocol levels');
-  const emitError = parser._emitError;
-  parser._emitError = function answered(this: AedesParser, error: Error) {
-    if (!client.connected && error.message === 'Invalid protocol version') client.conn.write(CONNACK_UNACCEPTABLE_PROTOCOL);
-    emitError.call(this, error);
-  };
+  if (!answered) {
+    const emitError = parser._emitError;
+    answered = function answered(this: AedesParser, error: Error) {
+      if (!this.client.connected && error.message === 'Invalid protocol version') this.client.conn.write(CONNACK_UNACCEPTABLE_PROTOCOL);
+      emitError.call(this, error);
+    };
+  }
+  parser._emitError = answered;
 }
 
 /**

@@ -10,9 +10,19 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 export function authorizePublish(ctx: MqttContext): Aedes['authorizePublish'] {
   // Each connection's requests are handled one at a time, in arrival order, so replies and
   // PUBACKs keep the order of the requests [MQTT-4.6.0-2].
+  // A connection holds its chain only while requests are queued (most are idle most of the time).
   const chains = new WeakMap<Client, Promise<void>>();
   const inOrder = (client: Client, work: () => Promise<void>) => {
-    const next = (chains.get(client) ?? Promise.resolve()).then(yieldToLoop).then(work, work);
+    const done = () => {
+      if (chains.get(client) === next) chains.delete(client);
+    };
+    const next: Promise<void> = (chains.get(client) ?? Promise.resolve())
+      .then(yieldToLoop)
+      .then(work, work)
+      .then(done, (error: unknown) => {
+        done();
+        throw error;
+      });
     chains.set(client, next);
   };
 

@@ -27,16 +27,24 @@ export class Logins {
   private readonly byClient = new WeakMap<Client, Set<string>>();
   private readonly byEndpoint = new Map<string, Set<Client>>();
 
-  /** Remembers the login until the connection closes. */
+  /** Remembers the login until the connection closes (`remove`). */
   add(client: Client, endpointId: string): void {
+    // Closed while its credentials were checked: past the close that would remove it.
+    if (client.conn.destroyed) return;
     this.byClient.set(client, new Set([endpointId]));
     let clients = this.byEndpoint.get(endpointId);
     if (!clients) this.byEndpoint.set(endpointId, (clients = new Set()));
     clients.add(client);
-    client.conn.once('close', () => {
-      clients.delete(client);
-      if (clients.size === 0 && this.byEndpoint.get(endpointId) === clients) this.byEndpoint.delete(endpointId);
-    });
+  }
+
+  /** Forgets the connection's login (it closed). */
+  remove(client: Client): void {
+    for (const endpointId of this.byClient.get(client) ?? []) {
+      const clients = this.byEndpoint.get(endpointId);
+      clients?.delete(client);
+      if (clients?.size === 0) this.byEndpoint.delete(endpointId);
+    }
+    this.byClient.delete(client);
   }
 
   /** What the connection proved besides tokens, for the dispatcher. */

@@ -6,22 +6,34 @@ import type { MqttContext } from './context.ts';
 import { carries, expectAck } from './delivery-acks.ts';
 
 const noop = () => {};
+const none: readonly number[] = [];
 
 export type QoS = 0 | 1 | 2;
 
+/**
+ * A payload encoded once for every connection it is sent to: the first call encodes it, later
+ * calls give a new Buffer over the same bytes (packets are told apart by their payload Buffer;
+ * see authorizeForward), so nothing is encoded or copied per connection.
+ */
+export function encodedOnce(encode: () => string): () => Buffer {
+  let bytes: Buffer | undefined;
+  return () => (bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length) : (bytes = Buffer.from(encode())));
+}
+
 /** Pushes go at QoS 1 (kp1.md §2); replies at the request's QoS (see reply). `written` is called
- *  once the packet is written to the connection; `commandIds` are delivered by its PUBACK. */
+ *  once the packet is written to the connection; `commandIds` are delivered by its PUBACK. A
+ *  Buffer payload must not be sent to another connection (use encodedOnce). */
 export function send(
   ctx: MqttContext,
   client: Client,
   topic: string,
-  payload: string,
+  payload: string | Buffer,
   qos: QoS = 1,
   written: () => void = noop,
-  commandIds: readonly number[] = [],
+  commandIds: readonly number[] = none,
 ): void {
   if (client.closed) return;
-  const body = Buffer.from(payload);
+  const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
   ctx.addressed.set(body, client);
   carries(body, commandIds);
   // aedes requires the callback (it calls it when the packet is written).
@@ -42,12 +54,13 @@ export function reply(
   topic: string,
   payload: string,
   qos: QoS,
-  commandIds: readonly number[] = [],
+  commandIds: readonly number[] = none,
 ): void {
-  send(ctx, requester, topic, payload, qos, noop, commandIds);
+  const body = encodedOnce(() => payload);
+  send(ctx, requester, topic, body(), qos, noop, commandIds);
   for (const binding of ctx.sessions.bindingsOf(endpointId)) {
     if (binding.client !== requester && ctx.sessions.isSubscribedTo(binding.client, topic)) {
-      send(ctx, binding.client, topic, payload, qos, noop, commandIds);
+      send(ctx, binding.client, topic, body(), qos, noop, commandIds);
     }
   }
 }

@@ -47,18 +47,29 @@ export function expectAck(client: Client, packet: ForwardedPacket): void {
   if (waiting.size > MAX_UNACKNOWLEDGED) waiting.delete(waiting.keys().next().value!);
 }
 
+type PacketListener = (this: { client: Client }, packet: { cmd: string; messageId?: number }) => void;
+/** One parser listener per `onAck`, shared by every connection (it finds its own as `this.client`). */
+const listeners = new WeakMap<(commandIds: readonly number[]) => void, PacketListener>();
+
 /** Calls `onAck` with the commands of every PUBACK the connection sends for such a packet. */
 export function watchAcks(client: Client, onAck: (commandIds: readonly number[]) => void): void {
-  const parser = (client as unknown as { _parser?: { on(event: 'packet', listener: (p: { cmd: string; messageId?: number }) => void): void } })._parser;
-  if (!parser || typeof parser.on !== 'function' || typeof (client as unknown as AedesClientIds)._nextId !== 'number') {
+  const parser = (client as unknown as { _parser?: { client?: Client; on(event: 'packet', listener: PacketListener): void } })._parser;
+  if (!parser || parser.client !== client || typeof parser.on !== 'function' || typeof (client as unknown as AedesClientIds)._nextId !== 'number') {
     throw new Error('aedes internals changed: cannot match PUBACKs to packets');
   }
-  parser.on('packet', (packet) => {
-    if ((packet.cmd !== 'puback' && packet.cmd !== 'pubrec') || packet.messageId === undefined) return;
-    const waiting = unacknowledged.get(client);
-    const ids = waiting?.get(packet.messageId);
-    if (!ids) return;
-    waiting!.delete(packet.messageId);
-    onAck(ids);
-  });
+  let listener = listeners.get(onAck);
+  if (!listener) {
+    listener = function acknowledged(packet) {
+      if ((packet.cmd !== 'puback' && packet.cmd !== 'pubrec') || packet.messageId === undefined) return;
+      const waiting = unacknowledged.get(this.client);
+      const ids = waiting?.get(packet.messageId);
+      if (!ids) return;
+      waiting!.delete(packet.messageId);
+      // Most connections are idle between pushes: they hold no map meanwhile.
+      if (waiting!.size === 0) unacknowledged.delete(this.client);
+      onAck(ids);
+    };
+    listeners.set(onAck, listener);
+  }
+  parser.on('packet', listener);
 }

@@ -16,9 +16,14 @@ export type MqttLimits = Config['mqtt'] & {
 /** Device tokens and addresses whose budgets are remembered (least recently used beyond). */
 const MAX_BUDGET_KEYS = 100_000;
 
+function destroyIdle(this: Socket): void {
+  this.destroy();
+}
+
 /** Destroys the socket after `ms` without traffic in either direction. */
 export function idleLimit(socket: Socket, ms: number): void {
-  socket.setTimeout(ms, () => socket.destroy());
+  socket.setTimeout(ms);
+  socket.on('timeout', destroyIdle);
 }
 
 /** The device token a kp1 topic names; only a well-formed one, so that every key is short. */

@@ -3,7 +3,7 @@
 // front of it. The broker is not a relay: nothing a device publishes is forwarded to other
 // connections; replies and command pushes are written to the connection they are for.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { Aedes } from 'aedes';
+import { Aedes, type Client } from 'aedes';
 import type { CommandService } from '../../domain/commands.ts';
 import type { RegistryService } from '../../domain/registry.ts';
 import type { EventBus } from '../../events/bus.ts';
@@ -40,6 +40,8 @@ export interface MqttServer {
   readonly sessions: DeviceSessions;
   close(): Promise<void>;
 }
+
+const ignore = () => {};
 
 export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
   const { bus, limits, log } = opts;
@@ -82,20 +84,31 @@ export async function startMqtt(opts: MqttOptions): Promise<MqttServer> {
 
   const addresses = new AddressConnections(limits.maxConnectionsPerAddress, log, 'MQTT');
   const sockets = new Set<Socket>();
+  // What a connection leaves behind is forgotten by one listener shared by every socket (no
+  // closure per connection: tens of thousands are held at once).
+  const forget = function forget(this: Socket) {
+    addresses.release(this);
+    sockets.delete(this);
+    const client = (this as Socket & { client?: Client }).client;
+    if (!client) return;
+    ctx.sessions.unbindClient(client);
+    ctx.logins.remove(client);
+  };
+  const delivered = (commandIds: readonly number[]) => ctx.dispatcher.delivered(commandIds, 'MQTT');
   const server: Server = createServer((socket) => {
-    socket.on('error', () => {});
-    if (!addresses.admit(socket)) {
+    socket.on('error', ignore);
+    if (!addresses.count(socket)) {
       socket.destroy();
       return;
     }
     // Small replies and pushes go out at once (no Nagle wait for the previous packet's ACK).
     socket.setNoDelay(true);
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.on('close', forget);
     const client = broker.handle(socket);
     capPacketSize(client, limits);
     refuseProtocolLevels(client);
-    watchAcks(client, (commandIds) => ctx.dispatcher.delivered(commandIds, 'MQTT'));
+    watchAcks(client, delivered);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
