@@ -5,7 +5,7 @@ import type { Command, CommandStatus, Door, Invoker } from '../domain/types.ts';
 import type { Db } from './db.ts';
 import { commands } from './schema.ts';
 import { pendingDelivered } from './delivery-store.ts';
-import { query, selection, type DriverRow } from './raw.ts';
+import { query, replanned, selection, type DriverRow } from './raw.ts';
 
 const { applicationVersionId: _versionCopy, ...columns } = getTableColumns(commands);
 /** Every column but the copy of the endpoint's application version, which only indexes need. */
@@ -125,7 +125,7 @@ export interface ResultValues {
   resultPayload: unknown;
 }
 
-const OWNERS = 'select c.id, c.endpoint_id, c.command_type from commands c where c.id = any($1::text::bigint[])';
+const OWNERS = replanned('select c.id, c.endpoint_id, c.command_type from commands c where c.id = any($1::text::bigint[])');
 
 /** Endpoint and type of each existing command among `ids`. */
 export async function commandOwners(db: Db, ids: number[]): Promise<Map<number, { endpointId: string; commandType: string }>> {
@@ -141,12 +141,12 @@ export interface ResultItem extends ResultValues {
   commandType: string;
 }
 
-const RECORD_RESULTS = `
+const RECORD_RESULTS = replanned(`
   update commands c set status = 'EXECUTED', status_code = v.s, reason_phrase = v.r, result_payload = v.p::json,
     executed_at = now(), updated_at = now()
   from json_to_recordset($1::json) as v(id bigint, e uuid, t text, s int, r text, p text)
   where c.id = v.id and c.endpoint_id = v.e and c.command_type = v.t and c.status <> 'EXECUTED'
-  returning ${returned.list}`;
+  returning ${returned.list}`);
 
 /**
  * Marks each command EXECUTED with its result, unless it already is: a duplicate result keeps
@@ -172,13 +172,13 @@ export async function recordResults(db: Db, items: ResultItem[]): Promise<Comman
 
 // The batch is a CTE: as `id in (select … limit n for update)`, PGlite's plan expired every due
 // command at once whatever the limit.
-const EXPIRE_DUE = `
+const EXPIRE_DUE = replanned(`
   with due as (
     select id from commands where status = 'PENDING' and expires_at <= now() order by id limit $1 for update skip locked
   )
   update commands c set status = 'EXPIRED', expired_at = now(), updated_at = now()
   from due where c.id = due.id and c.status = 'PENDING'
-  returning ${returned.list}`;
+  returning ${returned.list}`);
 
 /**
  * Expires up to `limit` due commands. SKIP LOCKED lets several processes sweep at once without

@@ -19,6 +19,7 @@ import { inOperatorRequest } from '../lib/request-context.ts';
 import { fromProjectRoot } from '../lib/project-root.ts';
 import { StartupError, describeCause } from '../startup-error.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
+import { REPLANNED } from './raw.ts';
 
 export type Db = PgDatabase<PgQueryResultHKT>;
 
@@ -238,7 +239,8 @@ const MAX_PREPARED_PARAMETERS = 32;
  * parses and plans it every time. Ours are a small, fixed set, so they are prepared: each
  * connection keeps them by text after the first use, and later uses are one round trip.
  * Multi-row batches, whose text varies with their size, stay unprepared so that the statements
- * a connection keeps stay few. Transactions get a client that prepares too.
+ * a connection keeps stay few, and so do the batch statements raw.ts marks `replanned`.
+ * Transactions get a client that prepares too.
  */
 function preparing<S extends postgres.Sql | postgres.TransactionSql>(sql: S, operatorSql?: S): S {
   return new Proxy(sql, {
@@ -248,7 +250,7 @@ function preparing<S extends postgres.Sql | postgres.TransactionSql>(sql: S, ope
         return (query: string, parameters: postgres.ParameterOrJSON<never>[] = [], options: postgres.UnsafeQueryOptions = {}) =>
           target.unsafe(query, parameters, {
             ...options,
-            prepare: parameters.length > 0 && parameters.length <= MAX_PREPARED_PARAMETERS,
+            prepare: parameters.length > 0 && parameters.length <= MAX_PREPARED_PARAMETERS && !REPLANNED.has(query),
           });
       }
       if (property === 'begin' && 'begin' in target) {

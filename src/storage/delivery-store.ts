@@ -2,7 +2,7 @@
 import { asc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './db.ts';
 import { commandDeliveries, commands } from './schema.ts';
-import { query } from './raw.ts';
+import { query, replanned } from './raw.ts';
 
 export type DeliveryVia = 'HTTP' | 'MQTT';
 
@@ -20,7 +20,7 @@ export interface StoredDelivery {
 }
 
 // Constant text on the driver (raw.ts): every delivery batch sends it.
-const RECORD_DELIVERIES = `
+const RECORD_DELIVERIES = replanned(`
     with v as (select * from json_to_recordset($1::json) as v(id bigint, n int, via text)),
     free as (select c.id from commands c join v on v.id = c.id for no key update of c skip locked),
     u as (
@@ -40,7 +40,7 @@ const RECORD_DELIVERIES = `
        where u.before + d.seq <= ${MAX_STORED_DELIVERIES}
        order by d.id, d.seq
     )
-    select v.id from v where v.id not in (select id from u)`;
+    select v.id from v where v.id not in (select id from u)`);
 
 /**
  * Records deliveries in one statement and returns those it could not record yet, to be sent

@@ -26,6 +26,23 @@ function driverOf(db: Db): Driver {
   return (db as unknown as { session: { client: Driver } }).session.client;
 }
 
+/**
+ * Texts planned again on every execution (see `replanned`); db.ts sends them unprepared.
+ */
+export const REPLANNED = new Set<string>();
+
+/**
+ * Marks a batch statement to be planned with its parameters on every execution. A prepared
+ * statement's generic plan is made once, from the statistics of that moment: made while a
+ * table was nearly empty (a new database), it scans the whole table for every batch until
+ * autovacuum next analyzes it (a sequential scan of 100,000 commands per owner lookup, 24 ms,
+ * seen in the bench). Planning a batch statement costs far less than that risk.
+ */
+export function replanned(text: string): string {
+  REPLANNED.add(text);
+  return text;
+}
+
 /** Runs one statement; `text` must be a constant (one prepared statement per text). */
 export async function query(db: Db, text: string, params: unknown[]): Promise<DriverRow[]> {
   const client = driverOf(db);
