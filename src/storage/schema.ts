@@ -5,9 +5,9 @@ import {
   type AnyPgColumn,
   bigint,
   check,
+  customType,
   index,
   integer,
-  json,
   jsonb,
   pgEnum,
   pgTable,
@@ -20,6 +20,17 @@ import {
 import { API_KEY_ROLES, COMMAND_STATUSES } from '../domain/types.ts';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/**
+ * A json column read as the driver parsed it. Both drivers parse json themselves, and drizzle's
+ * json column parses a string value once more, so a payload that is a JSON string holding JSON
+ * text ("42", "true", "[1]") came back as the number, boolean or array.
+ */
+const json = customType<{ data: unknown; driverData: unknown }>({
+  dataType: () => 'json',
+  toDriver: (value) => JSON.stringify(value),
+  fromDriver: (value) => value,
+});
 
 export const commandStatus = pgEnum('command_status', COMMAND_STATUSES);
 export const apiKeyRole = pgEnum('api_key_role', API_KEY_ROLES);
