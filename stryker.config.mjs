@@ -5,7 +5,7 @@
 const modules = {
   auth: {
     mutate: ['src/domain/auth.ts'],
-    tests: ['test/auth.test.ts', 'test/subscription-revocation.test.ts', 'test/security-graphql-ws.test.ts', 'test/audit.test.ts'],
+    tests: ['test/auth.test.ts', 'test/auth-header.test.ts', 'test/subscription-revocation.test.ts', 'test/security-graphql-ws.test.ts', 'test/audit.test.ts'],
   },
   'mqtt-authorization': {
     mutate: ['src/devices/mqtt/authorize-publish.ts', 'src/devices/mqtt/authorize-subscribe.ts', 'src/devices/mqtt/limits.ts'],
