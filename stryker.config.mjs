@@ -31,6 +31,8 @@ const modules = {
       'test/commands-cancel.test.ts', 'test/commands-cancel-expired.test.ts', 'test/subscriptions.test.ts',
       // An empty result batch, a batch's event order, a sweep of several batches.
       'test/commands-results-batch.test.ts',
+      // Invoke, re-run and history checks; idempotency keys (replay); the sweeper's log through failures.
+      'test/commands-checks.test.ts', 'test/commands-history.test.ts', 'test/commands-idempotency.test.ts', 'test/expiry-sweeper.test.ts',
     ],
   },
   'event-stream': {
