@@ -1,6 +1,6 @@
 // The checks of invokeCommand, rerunCommand and commandHistory that the other commands-* files do
 // not reach: revoked and unknown endpoints (with their messages), a re-run's idempotency key and
-// retention, and the page size bounds.
+// retention, and the page size and cursor bounds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import { graphql } from '../src/graphql/typed.ts';
@@ -119,6 +119,18 @@ describe('commandHistory', () => {
     await invokeCommand(app, fx.endpointId, 'x');
     const page = await commandHistory(app, fx.endpointId, { first: 0 });
     expect([page.edges, page.pageInfo.hasNextPage]).toEqual([[], true]);
+  });
+
+  // The other commands-history cursors are garbage, id 0 or another prefix; these are a good one with more around it.
+  it.each(['xcommand:5', 'command:5x', `command:${'1'.repeat(17)}`])('refuses the cursor of %j naming it and the field', async (text) => {
+    const fx = await createEndpoint(app);
+    const after = Buffer.from(text).toString('base64url');
+    const error = errorOf(await gql(app, CommandHistory, { endpointId: fx.endpointId, after }));
+    expect([error.extensions?.code, error.extensions?.field, error.message]).toEqual([
+      'BAD_USER_INPUT',
+      'after',
+      `"after" is not a cursor this API gave out: "${after}".`,
+    ]);
   });
 
   it('names the unknown endpoint in its NOT_FOUND', async () => {
