@@ -14,6 +14,7 @@ import { ownDatabase } from './support/db.ts';
 interface Line {
   msg: string;
   expired?: number;
+  err?: { message?: string };
 }
 
 const lines: Line[] = [];
@@ -66,6 +67,8 @@ describe('the expiry sweeper', () => {
         await sweptOnce(fx.endpointId);
         await sweptOnce(fx.endpointId);
         expect(count(FAILED)).toBe(outage);
+        // The line says what failed.
+        expect(lines.findLast((l) => l.msg === FAILED)?.err?.message).toContain('idempotency_keys');
       } finally {
         await own.query('alter table idempotency_keys_away rename to idempotency_keys');
       }
