@@ -54,6 +54,20 @@ describe('invokeCommand', () => {
   });
 });
 
+describe('with the smallest payload limit (2 bytes)', () => {
+  let tiny: App;
+  beforeAll(async () => {
+    tiny = await startApp({ maxCommandPayloadBytes: 2 });
+  });
+  afterAll(() => tiny?.stop());
+
+  // A missing payload is no bytes, not the 4 of the JSON text "null".
+  it('accepts a command without a payload', async () => {
+    const fx = await createEndpoint(tiny);
+    expect((await invokeCommand(tiny, fx.endpointId, 'ping')).payload).toBeNull();
+  });
+});
+
 describe('rerunCommand', () => {
   it('names the unknown command in its NOT_FOUND', async () => {
     const error = errorOf(await gql(app, RerunCommand, { id: '999999999999' }));
