@@ -5,11 +5,12 @@
 const modules = {
   auth: {
     mutate: ['src/domain/auth.ts'],
-    tests: ['test/auth.test.ts', 'test/subscription-revocation.test.ts', 'test/security-graphql-ws.test.ts', 'test/audit.test.ts'],
+    tests: ['test/auth.test.ts', 'test/auth-header.test.ts', 'test/subscription-revocation.test.ts', 'test/security-graphql-ws.test.ts', 'test/audit.test.ts'],
   },
   'mqtt-authorization': {
     mutate: ['src/devices/mqtt/authorize-publish.ts', 'src/devices/mqtt/authorize-subscribe.ts', 'src/devices/mqtt/limits.ts'],
-    tests: ['test/security-mqtt-acl.test.ts', 'test/security-mqtt-limits.test.ts', 'test/devices-mqtt.test.ts'],
+    // security-mqtt-flood: the per-token and per-address budgets.
+    tests: ['test/security-mqtt-acl.test.ts', 'test/security-mqtt-limits.test.ts', 'test/devices-mqtt.test.ts', 'test/security-mqtt-flood.test.ts'],
   },
   // The grammar is pure: its unit tests alone, in seconds per mutant.
   'kp1-grammar': {
@@ -31,6 +32,10 @@ const modules = {
       'test/commands-cancel.test.ts', 'test/commands-cancel-expired.test.ts', 'test/subscriptions.test.ts',
       // An empty result batch, a batch's event order, a sweep of several batches.
       'test/commands-results-batch.test.ts',
+      // Invoke, re-run and history checks; idempotency keys (replay); the sweeper's log through failures.
+      'test/commands-checks.test.ts', 'test/commands-history.test.ts', 'test/commands-idempotency.test.ts', 'test/expiry-sweeper.test.ts',
+      // The history filter by delivery; the roles each operation needs.
+      'test/command-delivery.test.ts', 'test/auth.test.ts',
     ],
   },
   'event-stream': {

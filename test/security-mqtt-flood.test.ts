@@ -185,6 +185,22 @@ describe('budgets that outlive connections', () => {
     expect(neighbour.closed).toBe(false);
   });
 
+  // Only a kp1 topic's token has a budget: a topic outside kp1 with a token at that level, or a
+  // kp1 topic with a malformed token (any long text would be a key), spends no token's budget.
+  it.each([
+    ['outside kp1 naming a token where kp1 has it', (fx: Fixture) => `x/${fx.appVersion}/dcx/${fx.token}/json`],
+    ['in kp1 with a malformed token', (fx: Fixture) => `kp1/${fx.appVersion}/dcx/not a token/json`],
+  ])('publishes %s spend no token budget', async (_what, topicOf) => {
+    const fx = await createEndpoint(limited);
+    const { maxPublishesPerTokenPerSecond: rate } = limited.config.mqtt;
+    const device = await connectFrom('127.0.0.5');
+    const topics = Array.from({ length: 4 * rate }, () => topicOf(fx));
+    expect(ackedOf(await publishAll(device, topics))).toBe(topics.length);
+    // The device's own token still has its burst, on the same connection.
+    for (let i = 0; i < 2 * rate; i++) expect((await device.request(kp1Topic(fx, 'dcx', 'json'), '{"ok":1}')).kind).toBe('status');
+    expect(device.closed).toBe(false);
+  });
+
   it("an address's budget is shared by its connections; other addresses keep theirs", async () => {
     const { maxPublishesPerAddressPerSecond: rate } = limited.config.mqtt;
     const topics = Array.from({ length: 3 * rate }, (_, i) => `not-kp1/${i}`);
