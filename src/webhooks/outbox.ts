@@ -61,12 +61,27 @@ const COMMAND_EVENT: Record<Command['status'], WebhookEventType> = {
 export class WebhookOutbox {
   private byType = new Map<string, Subscriber[]>();
   private generation = 0;
+  private latest: Promise<void> = Promise.resolve();
 
   constructor(private readonly db: Db) {}
 
-  /** Reads the enabled webhooks again; a later reload started meanwhile wins. */
+  /**
+   * Reads the enabled webhooks again; a later reload started meanwhile wins, and this one
+   * resolves only once the latest has applied. A caller that changed a webhook and then reloads
+   * must not go on with the old set: its own change's NOTIFY starts a reload right after its
+   * own, which discards its result (an event invoked at once had no outbox row).
+   */
   async reload(): Promise<void> {
-    const generation = ++this.generation;
+    let current = this.read(++this.generation);
+    this.latest = current;
+    await current;
+    while (current !== this.latest) {
+      current = this.latest;
+      await current;
+    }
+  }
+
+  private async read(generation: number): Promise<void> {
     const rows = (await store.listWebhooks(this.db)).filter((w) => w.disabledAt === null);
     if (generation !== this.generation) return;
     const byType = new Map<string, Subscriber[]>();
