@@ -17,36 +17,35 @@ const STAGES: [string, RegExp][] = [
   ['postgres.js protocol and socket I/O, other callers', /\/node_modules\/postgres\//],
 ];
 
+const NONE = STAGES.length;
+const OTHER = 'other (node internals, timers, logs, metrics)';
+const VM = new Map([
+  ['(garbage collector)', 'garbage collection'],
+  ['(program)', 'V8 and native, no JS stack'],
+]);
+
 /** Busy µs by stage; `parent` maps a node id to its caller's, `frame` gives a node's call frame. */
 export function byStage(selfUs: Map<number, number>, parent: Map<number, number>, frame: (id: number) => Frame): Map<string, number> {
-  const out = new Map<string, number>();
-  const memo = new Map<number, string>();
-  const stageOf = (id: number): string => {
-    const known = memo.get(id);
-    if (known) return known;
-    const f = frame(id);
-    let stage: string | undefined;
-    if (f.functionName === '(garbage collector)') stage = 'garbage collection';
-    else if (f.functionName === '(program)') stage = 'V8 and native, no JS stack';
-    else {
-      const mine = STAGES.findIndex(([, re]) => re.test(f.url));
+  // The first stage (lowest index in STAGES) of any frame from this node up to the root.
+  const ranks = new Map<number, number>();
+  const rankOf = (id: number): number => {
+    let rank = ranks.get(id);
+    if (rank === undefined) {
+      const own = STAGES.findIndex(([, re]) => re.test(frame(id).url));
       const up = parent.get(id);
-      const above = up === undefined ? undefined : stageOf(up);
-      const rank = (s: string | undefined) => {
-        const i = STAGES.findIndex(([name]) => name === s);
-        return i < 0 ? STAGES.length : i;
-      };
-      const r = Math.min(mine < 0 ? STAGES.length : mine, rank(above));
-      stage = r < STAGES.length ? STAGES[r]![0] : undefined;
+      rank = Math.min(own < 0 ? NONE : own, up === undefined ? NONE : rankOf(up));
+      ranks.set(id, rank);
     }
-    const result = stage ?? 'other (node internals, timers, logs, metrics)';
-    memo.set(id, result);
-    return result;
+    return rank;
   };
+  const out = new Map<string, number>();
   for (const [id, us] of selfUs) {
-    if (frame(id).functionName === '(idle)') continue;
-    const s = stageOf(id);
-    out.set(s, (out.get(s) ?? 0) + us);
+    const { functionName } = frame(id);
+    if (functionName === '(idle)') continue;
+    const vm = VM.get(functionName);
+    const rank = vm ? NONE : rankOf(id);
+    const stage = vm ?? (rank < NONE ? STAGES[rank]![0] : OTHER);
+    out.set(stage, (out.get(stage) ?? 0) + us);
   }
   return out;
 }
