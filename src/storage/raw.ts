@@ -1,8 +1,9 @@
 // The hot statements run without the query builder: a constant SQL text with parameters goes
 // straight to the driver under the drizzle handle or transaction it is given. The text never
 // varies with the batch size (batches travel as one JSON parameter), so postgres.js prepares
-// it once per connection and PostgreSQL parses and plans it once. Building a query with drizzle
-// costs more CPU than PostgreSQL spends running these.
+// it once per connection and PostgreSQL parses and plans it once (except the batch statements
+// marked `replanned` below). Building a query with drizzle costs more CPU than PostgreSQL spends
+// running these.
 //
 // The driver is the drizzle session's `client` (drizzle-orm postgres-js/session.js and
 // pglite/session.js): the pool (through db.ts's `preparing` proxy, which sends operator requests
