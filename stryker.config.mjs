@@ -9,8 +9,15 @@ const modules = {
   },
   'mqtt-authorization': {
     mutate: ['src/devices/mqtt/authorize-publish.ts', 'src/devices/mqtt/authorize-subscribe.ts', 'src/devices/mqtt/limits.ts'],
-    // security-mqtt-flood: the per-token and per-address budgets.
-    tests: ['test/security-mqtt-acl.test.ts', 'test/security-mqtt-limits.test.ts', 'test/devices-mqtt.test.ts', 'test/security-mqtt-flood.test.ts'],
+    // security-mqtt-flood: the per-token and per-address budgets; mqtt-request-order: the
+    // per-connection request queue.
+    tests: [
+      'test/security-mqtt-acl.test.ts',
+      'test/security-mqtt-limits.test.ts',
+      'test/devices-mqtt.test.ts',
+      'test/security-mqtt-flood.test.ts',
+      'test/mqtt-request-order.test.ts',
+    ],
   },
   // The grammar is pure: its unit tests alone, in seconds per mutant.
   'kp1-grammar': {
