@@ -1,9 +1,9 @@
 // Batches on both sides of the command lifecycle: an empty result batch a device posts is
 // answered without a database write, the commands one result batch changes are announced in id
 // order whatever order the device listed them in, and one sweep expires every due command even
-// when more than one batch of them is due (found by the mutation run of `commands`). The last two
-// can only fail on PostgreSQL: PGlite's plans return a batch's rows in id order anyway, and its
-// sweep takes every due command in one statement whatever the batch size.
+// when more than one batch of them is due (found by the mutation run of `commands`). Without the
+// sort by id, the order test fails only on PGlite: PostgreSQL's plan returns that batch's rows in
+// id order anyway.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
 import type { App } from '../src/app.ts';
