@@ -41,8 +41,8 @@ const modules = {
       'test/commands-results-batch.test.ts',
       // Invoke, re-run and history checks; idempotency keys (replay); the sweeper's log through failures.
       'test/commands-checks.test.ts', 'test/commands-history.test.ts', 'test/commands-idempotency.test.ts', 'test/expiry-sweeper.test.ts',
-      // The history filter by delivery; the roles each operation needs.
-      'test/command-delivery.test.ts', 'test/auth.test.ts',
+      // The history filter by delivery; the roles each operation needs; a cancel's audit record.
+      'test/command-delivery.test.ts', 'test/auth.test.ts', 'test/audit.test.ts',
     ],
   },
   'event-stream': {

@@ -47,6 +47,9 @@ beforeAll(async () => {
 afterAll(() => app?.stop());
 
 /** Everything a VIEWER may read, in one request. */
+const BootstrapAudit = graphql(`
+  query BootstrapAudit { auditLog { edges { node { action actor { apiKeyId } target { type id } input } } } }
+`);
 const ViewerReads = graphql(`
   query ViewerReads($endpointId: ID!, $commandId: ID!) {
     applications { name }
@@ -239,6 +242,8 @@ describe('API keys', () => {
     const operator = await createApiKey(app, 'OPERATOR');
     expect(await gqlData(app, Viewer, {}, operator.secret)).toEqual({ viewer: { id: operator.id, name: operator.name, role: 'OPERATOR' } });
     expect(codeOf(await gql(app, Viewer, {}, null))).toBe('UNAUTHENTICATED');
+    // The configured ADMIN_API_KEY has no stored key: it is named, and an ADMIN, by the server.
+    expect(await gqlData(app, Viewer, {})).toEqual({ viewer: { id: 'env:ADMIN_API_KEY', name: 'ADMIN_API_KEY', role: 'ADMIN' } });
     expect(codeOf(await gql(app, ApiKeys, {}, operator.secret))).toBe('FORBIDDEN');
     const { apiKeys } = await gqlData(app, ApiKeys, {});
     expect(apiKeys.find((k) => k.id === operator.id)).toMatchObject({ name: operator.name, role: 'OPERATOR', revokedAt: null });
@@ -367,6 +372,11 @@ describe('bootstrap admin key', () => {
     expect(await db.countKeys()).toBe(1);
     const { apiKeys } = await gqlData(first, ApiKeys, {}, secret);
     expect(apiKeys).toMatchObject([{ name: 'bootstrap admin', role: 'ADMIN' }]);
+    // Its creation is in the audit log, by no key (the server made it).
+    const { auditLog } = await gqlData(first, BootstrapAudit, {}, secret);
+    expect(auditLog.edges.map((e) => e.node)).toEqual([
+      { action: 'API_KEY_CREATED', actor: null, target: { type: 'API_KEY', id: apiKeys[0]!.id }, input: { name: 'bootstrap admin', role: 'ADMIN' } },
+    ]);
 
     // It is an ADMIN key (creating keys needs ADMIN); the test ADMIN_API_KEY is not configured here.
     const { createApiKey: k } = await gqlData(first, CreateApiKey, { name: unique('from-bootstrap'), role: 'VIEWER' }, secret);

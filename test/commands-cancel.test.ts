@@ -82,8 +82,12 @@ describe('cancelCommand', () => {
       expect(error.extensions?.code).toBe('CONFLICT');
       expect(error.message).toContain(`is ${status}`);
     }
-    expect(errorOf(await gql(a, CancelCommand, { id: '999999999' })).extensions?.code).toBe('NOT_FOUND');
-    expect(errorOf(await gql(a, CancelCommand, { id: 'nope' })).extensions?.code).toBe('NOT_FOUND');
+    for (const id of ['999999999', 'nope']) {
+      expect(errorOf(await gql(a, CancelCommand, { id }))).toMatchObject({
+        message: `No command with id "${id}".`,
+        extensions: { code: 'NOT_FOUND' },
+      });
+    }
   });
 
   it('is a status the history filters by', async () => {
